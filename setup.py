@@ -1,0 +1,27 @@
+"""qonnx-c4ml: QONNX -> LBIR -> direct-logic Verilog -> Verilator, bit-exact against qonnx."""
+from setuptools import find_packages, setup
+
+setup(
+    name="qonnx-c4ml",
+    version="0.1.0",
+    description="Turn quantized QONNX networks into fully parallel direct-logic circuits, "
+    "simulate them with Verilator and prove them bit-exact against the QONNX reference.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="BSD-3-Clause",
+    python_requires=">=3.10",
+    package_dir={"": "src"},
+    packages=find_packages("src"),
+    package_data={"qonnx_c4ml": ["data/*", "sim/*.cpp"]},
+    install_requires=[
+        "qonnx==1.0.0",
+        "onnx>=1.15",
+        "onnxruntime>=1.17",
+        "numpy>=1.24",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "pytest-xdist>=3", "hypothesis>=6"],
+        "train": ["torch==2.13.0", "brevitas==0.13.4"],
+    },
+    entry_points={"console_scripts": ["qonnx-c4ml=qonnx_c4ml.cli:main"]},
+)
