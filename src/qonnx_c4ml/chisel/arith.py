@@ -1,0 +1,128 @@
+"""Arithmetic with constants: dot products as shift-add logic, requantization circuits.
+
+- A weight w = sign * odd * 2**e.  x * odd is built once per (input, odd) pair from the
+  canonical signed digits of `odd` and shared by every neuron using it; the 2**e is wiring.
+  Zero weights produce nothing, +-2**k weights are wires.
+- Sums are balanced adder trees (depth ceil(log2 n)); within a level, terms of similar
+  range are paired so intermediate widths stay small.  Subtractions replace negations.
+- Requantization: a monotone staircase `base + #{k : acc >= T_k}`.  Thresholds outside the
+  accumulator's reachable range cost nothing; evenly spaced power-of-two steps become
+  subtract + arithmetic shift + saturate; anything else a comparator per threshold and a
+  population count.
+"""
+
+
+def csd_digits(value):
+    """Canonical signed-digit form of a positive integer: [(shift, +1|-1), ...], fewest non-zeros."""
+    digits, shift = [], 0
+    while value:
+        if value & 1:
+            digit = 2 - (value & 3)  # +1 if value = 1 mod 4, -1 if value = 3 mod 4
+            digits.append((shift, digit))
+            value -= digit
+        value >>= 1
+        shift += 1
+    return digits
+
+
+def split_power_of_two(value):
+    """value = odd * 2**e for value > 0; returns (odd, e)."""
+    e = (value & -value).bit_length() - 1
+    return value >> e, e
+
+
+def balanced_sum(module, terms, base="sum"):
+    """Sum of signed terms [(Value, +1|-1)] as a balanced tree; returns a Value (or constant 0)."""
+    terms = [(v, s) for v, s in terms if not (v.is_constant and v.lo == 0)]
+    if not terms:
+        return module.const(0)
+    level = 0
+    while len(terms) > 1:
+        terms.sort(key=lambda t: (t[0].hi - t[0].lo, t[0].name))
+        paired = []
+        for i in range(0, len(terms) - 1, 2):
+            paired.append(_combine(module, terms[i], terms[i + 1], f"{base}_l{level}"))
+        if len(terms) % 2:
+            paired.append(terms[-1])
+        terms, level = paired, level + 1
+    value, sign = terms[0]
+    return value if sign > 0 else module.neg(value, base=f"{base}_neg")
+
+
+def _combine(module, a, b, base):
+    (va, sa), (vb, sb) = a, b
+    if sa == sb:
+        return module.add(va, vb, base=base), sa
+    if sa > 0:
+        return module.sub(va, vb, base=base), 1
+    return module.sub(vb, va, base=base), 1
+
+
+class ConstantMultipliers:
+    """x * c for the module's inputs, built once per (input, odd factor) and shared."""
+
+    def __init__(self, module):
+        self.module = module
+        self._cache = {}
+
+    def times_odd(self, x, odd):
+        key = (x.name, odd)
+        if key not in self._cache:
+            if odd == 1:
+                product = x
+            else:
+                parts = [(self.module.shift_left(x, shift, base=f"{x.name}_s{shift}"), sign)
+                         for shift, sign in csd_digits(odd)]
+                product = balanced_sum(self.module, parts, base=f"{x.name}_mul{odd}")
+            self._cache[key] = product
+        return self._cache[key]
+
+    def term(self, x, weight):
+        """(x * |weight| as a Value, sign of weight); weight != 0."""
+        odd, e = split_power_of_two(abs(weight))
+        product = self.times_odd(x, odd)
+        return self.module.shift_left(product, e, base=f"{x.name}_mul{abs(weight)}"), (1 if weight > 0 else -1)
+
+
+def dot_products(module, inputs, weights, base="acc"):
+    """acc[m] = sum_k weights[m][k] * inputs[k] for each row m, sharing constant products."""
+    multipliers = ConstantMultipliers(module)
+    accumulators = []
+    for m, row in enumerate(weights):
+        terms = [multipliers.term(inputs[k], int(w)) for k, w in enumerate(row) if w != 0]
+        accumulators.append(balanced_sum(module, terms, base=f"{base}{m}"))
+    return accumulators
+
+
+def staircase_as_shift(thresholds):
+    """(first, shift) if thresholds are T_a + i * 2**shift (i = 0..n-1, n >= 2), else None."""
+    if len(thresholds) < 2:
+        return None
+    step = thresholds[1] - thresholds[0]
+    if step <= 0 or step & (step - 1):
+        return None
+    if any(b - a != step for a, b in zip(thresholds, thresholds[1:])):
+        return None
+    return thresholds[0], step.bit_length() - 1
+
+
+def requantize(module, acc, thresholds, base_code, name):
+    """Code = base_code + #{k : acc >= T_k} for sorted integer thresholds (exact)."""
+    reachable = [t for t in thresholds if acc.lo < t <= acc.hi]
+    always = sum(1 for t in thresholds if t <= acc.lo)
+    base = base_code + always
+    if not reachable:
+        return module.const(base)
+    shift_form = staircase_as_shift(reachable) if len(reachable) >= 3 else None
+    if shift_form is not None:
+        first, shift = shift_form
+        # #{i : acc >= first + i*2**s} = clamp(floor((acc - first) / 2**s) + 1, 0, n)
+        offset = module.sub(acc, module.const(first - (1 << shift)), base=f"{name}_off")
+        steps = module.shift_right(offset, shift, base=f"{name}_steps")
+        count = module.clamp(steps, 0, len(reachable), base=f"{name}_sat")
+    else:
+        bits = [(module.at_least(acc, t, base=f"{name}_ge{i}"), 1) for i, t in enumerate(reachable)]
+        count = balanced_sum(module, bits, base=f"{name}_count")
+    if base == 0:
+        return count
+    return module.add(count, module.const(base), base=f"{name}_code")

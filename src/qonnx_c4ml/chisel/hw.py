@@ -1,0 +1,162 @@
+"""A small hardware description layer: integer values that know their exact range.
+
+Every `Value` is a named Verilog wire whose bit width and signedness follow from the exact
+integer range [lo, hi] it can take, so widths are never guessed: an adder's result range is
+the sum of its operands' ranges, and so on.  Operations append one `assign` each to the
+module they belong to; Verilog text comes out in creation order, which keeps the emitted
+file deterministic and readable (names are chosen by the caller: `acc_3`, `x5_mul3`, ...).
+
+Two's-complement arithmetic is done at the result's width: operands are sign/zero extended
+(or truncated: wrapping is exact when the true result fits) to that width explicitly, which
+keeps `verilator -Wall` quiet about implicit width changes.
+"""
+from qonnx_c4ml.lbir.dtypes import bits_for_range
+
+
+class Value:
+    __slots__ = ("name", "lo", "hi", "width", "signed")
+
+    def __init__(self, name, lo, hi, width=None, signed=None):
+        self.name, self.lo, self.hi = name, int(lo), int(hi)
+        natural_width, natural_signed = bits_for_range(self.lo, self.hi)
+        self.width = natural_width if width is None else width
+        self.signed = natural_signed if signed is None else signed
+
+    @property
+    def is_constant(self):
+        return self.lo == self.hi
+
+
+def literal(value, width):
+    """`value` as a `width`-bit two's-complement bit pattern literal."""
+    return f"{width}'h{value % (1 << width):x}"
+
+
+class Module:
+    """A combinational Verilog module under construction."""
+
+    def __init__(self, name):
+        self.name = name
+        self.ports = []  # (direction, width, name)
+        self.lines = []
+        self._names = set()
+
+    # -- naming --------------------------------------------------------------------------
+    def fresh(self, base):
+        name, i = base, 1
+        while name in self._names:
+            i += 1
+            name = f"{base}_{i}"
+        self._names.add(name)
+        return name
+
+    def _declare(self, base, lo, hi, expr):
+        value = Value(self.fresh(base), lo, hi)
+        kind = "wire signed" if value.signed else "wire"
+        self.lines.append(f"  {kind} [{value.width - 1}:0] {value.name} = {expr};")
+        return value
+
+    # -- ports ---------------------------------------------------------------------------
+    def port(self, direction, name, width):
+        self._names.add(name)
+        self.ports.append((direction, width, name))
+
+    def input_element(self, bus, index, bits, signed):
+        """Element `index` of a packed input bus (element 0 in the LSBs)."""
+        lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+        value = Value(self.fresh(f"x{index}"), lo, hi, width=bits, signed=signed)
+        kind = "wire signed" if signed else "wire"
+        self.lines.append(f"  {kind} [{bits - 1}:0] {value.name} = {bus}[{index * bits} +: {bits}];")
+        return value
+
+    def assign(self, target, expr):
+        self.lines.append(f"  assign {target} = {expr};")
+
+    def comment(self, text):
+        self.lines.append(f"  // {text}")
+
+    # -- operand formatting ----------------------------------------------------------------
+    def operand(self, value, width):
+        """`value` sign/zero-extended or truncated to exactly `width` bits (an expression)."""
+        if value.is_constant:
+            return literal(value.lo, width)
+        if value.width == width:
+            return value.name
+        if value.width > width:
+            return f"{value.name}[{width - 1}:0]"
+        fill = f"{value.name}[{value.width - 1}]" if value.signed else "1'b0"
+        return f"{{{{{width - value.width}{{{fill}}}}}, {value.name}}}"
+
+    # -- operations ------------------------------------------------------------------------
+    def const(self, value):
+        return Value(f"const_{value}", value, value)
+
+    def add(self, a, b, base="sum"):
+        return self._binary(a, b, "+", a.lo + b.lo, a.hi + b.hi, base)
+
+    def sub(self, a, b, base="diff"):
+        return self._binary(a, b, "-", a.lo - b.hi, a.hi - b.lo, base)
+
+    def _binary(self, a, b, op, lo, hi, base):
+        if a.is_constant and b.is_constant:
+            return self.const(lo)
+        width = bits_for_range(lo, hi)[0]
+        return self._declare(base, lo, hi, f"{self.operand(a, width)} {op} {self.operand(b, width)}")
+
+    def neg(self, a, base="neg"):
+        if a.is_constant:
+            return self.const(-a.lo)
+        width = bits_for_range(-a.hi, -a.lo)[0]
+        return self._declare(base, -a.hi, -a.lo, f"-{self.operand(a, width)}")
+
+    def shift_left(self, a, k, base="shl"):
+        """a * 2**k as wiring."""
+        if k == 0 or a.is_constant:
+            return self.const(a.lo << k) if a.is_constant else a
+        return self._declare(base, a.lo << k, a.hi << k, f"{{{a.name}, {k}'b0}}")
+
+    def shift_right(self, a, k, base="shr"):
+        """floor(a / 2**k): an arithmetic shift, i.e. dropping the k low bits."""
+        lo, hi = a.lo >> k, a.hi >> k
+        if k == 0:
+            return a
+        if lo == hi:
+            return self.const(lo)
+        if a.width <= k:  # only the sign survives: -1 or 0
+            value = Value(self.fresh(base), lo, hi, width=1, signed=True)
+            self.lines.append(f"  wire signed [0:0] {value.name} = {a.name}[{a.width - 1}];")
+            return value
+        value = Value(self.fresh(base), lo, hi, width=a.width - k, signed=a.signed)
+        kind = "wire signed" if a.signed else "wire"
+        self.lines.append(f"  {kind} [{value.width - 1}:0] {value.name} = {a.name}[{a.width - 1}:{k}];")
+        return value
+
+    def at_least(self, a, threshold, base="ge"):
+        """1 when a >= threshold: the sign bit of (a - threshold), inverted."""
+        if a.lo >= threshold:
+            return self.const(1)
+        if a.hi < threshold:
+            return self.const(0)
+        diff = self.sub(a, self.const(threshold), base=base + "_d")
+        return self._declare(base, 0, 1, f"~{diff.name}[{diff.width - 1}]")
+
+    def clamp(self, a, lo, hi, base="clamp"):
+        """min(max(a, lo), hi) with comparators only where the range needs them."""
+        value = a
+        if value.hi > hi:
+            over = self.at_least(value, hi + 1, base=base + "_over")
+            width = bits_for_range(min(value.lo, hi), hi)[0]
+            value = self._declare(base + "_hi", min(value.lo, hi), hi,
+                                  f"{over.name} ? {literal(hi, width)} : {self.operand(value, width)}")
+        if value.lo < lo:
+            under = self.at_least(value, lo, base=base + "_under")
+            width = bits_for_range(lo, max(value.hi, lo))[0]
+            value = self._declare(base + "_lo", lo, max(value.hi, lo),
+                                  f"{under.name} ? {self.operand(value, width)} : {literal(lo, width)}")
+        return value
+
+    # -- text ------------------------------------------------------------------------------
+    def verilog(self, header=""):
+        ports = ",\n".join(f"  {d} wire [{w - 1}:0] {n}" for d, w, n in self.ports)
+        body = "\n".join(self.lines)
+        return f"{header}module {self.name} (\n{ports}\n);\n{body}\nendmodule\n"

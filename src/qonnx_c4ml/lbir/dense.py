@@ -1,0 +1,111 @@
+"""QDense: a fully connected layer on integers, with exact requantization.
+
+    x      : integer codes, shape (N, *in_shape), flattened in C order to (N, K)
+    acc    = x @ weights.T                  int64, exact
+    out    = out_base + #{k : acc >= thresholds[m, k]}     (requant="thresholds")
+    out    = acc                                          (requant="none": last layer, host dequantizes)
+
+The weights are the quantized weight codes with every scale, bias, BatchNorm and rounding
+mode folded into `thresholds` by InferLBIR (see lbir/requant.py); rows whose combined scale
+is negative are stored negated, so thresholds always compare `acc >= T`.  Tensors live in
+the graph as float32 holding integers, like every qonnx tensor.
+"""
+import numpy as np
+from onnx import helper
+
+from qonnx.core.datatype import DataType
+from qonnx.custom_op.base import CustomOp
+
+from qonnx_c4ml.lbir.dtypes import datatype_range
+
+
+class QDense(CustomOp):
+    """Integer dense layer with threshold requantization (LBIR)."""
+
+    def get_nodeattr_types(self):
+        return {
+            "weights": ("t", True, np.zeros((0, 0), dtype=np.int64)),
+            "in_shape": ("ints", True, []),
+            "in_dtype": ("s", True, ""),
+            "out_dtype": ("s", True, ""),
+            "requant": ("s", False, "thresholds", {"thresholds", "none"}),
+            "thresholds": ("t", False, np.zeros((0, 0), dtype=np.int64)),
+            "out_base": ("i", False, 0),
+            # set by GenerateChiselCircuit
+            "verilog_module": ("s", False, ""),
+            "verilog_file": ("s", False, ""),
+        }
+
+    # -- accessors used by the generator and the numpy model -------------------------------
+    def weight_codes(self):
+        return np.asarray(self.get_nodeattr("weights"), dtype=np.int64)
+
+    def threshold_codes(self):
+        return np.asarray(self.get_nodeattr("thresholds"), dtype=np.int64)
+
+    def input_range(self):
+        return datatype_range(self.get_nodeattr("in_dtype"))
+
+    def output_range(self):
+        return datatype_range(self.get_nodeattr("out_dtype"))
+
+    def accumulator_range(self):
+        """Exact (min, max) of each row's accumulator over all inputs in in_dtype's range."""
+        weights = self.weight_codes()
+        lo, hi = self.input_range()
+        acc_min = np.minimum(weights * lo, weights * hi).sum(axis=1)
+        acc_max = np.maximum(weights * lo, weights * hi).sum(axis=1)
+        return acc_min, acc_max
+
+    # -- qonnx CustomOp interface ---------------------------------------------------------
+    def make_shape_compatible_op(self, model):
+        # qonnx hides all custom ops before ONNX shape inference, so the input's shape may be
+        # unknown here; every tensor of a LBIR graph shares the model input's batch size
+        shape = model.get_tensor_shape(self.onnx_node.input[0]) or model.get_tensor_shape(
+            model.graph.input[0].name)
+        batch = shape[0]
+        return self.make_const_shape_op([batch, self.weight_codes().shape[0]])
+
+    def infer_node_datatype(self, model):
+        model.set_tensor_datatype(self.onnx_node.output[0], DataType[self.get_nodeattr("out_dtype")])
+
+    def execute_node(self, context, graph):
+        node = self.onnx_node
+        x = np.asarray(context[node.input[0]])
+        codes = x.reshape(x.shape[0], -1)
+        if not np.array_equal(codes, np.round(codes)):
+            raise ValueError(f"{node.name}: input is not integer-valued")
+        context[node.output[0]] = dense_forward(
+            codes.astype(np.int64),
+            self.weight_codes(),
+            self.get_nodeattr("requant"),
+            self.threshold_codes(),
+            self.get_nodeattr("out_base"),
+        ).astype(np.float32)
+
+    def verify_node(self):
+        messages = []
+        weights = self.weight_codes()
+        if weights.ndim != 2:
+            messages.append(f"weights must be 2-D, got shape {weights.shape}")
+        if int(np.prod(self.get_nodeattr("in_shape"))) != weights.shape[1]:
+            messages.append("in_shape does not match the weight matrix")
+        if self.get_nodeattr("requant") == "thresholds":
+            thresholds = self.threshold_codes()
+            if thresholds.shape[0] != weights.shape[0]:
+                messages.append("one threshold row per output channel expected")
+            if thresholds.size and np.any(np.diff(thresholds, axis=1) < 0):
+                messages.append("thresholds must be sorted along each row")
+        return messages
+
+
+def dense_forward(codes, weights, requant, thresholds, out_base):
+    """Exact integer forward pass; `codes` (N, K) int64 -> (N, M) int64."""
+    acc = codes @ weights.T
+    if requant == "none":
+        return acc
+    out = np.empty_like(acc)
+    for m in range(acc.shape[1]):
+        # thresholds are sorted, so #{k: acc >= T_k} is a right-sided search
+        out[:, m] = np.searchsorted(thresholds[m], acc[:, m], side="right")
+    return out + out_base

@@ -1,0 +1,104 @@
+"""GenerateChiselCircuit: Verilog for the LBIR layers of a model.
+
+Matches the chain of QDense nodes InferLBIR produced (each feeding the next) and writes one
+Verilog module per node plus the top module (and a registered wrapper) into `output_dir`.
+It leaves the graph's computation untouched; it records
+- on each QDense node: `verilog_module`, `verilog_file`;
+- in the model metadata: `c4ml_circuit` (JSON: top, ports, latency, files) and
+  `c4ml_verilog_dir`.
+"""
+import os
+from pathlib import Path
+
+from qonnx.custom_op.registry import getCustomOp
+from qonnx.transformation.base import Transformation
+
+from qonnx_c4ml.chisel.generator import (
+    HEADER,
+    WAIVER,
+    CircuitDescription,
+    LayerCircuit,
+    check_pipeline,
+    count_adders,
+    layer_module,
+    registered_wrapper,
+    top_module,
+)
+from qonnx_c4ml.errors import UnsupportedModelError
+from qonnx_c4ml.lbir import DOMAIN
+
+METADATA_KEY = "c4ml_circuit"
+
+
+def lbir_chain(model):
+    """The QDense nodes of `model` in data-flow order; raises unless they form one chain."""
+    nodes = [n for n in model.graph.node if n.domain == DOMAIN and n.op_type == "QDense"]
+    if not nodes:
+        raise UnsupportedModelError("the model has no LBIR layers", hint="apply InferLBIR first")
+    for prev, node in zip(nodes, nodes[1:]):
+        if node.input[0] != prev.output[0]:
+            raise UnsupportedModelError(
+                f"LBIR layers do not form a chain ('{prev.name}' does not feed it)", node,
+                "only sequential networks are supported")
+    return nodes
+
+
+def write_if_changed(path, text):
+    """Write `text` unless the file already holds exactly it (keeps mtimes and caches stable)."""
+    path = Path(path)
+    if path.exists() and path.read_text() == text:
+        return
+    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+class GenerateChiselCircuit(Transformation):
+    """Write the circuit's Verilog to `output_dir` (see module doc)."""
+
+    def __init__(self, output_dir, pipeline="none", top="c4ml_top"):
+        super().__init__()
+        check_pipeline(pipeline)
+        self.output_dir = Path(output_dir)
+        self.pipeline = pipeline
+        self.top = top
+
+    def apply(self, model):
+        nodes = lbir_chain(model)
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        source = model.graph.name or "a QONNX model"
+        layers, files = [], []
+        for node in nodes:
+            op = getCustomOp(node)
+            module, inp, out = layer_module(
+                node.name, op.weight_codes(), op.get_nodeattr("in_dtype"), op.get_nodeattr("out_dtype"),
+                op.get_nodeattr("requant"), op.threshold_codes(), op.get_nodeattr("out_base"))
+            file = f"{module.name}.v"
+            write_if_changed(self.output_dir / file, WAIVER + module.verilog(HEADER.format(source=source)))
+            op.set_nodeattr("verilog_module", module.name)
+            op.set_nodeattr("verilog_file", str(self.output_dir / file))
+            layers.append(LayerCircuit(module.name, file, inp, out, count_adders(module)))
+            files.append(file)
+        if self.top in {layer.name for layer in layers}:
+            raise UnsupportedModelError(f"top module name '{self.top}' collides with a layer name")
+        latency = len(layers) if self.pipeline == "layer" else 0
+        top_file = f"{self.top}.v"
+        write_if_changed(self.output_dir / top_file,
+                         HEADER.format(source=source) + top_module(self.top, layers, self.pipeline))
+        files.append(top_file)
+        wrapper_file = f"{self.top}_registered.v"
+        write_if_changed(self.output_dir / wrapper_file, HEADER.format(source=source) + registered_wrapper(
+            self.top, layers[0].inp, layers[-1].out, latency))
+        description = CircuitDescription(self.top, self.pipeline, latency, layers[0].inp, layers[-1].out,
+                                         layers, files, wrapper_file)
+        model.set_metadata_prop(METADATA_KEY, description.to_json())
+        model.set_metadata_prop("c4ml_verilog_dir", str(self.output_dir.resolve()))
+        return model, False
+
+
+def circuit_description(model):
+    """The CircuitDescription GenerateChiselCircuit stored in `model`, or raise."""
+    text = model.get_metadata_prop(METADATA_KEY)
+    if not text:
+        raise UnsupportedModelError("the model has no generated circuit", hint="apply GenerateChiselCircuit first")
+    return CircuitDescription.from_json(text)

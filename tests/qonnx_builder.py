@@ -1,0 +1,144 @@
+"""Hand-built QONNX graphs for tests: the shapes exporters write, with controlled parameters.
+
+`build_mlp` writes input -> Quant -> (MatMul|Gemm -> [Add bias] -> [BatchNorm] -> [Relu] ->
+Quant|BipolarQuant|MultiThreshold)* -> [final float layer] exactly as Brevitas/QKeras-QONNX
+graphs look, with every quantizer parameter chosen by the caller or drawn from `rng`.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+from onnx import TensorProto, helper
+
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.transformation.infer_shapes import InferShapes
+
+QONNX_DOMAIN = "qonnx.custom_op.general"
+
+
+@dataclass
+class LayerSpec:
+    n_out: int
+    w_bits: int = 4
+    a_bits: int = 4  # output quantizer bits (ignored when quantizer="none")
+    quantizer: str = "quant"  # quant | bipolar | multithreshold | none (float output)
+    relu: bool = True
+    bias: bool = True
+    bias_quantized: bool = False  # bias = integer * (s_in * s_w): exact with po2 scales
+    batchnorm: bool = False
+    gemm: bool = False
+    per_channel: bool = False
+    bipolar_weights: bool = False
+    signed: bool = False  # output quantizer signedness
+    narrow: bool = False
+    rounding: str = "ROUND"
+    zero_fraction: float = 0.3  # fraction of zero weights (pruning)
+
+
+@dataclass
+class MLPSpec:
+    n_in: int
+    layers: list
+    in_bits: int = 4
+    in_signed: bool = True
+    in_rounding: str = "ROUND"
+    po2: bool = True  # power-of-two scales everywhere (exact float32 reference)
+    seed: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+class _Graph:
+    def __init__(self):
+        self.nodes, self.inits, self.counter = [], [], 0
+
+    def const(self, value, name=None):
+        self.counter += 1
+        name = name or f"c{self.counter}"
+        value = np.asarray(value, dtype=np.float32)
+        self.inits.append(helper.make_tensor(name, TensorProto.FLOAT, value.shape, value.ravel().tolist()))
+        return name
+
+    def node(self, op, inputs, name, domain="", **attrs):
+        out = name + "_out"
+        self.nodes.append(helper.make_node(op, inputs, [out], name=name, domain=domain, **attrs))
+        return out
+
+    def quant(self, x, scale, bits, name, signed=True, narrow=False, rounding="ROUND"):
+        return self.node("Quant", [x, self.const(scale), self.const(0.0), self.const(float(bits))], name,
+                         QONNX_DOMAIN, signed=int(signed), narrow=int(narrow), rounding_mode=rounding)
+
+
+def _scale(rng, po2, shape=()):
+    if po2:
+        return np.float32(2.0) ** rng.integers(-6, -1, size=shape).astype(np.float32)
+    return rng.uniform(0.01, 0.2, size=shape).astype(np.float32)
+
+
+def build_mlp(spec: MLPSpec, out_path=None):
+    """A QONNX MLP as a ModelWrapper (shapes inferred), batch dimension 1."""
+    rng = np.random.default_rng(spec.seed)
+    g = _Graph()
+    x = g.quant("inp", _scale(rng, spec.po2), spec.in_bits, "input_quant", signed=spec.in_signed,
+                rounding=spec.in_rounding)
+    s_in = None
+    n_in = spec.n_in
+    for i, layer in enumerate(spec.layers):
+        w_shape = (n_in, layer.n_out)
+        if layer.bipolar_weights:
+            w = g.node("BipolarQuant", [g.const(rng.standard_normal(w_shape)), g.const(_scale(rng, spec.po2))],
+                       f"fc{i}_weight_quant", QONNX_DOMAIN)
+        else:
+            scale = _scale(rng, spec.po2, (1, layer.n_out) if layer.per_channel else ())
+            top = 2 ** (layer.w_bits - 1)
+            codes = rng.integers(-top, top, size=w_shape)
+            codes[rng.random(w_shape) < layer.zero_fraction] = 0
+            raw = (codes + rng.uniform(-0.3, 0.3, size=w_shape)) * scale
+            w = g.quant(g.const(raw), scale, layer.w_bits, f"fc{i}_weight_quant", signed=True)
+        if layer.gemm:
+            wt = g.node("Transpose", [w], f"fc{i}_weight_t", perm=[1, 0])
+            inputs = [x, wt]
+            if layer.bias:
+                inputs.append(g.const(rng.normal(0, 0.3, layer.n_out)))
+            y = g.node("Gemm", inputs, f"fc{i}_gemm", transB=1)
+        else:
+            y = g.node("MatMul", [x, w], f"fc{i}_matmul")
+            if layer.bias:
+                b = rng.normal(0, 0.3, layer.n_out).astype(np.float32)
+                if layer.bias_quantized and spec.po2:
+                    b = np.round(b * 64).astype(np.float32) / np.float32(64)
+                y = g.node("Add", [y, g.const(b)], f"fc{i}_bias")
+        if layer.batchnorm:
+            y = g.node("BatchNormalization", [y, g.const(rng.uniform(0.5, 2, layer.n_out) * rng.choice([-1, 1], layer.n_out)),
+                                              g.const(rng.normal(0, 0.5, layer.n_out)),
+                                              g.const(rng.normal(0, 0.5, layer.n_out)),
+                                              g.const(rng.uniform(0.5, 2, layer.n_out))], f"fc{i}_bn")
+        if layer.relu:
+            y = g.node("Relu", [y], f"fc{i}_relu")
+        if layer.quantizer == "quant":
+            scale = _scale(rng, spec.po2)
+            y = g.quant(y, scale, layer.a_bits, f"fc{i}_act_quant", signed=layer.signed,
+                        narrow=layer.narrow, rounding=layer.rounding)
+        elif layer.quantizer == "bipolar":
+            y = g.node("BipolarQuant", [y, g.const(_scale(rng, spec.po2))], f"fc{i}_act_quant", QONNX_DOMAIN)
+        elif layer.quantizer == "multithreshold":
+            levels = 2 ** layer.a_bits - 1
+            t = np.sort(rng.normal(0, 2, (layer.n_out, levels)), axis=1)
+            y = g.node("MultiThreshold", [y, g.const(t)], f"fc{i}_act_mt", QONNX_DOMAIN,
+                       out_dtype=f"UINT{layer.a_bits}", out_scale=0.5, out_bias=0.0)
+        x, n_in = y, layer.n_out
+    del s_in
+    graph = helper.make_graph(
+        g.nodes, "mlp",
+        [helper.make_tensor_value_info("inp", TensorProto.FLOAT, [1, spec.n_in])],
+        [helper.make_tensor_value_info(x, TensorProto.FLOAT, [1, n_in])],
+        initializer=g.inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
+                                                    helper.make_opsetid(QONNX_DOMAIN, 1)])
+    model = ModelWrapper(model).transform(InferShapes())
+    if out_path:
+        model.save(out_path)
+    return model
+
+
+def input_range(spec: MLPSpec):
+    """A float input range that exercises the input quantizer's whole code range and clipping."""
+    return 2.0 ** (spec.in_bits - 1) * 0.3
