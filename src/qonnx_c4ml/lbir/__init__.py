@@ -4,8 +4,9 @@ qonnx 1.0.0 resolves a node's `domain` by importing it as a module and looking t
 in its `__all__` (qonnx.custom_op.registry), so the domain string of every LBIR node is this
 module's import path.
 """
+from qonnx_c4ml.lbir.circuit import RTLCircuit
 from qonnx_c4ml.lbir.dense import QDense
 
 DOMAIN = "qonnx_c4ml.lbir"
 
-__all__ = ["QDense"]
+__all__ = ["QDense", "RTLCircuit"]
