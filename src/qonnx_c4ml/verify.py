@@ -123,6 +123,15 @@ class VerifyReport:
     def all_exact(self):
         return all(c.skipped or c.exact_fraction == 1.0 for c in self.comparisons)
 
+    @property
+    def within_tolerance(self):
+        """LBIR and RTL obey DESIGN.md section 2: >= 99.9 % same code, never > 1 LSB off.
+
+        (The QCDQ stage is a second witness of the reference's semantics, reported only.)
+        """
+        return all(c.same_code_fraction >= 0.999 and c.max_diff_lsb <= 1.0
+                   for c in self.comparisons if c.stage in ("lbir", "rtl") and not c.skipped)
+
 
 def compare(stage, reference, result, lsb, seconds):
     if reference.shape != result.shape:

@@ -150,6 +150,14 @@ class _Lowering:
             raise UnsupportedModelError(
                 f"the model has {len(graph.input)} inputs and {len(graph.output)} outputs",
                 hint="export a model with exactly one input and one output")
+        if not any(n.op_type in QUANTIZER_OPS for n in graph.node):
+            floatquant = next((n for n in graph.node if n.op_type == "FloatQuant"), None)
+            if floatquant is not None:
+                raise UnsupportedModelError("minifloat quantization is not supported", floatquant,
+                                            "use integer Quant (IntQuant) quantizers")
+            raise UnsupportedModelError(
+                "the model has no quantizers (Quant, BipolarQuant or MultiThreshold): it is a float model",
+                hint="export a quantized model (Brevitas QuantLinear/QuantReLU, QKeras) to QONNX")
         act = self.input_boundary(graph.input[0].name)
         n_layers = 0
         while True:
@@ -399,6 +407,11 @@ class _Lowering:
                 self.removed.update(layer.absorbed + [g.name for g in glue] + [node.name])
                 return self.requantize(layer, node, alpha, beta, relu), False
             else:
+                if self.reaches_layer(node):
+                    raise UnsupportedModelError(
+                        "sits between quantized layers and cannot be folded into integer thresholds",
+                        node, "supported between a layer and its quantizer: Add/Sub/Mul/Div by "
+                        "constants, BatchNormalization, Relu")
                 break
             glue.append(node)
             tensor = node.output[0]
@@ -409,6 +422,20 @@ class _Lowering:
         self.removed.update(layer.absorbed)
         self.emit_accumulator_output(layer)
         return None, True
+
+    def reaches_layer(self, node):
+        """True if a MatMul/Gemm/Conv is downstream of `node` (it would be left on the host)."""
+        seen, stack = set(), [node]
+        while stack:
+            current = stack.pop()
+            if current.op_type in LINEAR_OPS + ("Conv",) and current is not node:
+                return True
+            for out in current.output:
+                for user in self.consumers.get(out, []):
+                    if user.name not in seen:
+                        seen.add(user.name)
+                        stack.append(user)
+        return False
 
     def per_channel(self, node, name, n_out):
         """A constant operand as n_out Fractions (per-tensor or per-output-channel), or None."""

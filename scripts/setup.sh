@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install what qonnx-c4ml needs on a fresh Debian/Ubuntu machine, then the package itself.
+#   system: verilator (RTL simulation), yosys + iverilog (synthesis/cross-checks), ccache, g++, make
+#   python: this package with its test extra, into the active Python environment
+# Safe to rerun: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+
+missing=()
+for tool in verilator yosys iverilog ccache g++ make; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  packages=()
+  for tool in "${missing[@]}"; do
+    case "$tool" in g++) packages+=(g++) ;; *) packages+=("$tool") ;; esac
+  done
+  if [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${packages[@]}"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo apt-get update -qq
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}"
+  else
+    echo "setup: missing ${missing[*]}; install them (apt-get install ${packages[*]}) and rerun" >&2
+    exit 1
+  fi
+fi
+
+"$PYTHON" -m pip install --quiet --disable-pip-version-check -e '.[test]'

@@ -1,0 +1,179 @@
+"""`qonnx-c4ml` command line: compile, verify, demo.
+
+Errors the flow raises on purpose (C4mlError) print as one line and exit 2; anything else
+is a bug, printed as one line asking for `--debug`, which shows the traceback.
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from qonnx_c4ml.errors import C4mlError
+
+EXIT_MISMATCH, EXIT_ERROR, EXIT_BUG = 1, 2, 3
+DEMO_MODEL = Path(__file__).parent / "data" / "digits_w4a4.onnx"
+DEMO_DATA = Path(__file__).parent / "data" / "digits_test.npz"
+
+
+def compile_model(model_path, output_dir, pipeline="none", top="c4ml_top", force=False):
+    """InferLBIR + GenerateChiselCircuit into `output_dir` (written whole or not at all)."""
+    from qonnx_c4ml.io import read_model
+    from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR
+    from qonnx_c4ml.transformations.generate_circuit import circuit_description
+
+    output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise C4mlError(f"{output_dir} exists and is not a directory")
+    if output_dir.exists() and any(output_dir.iterdir()) and not force:
+        raise C4mlError(f"{output_dir} is not empty; choose a new directory or pass --force to replace it")
+    model = read_model(model_path)
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
+    try:
+        start = time.perf_counter()
+        lbir = model.transform(InferLBIR())
+        infer_s = time.perf_counter() - start
+        generated = lbir.transform(GenerateChiselCircuit(staging, pipeline=pipeline, top=top))
+        generate_s = time.perf_counter() - start
+        description = circuit_description(generated)
+        generated.set_metadata_prop("c4ml_verilog_dir", str(output_dir.resolve()))
+        generated.save(str(staging / "model_lbir.onnx"))
+        report = {
+            "model": str(model_path),
+            "top": description.top,
+            "verilog_files": description.files,
+            "registered_wrapper": description.registered_wrapper,
+            "pipeline": description.pipeline,
+            "latency_cycles": description.latency_cycles,
+            "input": {"elements": description.inp.elements, "bits": description.inp.bits,
+                      "signed": description.inp.signed},
+            "output": {"elements": description.out.elements, "bits": description.out.bits,
+                       "signed": description.out.signed},
+            "layers": [{"name": layer.name, "inputs": layer.inp.elements, "outputs": layer.out.elements,
+                        "in_bits": layer.inp.bits, "out_bits": layer.out.bits, "adders": layer.adders}
+                       for layer in description.layers],
+            "infer_lbir_s": round(infer_s, 4),
+            "generate_s": round(generate_s, 4),
+        }
+        (staging / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+        if output_dir.exists():
+            shutil.rmtree(output_dir)
+        os.replace(staging, output_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return report
+
+
+def cmd_compile(args):
+    report = compile_model(args.model, args.output, args.pipeline, args.top, args.force)
+    print(f"wrote {len(report['verilog_files'])} Verilog files and report.json to {args.output} "
+          f"(top {report['top']}, latency {report['latency_cycles']} cycles, "
+          f"generated in {report['generate_s']:.3f} s)")
+    return 0
+
+
+def cmd_verify(args):
+    from qonnx_c4ml.verify import verify
+
+    report = verify(args.model, samples=args.samples, seed=args.seed, rtl=not args.no_rtl,
+                    pipeline=args.pipeline)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2, sort_keys=True))
+    else:
+        print(f"{args.model}: {report.samples} samples, seed {report.seed}, output LSB {report.output_lsb:g}")
+        print(report.table())
+    return 0 if report.within_tolerance else EXIT_MISMATCH
+
+
+def cmd_demo(args):
+    import numpy as np
+
+    from qonnx_c4ml.circuit import Circuit
+    from qonnx_c4ml.verify import verify
+
+    data = np.load(DEMO_DATA)
+    x, labels = data["x"], data["y"]
+    output = Path(args.output) if args.output else Path(tempfile.mkdtemp(prefix="qonnx_c4ml_demo_"))
+    print(f"demo: {DEMO_MODEL.name} (64-64-32-32-10 MLP, 4-bit, trained on scikit-learn digits), "
+          f"{len(x)} test images")
+    start = time.perf_counter()
+    report = compile_model(DEMO_MODEL, output / "verilog", pipeline=args.pipeline, force=True)
+    compile_s = time.perf_counter() - start
+    start = time.perf_counter()
+    circuit = Circuit(output / "verilog" / "model_lbir.onnx")
+    build_s = time.perf_counter() - start
+    start = time.perf_counter()
+    logits = circuit(x)
+    rtl_s = time.perf_counter() - start
+    accuracy = float(np.mean(np.argmax(logits, axis=1) == labels))
+    check = verify(DEMO_MODEL, inputs=x, rtl=True, pipeline=args.pipeline, build_dir=output / "verify")
+    rows = [
+        ("QONNX -> Verilog", f"{compile_s:.3f} s ({len(report['verilog_files'])} files in {output / 'verilog'})"),
+        ("Verilator build", f"{build_s:.2f} s (cached by content hash)"),
+        ("RTL simulation", f"{len(x)} images in {rtl_s:.3f} s"),
+        ("latency", f"{report['latency_cycles']} cycles (pipeline={report['pipeline']})"),
+        ("accuracy (RTL)", f"{100 * accuracy:.2f} %"),
+    ]
+    for c in check.comparisons:
+        value = f"skipped ({c.skipped})" if c.skipped else \
+            f"{100 * c.exact_fraction:.2f} % bit-exact, {100 * c.same_code_fraction:.2f} % same code"
+        rows.append((f"{c.stage} vs qonnx", value))
+    width = max(len(r[0]) for r in rows)
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value}")
+    return 0 if check.within_tolerance else EXIT_MISMATCH
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="qonnx-c4ml", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("compile", help="QONNX model -> Verilog + report.json")
+    p.add_argument("model")
+    p.add_argument("-o", "--output", required=True, help="output directory (must be new or empty)")
+    p.add_argument("--pipeline", default="none", choices=["none", "layer"])
+    p.add_argument("--top", default="c4ml_top", help="top module name")
+    p.add_argument("--force", action="store_true", help="replace a non-empty output directory")
+    p.set_defaults(run=cmd_compile)
+
+    p = sub.add_parser("verify", help="differential check: qonnx, onnxruntime QCDQ, LBIR, RTL")
+    p.add_argument("model")
+    p.add_argument("--samples", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--pipeline", default="none", choices=["none", "layer"])
+    p.add_argument("--no-rtl", action="store_true", help="skip the Verilator stage")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(run=cmd_verify)
+
+    p = sub.add_parser("demo", help="compile, simulate and verify the shipped example model")
+    p.add_argument("-o", "--output", help="directory for the demo's files (default: a new temp dir)")
+    p.add_argument("--pipeline", default="layer", choices=["none", "layer"])
+    p.set_defaults(run=cmd_demo)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except C4mlError as error:
+        if args.debug:
+            raise
+        print(f"qonnx-c4ml {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as error:  # noqa: BLE001 - the one place a bug becomes a message
+        if args.debug:
+            raise
+        first = str(error).splitlines()[0] if str(error) else ""
+        print(f"qonnx-c4ml {args.command}: internal error: {type(error).__name__}: {first} "
+              "(rerun with --debug for the traceback)", file=sys.stderr)
+        return EXIT_BUG
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""The command line's error paths: one line naming the problem, exit status 2, files intact."""
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+from onnx import helper
+from qonnx_builder import LayerSpec, MLPSpec, build_mlp
+
+SPEC = MLPSpec(8, [LayerSpec(12), LayerSpec(4, quantizer="none", relu=False)])
+
+
+def run_cli(*args):
+    result = subprocess.run([sys.executable, "-m", "qonnx_c4ml.cli", *map(str, args)],
+                            capture_output=True, text=True, timeout=300)
+    return result.returncode, result.stdout, result.stderr
+
+
+def assert_one_line_error(code, stderr, *fragments):
+    assert code == 2, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture
+def mlp_path(tmp_path):
+    path = tmp_path / "mlp.onnx"
+    build_mlp(SPEC, path)
+    return path
+
+
+def mutate(path, tmp_path, edit, name="bad.onnx"):
+    model = onnx.load(str(path))
+    edit(model)
+    out = tmp_path / name
+    onnx.save(model, str(out))
+    return out
+
+
+def test_compile_writes_verilog_and_report(mlp_path, tmp_path):
+    code, stdout, stderr = run_cli("compile", mlp_path, "-o", tmp_path / "out")
+    assert code == 0, stderr
+    files = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert "report.json" in files and "c4ml_top.v" in files and "fc0_matmul.v" in files
+
+
+def test_truncated_file(mlp_path, tmp_path):
+    broken = tmp_path / "truncated.onnx"
+    broken.write_bytes(mlp_path.read_bytes()[:300])
+    code, _, stderr = run_cli("compile", broken, "-o", tmp_path / "out")
+    assert_one_line_error(code, stderr, "truncated.onnx", "not")
+    assert not (tmp_path / "out").exists()
+
+
+def test_not_onnx(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("this is not a model\n" * 20)
+    code, _, stderr = run_cli("verify", text)
+    assert_one_line_error(code, stderr, "notes.txt")
+
+
+def test_missing_file(tmp_path):
+    code, _, stderr = run_cli("verify", tmp_path / "nope.onnx")
+    assert_one_line_error(code, stderr, "no such file")
+
+
+def test_float_model_without_quantizers(tmp_path):
+    w = helper.make_tensor("w", 1, [4, 3], np.ones(12).tolist())
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="dense")], "float",
+                              [helper.make_tensor_value_info("x", 1, [1, 4])],
+                              [helper.make_tensor_value_info("y", 1, [1, 3])], initializer=[w])
+    path = tmp_path / "float.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    code, _, stderr = run_cli("compile", path, "-o", tmp_path / "out")
+    assert_one_line_error(code, stderr, "no quantizers", "float model")
+
+
+def test_unsupported_op_between_quantizers(mlp_path, tmp_path):
+    def to_sigmoid(model):
+        next(n for n in model.graph.node if n.op_type == "Relu").op_type = "Sigmoid"
+    path = mutate(mlp_path, tmp_path, to_sigmoid)
+    code, _, stderr = run_cli("compile", path, "-o", tmp_path / "out")
+    assert_one_line_error(code, stderr, "fc0_relu", "Sigmoid", "cannot be folded")
+
+
+def test_nonzero_zero_point(mlp_path, tmp_path):
+    def shift_zero_point(model):
+        quant = next(n for n in model.graph.node if n.name == "fc0_act_quant")
+        init = next(i for i in model.graph.initializer if i.name == quant.input[2])
+        init.CopyFrom(helper.make_tensor(init.name, 1, [], [3.0]))
+    path = mutate(mlp_path, tmp_path, shift_zero_point)
+    code, _, stderr = run_cli("compile", path, "-o", tmp_path / "out")
+    assert_one_line_error(code, stderr, "fc0_act_quant", "zero-point")
+
+
+def test_zero_scale(mlp_path, tmp_path):
+    def zero_scale(model):
+        quant = next(n for n in model.graph.node if n.name == "fc0_act_quant")
+        init = next(i for i in model.graph.initializer if i.name == quant.input[1])
+        init.CopyFrom(helper.make_tensor(init.name, 1, [], [0.0]))
+    path = mutate(mlp_path, tmp_path, zero_scale)
+    code, _, stderr = run_cli("compile", path, "-o", tmp_path / "out")
+    assert_one_line_error(code, stderr, "fc0_act_quant", "scale")
+
+
+def test_existing_output_directory_is_not_overwritten(mlp_path, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "mine.v").write_text("// a user's file\n")
+    code, _, stderr = run_cli("compile", mlp_path, "-o", out)
+    assert_one_line_error(code, stderr, "not empty", "--force")
+    assert (out / "mine.v").read_text() == "// a user's file\n"
+    assert sorted(p.name for p in out.iterdir()) == ["mine.v"]
+
+
+def test_failed_compile_leaves_no_partial_output(mlp_path, tmp_path):
+    def break_weights(model):
+        quant = next(n for n in model.graph.node if n.name == "fc1_weight_quant")
+        init = next(i for i in model.graph.initializer if i.name == quant.input[3])
+        init.CopyFrom(helper.make_tensor(init.name, 1, [], [40.0]))
+    path = mutate(mlp_path, tmp_path, break_weights)
+    code, _, stderr = run_cli("compile", path, "-o", tmp_path / "out")
+    assert_one_line_error(code, stderr, "fc1_weight_quant", "bit width")
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
