@@ -74,6 +74,7 @@ class ConstantMultipliers:
                 parts = [(self.module.shift_left(x, shift, base=f"{x.name}_s{shift}"), sign)
                          for shift, sign in csd_digits(odd)]
                 product = balanced_sum(self.module, parts, base=f"{x.name}_mul{odd}")
+                product = self.module.narrow(product, min(x.lo * odd, x.hi * odd), max(x.lo * odd, x.hi * odd))
             self._cache[key] = product
         return self._cache[key]
 

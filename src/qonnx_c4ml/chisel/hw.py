@@ -113,7 +113,8 @@ class Module:
         """a * 2**k as wiring."""
         if k == 0 or a.is_constant:
             return self.const(a.lo << k) if a.is_constant else a
-        return self._declare(base, a.lo << k, a.hi << k, f"{{{a.name}, {k}'b0}}")
+        width = bits_for_range(a.lo << k, a.hi << k)[0]
+        return self._declare(base, a.lo << k, a.hi << k, f"{{{self.operand(a, width - k)}, {k}'b0}}")
 
     def shift_right(self, a, k, base="shr"):
         """floor(a / 2**k): an arithmetic shift, i.e. dropping the k low bits."""
@@ -154,6 +155,15 @@ class Module:
             value = self._declare(base + "_lo", lo, max(value.hi, lo),
                                   f"{under.name} ? {self.operand(value, width)} : {literal(lo, width)}")
         return value
+
+    def narrow(self, value, lo, hi):
+        """The same wire, known to stay within [lo, hi] (interval arithmetic over-estimates
+        expressions that use one input twice, like x*7 = (x << 3) - x)."""
+        if not (value.lo <= lo <= hi <= value.hi):
+            raise ValueError(f"[{lo}, {hi}] is not inside {value.name}'s range [{value.lo}, {value.hi}]")
+        if value.is_constant:
+            return value
+        return Value(value.name, lo, hi, width=value.width, signed=value.signed)
 
     # -- text ------------------------------------------------------------------------------
     def verilog(self, header=""):

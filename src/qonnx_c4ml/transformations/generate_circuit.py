@@ -56,12 +56,14 @@ def write_if_changed(path, text):
 class GenerateChiselCircuit(Transformation):
     """Write the circuit's Verilog to `output_dir` (see module doc)."""
 
-    def __init__(self, output_dir, pipeline="none", top="c4ml_top"):
+    def __init__(self, output_dir, pipeline="none", top="c4ml_top", module_prefix=""):
+        """`module_prefix` keeps module names unique when several circuits share a design."""
         super().__init__()
         check_pipeline(pipeline)
         self.output_dir = Path(output_dir)
         self.pipeline = pipeline
         self.top = top
+        self.module_prefix = module_prefix
 
     def apply(self, model):
         nodes = lbir_chain(model)
@@ -71,7 +73,7 @@ class GenerateChiselCircuit(Transformation):
         for node in nodes:
             op = getCustomOp(node)
             module, inp, out = layer_module(
-                node.name, op.weight_codes(), op.get_nodeattr("in_dtype"), op.get_nodeattr("out_dtype"),
+                self.module_prefix + node.name, op.weight_codes(), op.get_nodeattr("in_dtype"), op.get_nodeattr("out_dtype"),
                 op.get_nodeattr("requant"), op.threshold_codes(), op.get_nodeattr("out_base"))
             file = f"{module.name}.v"
             write_if_changed(self.output_dir / file, WAIVER + module.verilog(HEADER.format(source=source)))

@@ -518,7 +518,7 @@ class _Lowering:
         matrix = layer.matrix.copy()
         signs = np.array([1 if a >= 0 else -1 for a in alpha])
         matrix *= signs[:, None]  # rows with a negative combined scale compare -acc
-        acc_min, acc_max = accumulator_range(matrix, layer.act.lo, layer.act.hi)
+        acc_min, acc_max = accumulator_range(matrix, *datatype_range(layer.act.dtype))
         rows = []
         for m in range(n_out):
             lv = relu_levels(levels[m]) if relu else levels[m]
@@ -549,7 +549,7 @@ class _Lowering:
     def emit_accumulator_output(self, layer):
         """Last layer without quantizer: QDense outputs acc, host recomputes the MatMul output."""
         matrix = layer.matrix
-        acc_min, acc_max = accumulator_range(matrix, layer.act.lo, layer.act.hi)
+        acc_min, acc_max = accumulator_range(matrix, *datatype_range(layer.act.dtype))
         acc_name = self.fresh_name(layer.name + "_acc")
         dtype = datatype_for_range(int(acc_min.min(initial=0)), int(acc_max.max(initial=0)))
         self.lbir(layer, matrix, acc_name, dtype, "none", None, 0)
@@ -641,7 +641,11 @@ class Layer:
 
 
 def accumulator_range(matrix, lo, hi):
-    """Exact per-row (min, max) of matrix @ x for every x with codes in [lo, hi]."""
+    """Exact per-row (min, max) of matrix @ x for every x with codes in [lo, hi].
+
+    Callers pass the input datatype's range (what the circuit's input wires can carry), so
+    the LBIR attributes and the generator's value ranges agree.
+    """
     low, high = matrix * lo, matrix * hi
     return np.minimum(low, high).sum(axis=1), np.maximum(low, high).sum(axis=1)
 
