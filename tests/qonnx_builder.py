@@ -142,3 +142,28 @@ def build_mlp(spec: MLPSpec, out_path=None):
 def input_range(spec: MLPSpec):
     """A float input range that exercises the input quantizer's whole code range and clipping."""
     return 2.0 ** (spec.in_bits - 1) * 0.3
+
+
+ROUNDING = ("ROUND", "CEIL", "FLOOR", "UP", "DOWN", "HALF_UP", "HALF_DOWN")
+
+
+def random_mlp_spec(rng, max_width=12, max_depth=3):
+    """A random small power-of-two MLP spec drawn from a numpy Generator (every option varies)."""
+    depth = int(rng.integers(1, max_depth + 1))
+    layers = []
+    for i in range(depth):
+        last = i == depth - 1
+        quantizer = "none" if last and rng.random() < 0.4 else str(
+            rng.choice(["quant", "quant", "quant", "bipolar", "multithreshold"]))
+        layers.append(LayerSpec(
+            n_out=int(rng.integers(1, max_width + 1)),
+            w_bits=int(rng.integers(2, 9)),
+            a_bits=int(rng.integers(1, 7)) if quantizer == "quant" else int(rng.integers(1, 4)),
+            quantizer=quantizer, relu=bool(rng.random() < 0.5), bias=bool(rng.random() < 0.7),
+            gemm=bool(rng.random() < 0.3), per_channel=bool(rng.random() < 0.3),
+            signed=bool(rng.random() < 0.5), narrow=bool(rng.random() < 0.3),
+            rounding=str(rng.choice(ROUNDING)), zero_fraction=float(rng.choice([0.0, 0.3, 0.8])),
+            bipolar_weights=bool(rng.random() < 0.15)))
+    return MLPSpec(n_in=int(rng.integers(1, max_width + 1)), layers=layers, in_bits=int(rng.integers(2, 9)),
+                   in_signed=bool(rng.random() < 0.5), in_rounding=str(rng.choice(ROUNDING)),
+                   seed=int(rng.integers(0, 2**31)))

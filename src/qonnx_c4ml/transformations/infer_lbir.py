@@ -356,16 +356,20 @@ class _Lowering:
             s_w = as_fraction(w_scale[0, m]) * as_fraction(gemm_alpha)
             alpha.append(s_x * s_w)
             beta.append(o_x * s_w * int(column_sums[m]))
+        # the host recomputes a float output in the reference's order: (A@B), then + C
+        host_terms = [np.array([float(b) for b in beta], np.float32)] if any(beta) else []
         if node.op_type == "Gemm" and len(node.input) > 2 and node.input[2]:
             bias = self.per_channel(node, node.input[2], n_out)
             if bias is None:
                 raise UnsupportedModelError("Gemm bias C is not constant", node)
             beta = [b + as_fraction(gemm_beta) * c for b, c in zip(beta, bias)]
+            host_terms.append(np.float32(gemm_beta) * np.asarray(
+                np.broadcast_to(np.asarray(self.consts.value(node.input[2]), np.float32).reshape(-1), (n_out,))))
         # weights over the flattened codes tensor (layout ops folded into the columns)
         matrix = np.zeros((n_out, int(act.index.size)), dtype=np.int64)
         np.add.at(matrix.T, act.index.ravel(), codes)
         layer = Layer(self.fresh_name(node.name or node.output[0]), node, act, matrix,
-                      alpha, beta, [node.name])
+                      alpha, beta, [node.name], host_terms)
         return self.finish_layer(layer, node.output[0])
 
     def identity_layer(self, act):
@@ -379,7 +383,7 @@ class _Lowering:
                           act.scale_f32.ravel(), act.offset_f32.ravel(), act.lo, act.hi,
                           act.codes_shape, act.source)
         tensor = self.tensor_of(act)
-        layer = Layer(self.fresh_name(tensor + "_requant"), None, flat, matrix, alpha, beta, [])
+        layer = Layer(self.fresh_name(tensor + "_requant"), None, flat, matrix, alpha, beta, [], [])
         return self.finish_layer(layer, tensor)
 
     def glue_reaches_quantizer(self, tensor):
@@ -554,10 +558,10 @@ class _Lowering:
         dtype = datatype_for_range(int(acc_min.min(initial=0)), int(acc_max.max(initial=0)))
         self.lbir(layer, matrix, acc_name, dtype, "none", None, 0)
         node = layer.linear
-        # MatMul output = alpha*acc + beta, in float32 as the host sees it
+        # MatMul/Gemm output = acc * alpha (+ input offsets) (+ Gemm's C), in float32 and in
+        # the order the reference adds them, so power-of-two models stay bit-exact
         alpha = np.array([float(a) for a in layer.alpha], dtype=np.float32)
-        beta = np.array([float(b) for b in layer.beta], dtype=np.float32)
-        self.dequantize(acc_name, node.output[0], alpha, beta)
+        self.dequantize(acc_name, node.output[0], alpha, layer.host_terms)
 
     def output_boundary(self, act):
         """The circuit ends at `act`: the host recomputes its float value."""
@@ -565,18 +569,20 @@ class _Lowering:
             raise UnsupportedModelError(
                 "nothing to compile after the input quantizer",
                 hint="the model needs a quantized MatMul/Gemm after its input quantizer")
-        self.dequantize(act.codes, act.source, act.scale_f32.ravel(), act.offset_f32.ravel())
+        offset = act.offset_f32.ravel()
+        self.dequantize(act.codes, act.source, act.scale_f32.ravel(), [offset] if np.any(offset) else [])
 
-    def dequantize(self, codes, target, scale, offset):
-        """Host nodes: target = codes * scale (+ offset), float32 like qonnx computes it."""
-        scale_name, offset_name = codes + "_dequant_scale", codes + "_dequant_offset"
-        self.host(self.constant(scale_name, np.asarray(scale, np.float32).reshape(1, -1)))
-        if np.any(offset != 0):
-            self.host(helper.make_node("Mul", [codes, scale_name], [codes + "_scaled"], name=codes + "_dequant_mul"))
-            self.host(self.constant(offset_name, np.asarray(offset, np.float32).reshape(1, -1)))
-            self.host(helper.make_node("Add", [codes + "_scaled", offset_name], [target], name=codes + "_dequant_add"))
-        else:
-            self.host(helper.make_node("Mul", [codes, scale_name], [target], name=codes + "_dequant_mul"))
+    def dequantize(self, codes, target, scale, terms):
+        """Host nodes: target = codes * scale + terms[0] + terms[1] ..., float32 like qonnx."""
+        self.host(self.constant(codes + "_dequant_scale", np.asarray(scale, np.float32).reshape(1, -1)))
+        current = codes + "_scaled" if terms else target
+        self.host(helper.make_node("Mul", [codes, codes + "_dequant_scale"], [current], name=codes + "_dequant_mul"))
+        for i, term in enumerate(terms):
+            name = f"{codes}_dequant_term{i}"
+            out = target if i == len(terms) - 1 else f"{name}_sum"
+            self.host(self.constant(name, np.asarray(term, np.float32).reshape(1, -1)))
+            self.host(helper.make_node("Add", [current, name], [out], name=f"{name}_add"))
+            current = out
         self.boundary = target
 
     def host(self, node):
@@ -638,6 +644,7 @@ class Layer:
     alpha: list
     beta: list
     absorbed: list  # names of original nodes it replaces
+    host_terms: list  # float32 per-channel terms the host adds to a float (unquantized) output
 
 
 def accumulator_range(matrix, lo, hi):
