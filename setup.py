@@ -21,7 +21,7 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7", "pytest-xdist>=3", "hypothesis>=6"],
-        "train": ["torch==2.13.0", "brevitas==0.13.4"],
+        "train": ["torch==2.13.0", "brevitas==0.13.4", "onnxoptimizer", "scikit-learn"],
     },
     entry_points={"console_scripts": ["qonnx-c4ml=qonnx_c4ml.cli:main"]},
 )

@@ -156,9 +156,18 @@ def output_lsb(lbir_model):
 def run_qcdq(model, x):
     """onnxruntime on the QCDQ form of `model`; raises ValueError if it cannot be formed."""
     import onnxruntime as ort
+    from qonnx.transformation.fold_constants import FoldConstantsFiltered
     from qonnx.transformation.qonnx_to_qcdq import QuantToQCDQ
 
-    qcdq = model.transform(QuantToQCDQ())
+    def wide_constant_quant(graph_model, node):
+        # bias quantizers (Int16/Int32Bias) have > 8 bits, beyond QCDQ; their output is a
+        # constant qonnx computes once, so fold it to that float32 value
+        if node.op_type not in ("Quant", "IntQuant"):
+            return False
+        bits = graph_model.get_initializer(node.input[3])
+        return bits is not None and float(np.asarray(bits).ravel()[0]) > 8
+
+    qcdq = model.transform(FoldConstantsFiltered(wide_constant_quant)).transform(QuantToQCDQ())
     remaining = [n.op_type for n in qcdq.graph.node if n.domain not in ("", "ai.onnx")]
     if remaining:
         raise ValueError(f"QuantToQCDQ left {sorted(set(remaining))} (only 2-8 bit Quant converts)")
