@@ -43,6 +43,10 @@ class MLPSpec:
     in_rounding: str = "ROUND"
     po2: bool = True  # power-of-two scales everywhere (exact float32 reference)
     seed: int = 0
+    input_shape: tuple = None  # per-sample input shape; default (n_in,)
+    layout: str = "none"  # none | flatten | transpose_flatten | shape_idiom (before the first layer)
+    normalize: bool = False  # host-side input normalization (Sub, Div) before the input quantizer
+    softmax: bool = False  # host-side Softmax after the last layer (QKeras jet taggers)
     extra: dict = field(default_factory=dict)
 
 
@@ -55,6 +59,13 @@ class _Graph:
         name = name or f"c{self.counter}"
         value = np.asarray(value, dtype=np.float32)
         self.inits.append(helper.make_tensor(name, TensorProto.FLOAT, value.shape, value.ravel().tolist()))
+        return name
+
+    def const_int(self, value):
+        self.counter += 1
+        name = f"c{self.counter}"
+        value = np.asarray(value, dtype=np.int64)
+        self.inits.append(helper.make_tensor(name, TensorProto.INT64, value.shape, value.ravel().tolist()))
         return name
 
     def node(self, op, inputs, name, domain="", **attrs):
@@ -77,10 +88,25 @@ def build_mlp(spec: MLPSpec, out_path=None):
     """A QONNX MLP as a ModelWrapper (shapes inferred), batch dimension 1."""
     rng = np.random.default_rng(spec.seed)
     g = _Graph()
-    x = g.quant("inp", _scale(rng, spec.po2), spec.in_bits, "input_quant", signed=spec.in_signed,
+    in_shape = tuple(spec.input_shape or (spec.n_in,))
+    x = "inp"
+    if spec.normalize:
+        x = g.node("Sub", [x, g.const(np.float32(0.25))], "norm_sub")
+        x = g.node("Div", [x, g.const(np.float32(1.5))], "norm_div")
+    x = g.quant(x, _scale(rng, spec.po2), spec.in_bits, "input_quant", signed=spec.in_signed,
                 rounding=spec.in_rounding)
-    s_in = None
-    n_in = spec.n_in
+    if spec.layout == "flatten":
+        x = g.node("Flatten", [x], "flatten", axis=1)
+    elif spec.layout == "transpose_flatten":
+        perm = [0] + list(range(len(in_shape), 0, -1))
+        x = g.node("Flatten", [g.node("Transpose", [x], "transpose", perm=perm)], "flatten", axis=1)
+    elif spec.layout == "shape_idiom":  # what older torch exporters write for x.view(N, -1)
+        shape = g.node("Shape", [x], "shape")
+        batch = g.node("Gather", [shape, g.const_int(0)], "gather", axis=0)
+        batch = g.node("Unsqueeze", [batch, g.const_int([0])], "unsqueeze")
+        target = g.node("Concat", [batch, g.const_int([-1])], "concat", axis=0)
+        x = g.node("Reshape", [x, target], "reshape")
+    n_in = int(np.prod(in_shape))
     for i, layer in enumerate(spec.layers):
         w_shape = (n_in, layer.n_out)
         if layer.bipolar_weights:
@@ -125,10 +151,11 @@ def build_mlp(spec: MLPSpec, out_path=None):
             y = g.node("MultiThreshold", [y, g.const(t)], f"fc{i}_act_mt", QONNX_DOMAIN,
                        out_dtype=f"UINT{layer.a_bits}", out_scale=0.5, out_bias=0.0)
         x, n_in = y, layer.n_out
-    del s_in
+    if spec.softmax:
+        x = g.node("Softmax", [x], "softmax", axis=-1)
     graph = helper.make_graph(
         g.nodes, "mlp",
-        [helper.make_tensor_value_info("inp", TensorProto.FLOAT, [1, spec.n_in])],
+        [helper.make_tensor_value_info("inp", TensorProto.FLOAT, [1, *in_shape])],
         [helper.make_tensor_value_info(x, TensorProto.FLOAT, [1, n_in])],
         initializer=g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),

@@ -41,6 +41,14 @@ EXACT = {
     "relu_signed_quant": MLPSpec(16, [L(24, signed=True), L(5, quantizer="none", relu=False)]),
     "one_bit_signed_quant": MLPSpec(16, [L(24, a_bits=1, signed=True, relu=False), L(4, quantizer="none", relu=False)]),
     "wide_16bit": MLPSpec(8, [L(8, w_bits=12, a_bits=12), L(3, quantizer="none", relu=False)], in_bits=12),
+    "flatten": MLPSpec(0, [L(10), L(3, relu=False, signed=True)], input_shape=(2, 3, 4), layout="flatten"),
+    "transpose_flatten": MLPSpec(0, [L(10), L(3, relu=False, signed=True)], input_shape=(3, 4),
+                                 layout="transpose_flatten"),
+    "shape_gather_concat": MLPSpec(0, [L(10), L(3, relu=False, signed=True)], input_shape=(4, 4),
+                                   layout="shape_idiom"),
+    "qkeras_style_softmax": MLPSpec(16, [L(64), L(32), L(32), L(5, quantizer="none", relu=False)],
+                                    normalize=True, softmax=True),
+    "qkeras_style_quantized_logits": MLPSpec(16, [L(32), L(5, relu=False, signed=True, a_bits=8)], softmax=True),
 }
 EXACT.update({
     f"rounding_{mode}": MLPSpec(16, [L(24, rounding=mode), L(8, rounding=mode, signed=True, relu=False)],

@@ -122,7 +122,8 @@ class _Lowering:
 
     # -- graph helpers -------------------------------------------------------------------
     def only_consumer(self, tensor):
-        users = self.consumers.get(tensor, [])
+        """The single node reading `tensor`'s values (a Shape node reads only its shape)."""
+        users = [n for n in self.consumers.get(tensor, []) if n.op_type != "Shape"]
         if len(users) != 1:
             return None
         return users[0]
