@@ -127,3 +127,13 @@ def test_failed_compile_leaves_no_partial_output(mlp_path, tmp_path):
     assert_one_line_error(code, stderr, "fc1_weight_quant", "bit width")
     assert not (tmp_path / "out").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+
+
+@pytest.mark.slow
+def test_demo_runs_and_reports_exactness(tmp_path):
+    code, stdout, stderr = run_cli("demo", "-o", tmp_path / "demo")
+    assert code == 0, stderr
+    assert "accuracy (RTL)" in stdout
+    assert "rtl vs qonnx      100.00 % bit-exact" in stdout
+    accuracy = float(stdout.split("accuracy (RTL)")[1].split("%")[0])
+    assert accuracy > 90.0
