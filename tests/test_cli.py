@@ -87,22 +87,23 @@ def test_unsupported_op_between_quantizers(mlp_path, tmp_path):
     assert_one_line_error(code, stderr, "fc0_relu", "Sigmoid", "cannot be folded")
 
 
+def set_quant_input(node_name, position, value):
+    """An edit replacing input `position` (1 scale, 2 zero-point, 3 bit width) of a Quant node."""
+    def edit(model):
+        quant = next(n for n in model.graph.node if n.name == node_name)
+        init = next(i for i in model.graph.initializer if i.name == quant.input[position])
+        init.CopyFrom(helper.make_tensor(init.name, 1, [], [value]))
+    return edit
+
+
 def test_nonzero_zero_point(mlp_path, tmp_path):
-    def shift_zero_point(model):
-        quant = next(n for n in model.graph.node if n.name == "fc0_act_quant")
-        init = next(i for i in model.graph.initializer if i.name == quant.input[2])
-        init.CopyFrom(helper.make_tensor(init.name, 1, [], [3.0]))
-    path = mutate(mlp_path, tmp_path, shift_zero_point)
+    path = mutate(mlp_path, tmp_path, set_quant_input("fc0_act_quant", 2, 3.0))
     code, _, stderr = run_cli("compile", path, "-o", tmp_path / "out")
     assert_one_line_error(code, stderr, "fc0_act_quant", "zero-point")
 
 
 def test_zero_scale(mlp_path, tmp_path):
-    def zero_scale(model):
-        quant = next(n for n in model.graph.node if n.name == "fc0_act_quant")
-        init = next(i for i in model.graph.initializer if i.name == quant.input[1])
-        init.CopyFrom(helper.make_tensor(init.name, 1, [], [0.0]))
-    path = mutate(mlp_path, tmp_path, zero_scale)
+    path = mutate(mlp_path, tmp_path, set_quant_input("fc0_act_quant", 1, 0.0))
     code, _, stderr = run_cli("compile", path, "-o", tmp_path / "out")
     assert_one_line_error(code, stderr, "fc0_act_quant", "scale")
 
@@ -118,11 +119,7 @@ def test_existing_output_directory_is_not_overwritten(mlp_path, tmp_path):
 
 
 def test_failed_compile_leaves_no_partial_output(mlp_path, tmp_path):
-    def break_weights(model):
-        quant = next(n for n in model.graph.node if n.name == "fc1_weight_quant")
-        init = next(i for i in model.graph.initializer if i.name == quant.input[3])
-        init.CopyFrom(helper.make_tensor(init.name, 1, [], [40.0]))
-    path = mutate(mlp_path, tmp_path, break_weights)
+    path = mutate(mlp_path, tmp_path, set_quant_input("fc1_weight_quant", 3, 40.0))
     code, _, stderr = run_cli("compile", path, "-o", tmp_path / "out")
     assert_one_line_error(code, stderr, "fc1_weight_quant", "bit width")
     assert not (tmp_path / "out").exists()
