@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from qonnx_builder import LayerSpec, MLPSpec, build_mlp
 
-from qonnx_c4ml.chisel.arith import csd_digits, split_power_of_two, staircase_as_shift
+from qonnx_c4ml.chisel.arith import csd_digits, split_power_of_two, staircase_as_shift, staircase_with_parity
 from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR
 
 L = LayerSpec
@@ -65,3 +65,20 @@ def test_generation_is_deterministic(tmp_path):
     assert names == sorted(p.name for p in (tmp_path / "b").iterdir())
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def staircase_count(thresholds, acc):
+    return int(sum(acc >= t for t in thresholds))
+
+
+@given(st.integers(-50, 50), st.integers(1, 5), st.integers(3, 12), st.integers(0, 1), st.integers(0, 1))
+def test_parity_staircase_formula(first, shift, n, first_extra, parity):
+    step = 1 << shift
+    thresholds = [first + i * step + (1 if i % 2 == parity else 0) for i in range(n)]
+    found = staircase_with_parity(thresholds)
+    assert found is not None
+    base, s, p = found
+    for acc in range(first - 3 * step, first + (n + 3) * step):
+        steps = ((acc - base) >> s) + 1
+        tie = int((acc - base) % (2 * step) == p * step)
+        assert max(0, min(n, steps - tie)) == staircase_count(thresholds, acc)

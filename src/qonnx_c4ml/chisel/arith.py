@@ -7,8 +7,8 @@
   range are paired so intermediate widths stay small.  Subtractions replace negations.
 - Requantization: a monotone staircase `base + #{k : acc >= T_k}`.  Thresholds outside the
   accumulator's reachable range cost nothing; evenly spaced power-of-two steps become
-  subtract + arithmetic shift + saturate; anything else a comparator per threshold and a
-  population count.
+  subtract + arithmetic shift + saturate (round-half-even's alternating ties add one
+  low-bit comparison); anything else a comparator per threshold and a population count.
 """
 
 
@@ -107,6 +107,32 @@ def staircase_as_shift(thresholds):
     return thresholds[0], step.bit_length() - 1
 
 
+def staircase_with_parity(thresholds):
+    """(base, shift, parity) if T_i = base + i*2**shift + e_i, e_i in {0, 1}, e_i = 1 exactly
+    for i of one parity -- the staircase of round-half-even (ties alternate up and down).
+
+    Then #{i : acc >= T_i} = clamp(floor((acc - base) / 2**shift) + 1 - tie, 0, n) where
+    tie = 1 iff (acc - base) mod 2**(shift+1) == parity * 2**shift.
+    """
+    n = len(thresholds)
+    if n < 3:
+        return None
+    mean_step = (thresholds[-1] - thresholds[0]) / (n - 1)
+    step = 1 << max(0, round(mean_step).bit_length() - 1)
+    if step < 2 or abs(mean_step - step) > 1:
+        return None
+    shift = step.bit_length() - 1
+    for first_extra in (0, 1):
+        base = thresholds[0] - first_extra
+        extras = [t - base - i * step for i, t in enumerate(thresholds)]
+        if any(e not in (0, 1) for e in extras):
+            continue
+        ones = {i % 2 for i, e in enumerate(extras) if e}
+        if len(ones) == 1 and all(e == (i % 2 in ones) for i, e in enumerate(extras)):
+            return base, shift, ones.pop()
+    return None
+
+
 def requantize(module, acc, thresholds, base_code, name):
     """Code = base_code + #{k : acc >= T_k} for sorted integer thresholds (exact)."""
     reachable = [t for t in thresholds if acc.lo < t <= acc.hi]
@@ -114,13 +140,19 @@ def requantize(module, acc, thresholds, base_code, name):
     base = base_code + always
     if not reachable:
         return module.const(base)
-    shift_form = staircase_as_shift(reachable) if len(reachable) >= 3 else None
-    if shift_form is not None:
-        first, shift = shift_form
-        # #{i : acc >= first + i*2**s} = clamp(floor((acc - first) / 2**s) + 1, 0, n)
+    n = len(reachable)
+    uniform = staircase_as_shift(reachable) if n >= 3 else None
+    parity = staircase_with_parity(reachable) if uniform is None else None
+    if uniform is not None or parity is not None:
+        first, shift = uniform if uniform is not None else parity[:2]
+        # floor((acc - first) / 2**s) + 1 = floor((acc - first + 2**s) / 2**s)
         offset = module.sub(acc, module.const(first - (1 << shift)), base=f"{name}_off")
         steps = module.shift_right(offset, shift, base=f"{name}_steps")
-        count = module.clamp(steps, 0, len(reachable), base=f"{name}_sat")
+        if parity is not None:  # a tie that rounds down: acc - first = 2**s * (odd|even)
+            tie_bits = (parity[2] + 1) % 2 << shift  # (acc - first + 2**s) mod 2**(s+1)
+            tie = module.low_bits_equal(offset, shift + 1, tie_bits, base=f"{name}_tie")
+            steps = module.sub(steps, tie, base=f"{name}_even")
+        count = module.clamp(steps, 0, n, base=f"{name}_sat")
     else:
         bits = [(module.at_least(acc, t, base=f"{name}_ge{i}"), 1) for i, t in enumerate(reachable)]
         count = balanced_sum(module, bits, base=f"{name}_count")

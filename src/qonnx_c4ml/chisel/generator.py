@@ -6,7 +6,8 @@ built from `arith.dot_products` and `arith.requantize`.  The top module has the 
 DESIGN.md section 3 (clock, reset, in_valid/in_data, out_valid/out_data, element 0 in the
 LSBs) and places pipeline registers according to `pipeline`:
     "none"  : combinational, latency 0 (a `<top>_registered` wrapper adds in/out registers)
-    "layer" : a register stage after every layer, latency = number of layers
+    "layer" : registered inputs and a register stage after every layer,
+              latency = number of layers + 1
 """
 import json
 from dataclasses import asdict, dataclass, field
@@ -120,7 +121,17 @@ def top_module(name, layers, pipeline):
         ");",
     ]
     data, valid = "in_data", "in_valid"
-    for i, layer in enumerate(layers):
+    if pipeline == "layer":  # registered inputs: no logic between the input pins and a register
+        lines += [
+            f"  reg [{inp.width - 1}:0] in_data_q;",
+            "  reg in_valid_q;",
+            "  always @(posedge clock) begin",
+            "    in_data_q <= in_data;",
+            "    in_valid_q <= reset ? 1'b0 : in_valid;",
+            "  end",
+        ]
+        data, valid = "in_data_q", "in_valid_q"
+    for layer in layers:
         result = f"{layer.name}_out"
         lines.append(f"  wire [{layer.out.width - 1}:0] {result};")
         lines.append(f"  {layer.name} u_{layer.name} (.in_data({data}), .out_data({result}));")

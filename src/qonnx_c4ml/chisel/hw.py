@@ -141,6 +141,14 @@ class Module:
         diff = self.sub(a, self.const(threshold), base=base + "_d")
         return self._declare(base, 0, 1, f"~{diff.name}[{diff.width - 1}]")
 
+    def low_bits_equal(self, a, bits, pattern, base="eq"):
+        """1 when the `bits` low bits of a equal `pattern` (two's complement)."""
+        if a.is_constant:
+            return self.const(int((a.lo % (1 << bits)) == pattern))
+        if bits > a.width:
+            raise ValueError(f"{a.name} has {a.width} bits, {bits} requested")
+        return self._declare(base, 0, 1, f"{a.name}[{bits - 1}:0] == {literal(pattern, bits)}")
+
     def clamp(self, a, lo, hi, base="clamp"):
         """min(max(a, lo), hi) with comparators only where the range needs them."""
         value = a

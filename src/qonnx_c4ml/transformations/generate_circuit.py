@@ -83,7 +83,7 @@ class GenerateChiselCircuit(Transformation):
             files.append(file)
         if self.top in {layer.name for layer in layers}:
             raise UnsupportedModelError(f"top module name '{self.top}' collides with a layer name")
-        latency = len(layers) if self.pipeline == "layer" else 0
+        latency = len(layers) + 1 if self.pipeline == "layer" else 0
         top_file = f"{self.top}.v"
         write_if_changed(self.output_dir / top_file,
                          HEADER.format(source=source) + top_module(self.top, layers, self.pipeline))
