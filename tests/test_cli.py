@@ -134,3 +134,31 @@ def test_demo_runs_and_reports_exactness(tmp_path):
     assert "rtl vs qonnx      100.00 % bit-exact" in stdout
     accuracy = float(stdout.split("accuracy (RTL)")[1].split("%")[0])
     assert accuracy > 90.0
+
+
+def test_floatquant_weights(mlp_path, tmp_path):
+    def to_floatquant(model):
+        quant = next(n for n in model.graph.node if n.name == "fc1_weight_quant")
+        quant.op_type = "FloatQuant"  # inputs differ, but the op type alone must be refused
+        del quant.attribute[:]
+    path = mutate(mlp_path, tmp_path, to_floatquant)
+    code, _, stderr = run_cli("compile", path, "-o", tmp_path / "out")
+    assert_one_line_error(code, stderr, "fc1_weight_quant", "FloatQuant")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -0.5])
+def test_bad_scale_values(mlp_path, tmp_path, value):
+    path = mutate(mlp_path, tmp_path, set_quant_input("fc0_act_quant", 1, value))
+    code, _, stderr = run_cli("compile", path, "-o", tmp_path / "out")
+    assert_one_line_error(code, stderr, "fc0_act_quant", "scale must be finite and > 0")
+
+
+def test_dynamic_batch_dimension_is_accepted(mlp_path, tmp_path):
+    def dynamic_batch(model):
+        for value in (model.graph.input[0], model.graph.output[0]):
+            value.type.tensor_type.shape.dim[0].dim_param = "batch"
+        del model.graph.value_info[:]
+    path = mutate(mlp_path, tmp_path, dynamic_batch)
+    code, stdout, stderr = run_cli("verify", path, "--samples", "200", "--no-rtl")
+    assert code == 0, stderr
+    assert "lbir      100.000%" in stdout

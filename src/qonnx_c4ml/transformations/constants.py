@@ -137,6 +137,9 @@ class ConstantEvaluator:
             return self._quantized[name]
         result = None
         node = self.producer(name)
+        if node is not None and node.op_type == "FloatQuant":
+            raise UnsupportedModelError("minifloat (FloatQuant) weights are not supported", node,
+                                        "use integer Quant weight quantizers")
         if node is not None and node.op_type in ("Quant", "IntQuant"):
             result = self._quantize_weight(node)
         elif node is not None and node.op_type == "BipolarQuant":

@@ -415,8 +415,9 @@ class _Lowering:
                 if self.reaches_layer(node):
                     raise UnsupportedModelError(
                         "sits between quantized layers and cannot be folded into integer thresholds",
-                        node, "supported between a layer and its quantizer: Add/Sub/Mul/Div by "
-                        "constants, BatchNormalization, Relu")
+                        node, UNSUPPORTED_HINTS.get(
+                            node.op_type, "supported between a layer and its quantizer: Add/Sub/Mul/Div "
+                            "by constants, BatchNormalization, Relu"))
                 break
             glue.append(node)
             tensor = node.output[0]
