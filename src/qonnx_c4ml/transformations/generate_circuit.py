@@ -10,9 +10,12 @@ It leaves the graph's computation untouched; it records
 import os
 from pathlib import Path
 
+import numpy as np
+
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
+from qonnx_c4ml.chisel.arith import csd_digits
 from qonnx_c4ml.chisel.generator import (
     HEADER,
     WAIVER,
@@ -28,6 +31,17 @@ from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.lbir import DOMAIN
 
 METADATA_KEY = "c4ml_circuit"
+DEFAULT_MAX_OPERATORS = 500_000  # ~ what Verilator and yosys handle on a 2-core machine
+
+
+def estimate_operators(op):
+    """Upper estimate of a QDense's adders and comparators, from its attributes alone:
+    one adder per non-zero weight plus its canonical-signed-digit extras, and one comparator
+    per threshold (the generator often needs far fewer)."""
+    weights = op.weight_codes()
+    nonzero = weights[weights != 0]
+    digits = sum(len(csd_digits(int(v))) for v in np.unique(np.abs(nonzero))) * weights.shape[1]
+    return int(nonzero.size + digits + op.threshold_codes().size)
 
 
 def lbir_chain(model):
@@ -56,10 +70,13 @@ def write_if_changed(path, text):
 class GenerateChiselCircuit(Transformation):
     """Write the circuit's Verilog to `output_dir` (see module doc)."""
 
-    def __init__(self, output_dir, pipeline="none", top="c4ml_top", module_prefix=""):
-        """`module_prefix` keeps module names unique when several circuits share a design."""
+    def __init__(self, output_dir, pipeline="none", top="c4ml_top", module_prefix="",
+                 max_operators=DEFAULT_MAX_OPERATORS):
+        """`module_prefix` keeps module names unique when several circuits share a design;
+        `max_operators` bounds the estimated adders/comparators before anything is generated."""
         super().__init__()
         check_pipeline(pipeline)
+        self.max_operators = max_operators
         self.output_dir = Path(output_dir)
         self.pipeline = pipeline
         self.top = top
@@ -67,6 +84,13 @@ class GenerateChiselCircuit(Transformation):
 
     def apply(self, model):
         nodes = lbir_chain(model)
+        estimate = sum(estimate_operators(getCustomOp(node)) for node in nodes)
+        if estimate > self.max_operators:
+            raise UnsupportedModelError(
+                f"the fully parallel circuit would need about {estimate:,} adders/comparators, "
+                f"above the limit of {self.max_operators:,}",
+                hint="prune or quantize the model further, or raise the limit "
+                "(--max-operators / GenerateChiselCircuit(max_operators=...))")
         self.output_dir.mkdir(parents=True, exist_ok=True)
         source = model.graph.name or "a QONNX model"
         layers, files = [], []
