@@ -210,3 +210,30 @@ def test_parallel_verify_runs_share_one_cache_entry(mlp_path, tmp_path):
         assert "rtl       100.000%" in stdout
     entries = [p for p in (tmp_path / "cache" / "qonnx_c4ml" / "verilator").iterdir() if p.is_dir()]
     assert len(entries) == 1, entries
+
+
+def clear_input_shape(model):
+    model.graph.input[0].type.tensor_type.ClearField("shape")
+    del model.graph.value_info[:]
+
+
+BAD_MODELS = {
+    "missing_shape": (clear_input_shape, "no static shape"),
+    "zero_point": (set_quant_input("fc0_act_quant", 2, 1.0), "zero-point"),
+    "nan_scale": (set_quant_input("fc0_act_quant", 1, float("nan")), "scale"),
+    "bit_width": (set_quant_input("fc1_weight_quant", 3, 24.0), "bit width"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_MODELS))
+def test_bad_model_leaves_existing_output_intact_even_with_force(name, mlp_path, tmp_path):
+    edit, fragment = BAD_MODELS[name]
+    path = mutate(mlp_path, tmp_path, edit)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "mine.v").write_text("// keep me\n")
+    code, _, stderr = run_cli("compile", path, "-o", out, "--force")
+    assert_one_line_error(code, stderr, fragment)
+    assert sorted(p.name for p in out.iterdir()) == ["mine.v"]
+    assert (out / "mine.v").read_text() == "// keep me\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []

@@ -159,6 +159,11 @@ class _Lowering:
             raise UnsupportedModelError(
                 "the model has no quantizers (Quant, BipolarQuant or MultiThreshold): it is a float model",
                 hint="export a quantized model (Brevitas QuantLinear/QuantReLU, QKeras) to QONNX")
+        shape = self.model.get_tensor_shape(graph.input[0].name)
+        if not shape or any(not isinstance(d, int) or d <= 0 for d in shape[1:]):
+            raise UnsupportedModelError(
+                f"the model input '{graph.input[0].name}' has no static shape ({shape})",
+                hint="export with a fixed example input shape (only the batch axis may be dynamic)")
         act = self.input_boundary(graph.input[0].name)
         n_layers = 0
         while True:
