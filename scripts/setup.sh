@@ -8,13 +8,13 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 
 missing=()
-for tool in verilator yosys iverilog ccache g++ make; do
+for tool in verilator yosys iverilog ccache g++ make tclsh; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   packages=()
   for tool in "${missing[@]}"; do
-    case "$tool" in g++) packages+=(g++) ;; *) packages+=("$tool") ;; esac
+    case "$tool" in tclsh) packages+=(tcl) ;; *) packages+=("$tool") ;; esac
   done
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive

@@ -237,3 +237,17 @@ def test_bad_model_leaves_existing_output_intact_even_with_force(name, mlp_path,
     assert sorted(p.name for p in out.iterdir()) == ["mine.v"]
     assert (out / "mine.v").read_text() == "// keep me\n"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+
+
+def test_compile_with_yosys_synthesis_report(mlp_path, tmp_path):
+    import json
+    code, stdout, stderr = run_cli("compile", mlp_path, "-o", tmp_path / "out", "--pipeline", "layer",
+                                   "--synth", "yosys")
+    assert code == 0, stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["flow"] == "generic-fast" and report["luts"] > 0 and report["depth"] > 0
+    # registered inputs + one register stage per layer (+ valid bits)
+    assert report["ffs"] >= report["input"]["elements"] * report["input"]["bits"]
+    assert report["latency_cycles"] == len(report["layers"]) + 1
+    assert (tmp_path / "out" / "vivado_synth.tcl").read_text().count("synth_design") == 1
+    assert f"{report['luts']} LUTs" in stdout

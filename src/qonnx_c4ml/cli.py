@@ -21,9 +21,13 @@ DEMO_DATA = Path(__file__).parent / "data" / "digits_test.npz"
 
 
 def compile_model(model_path, output_dir, pipeline="none", top="c4ml_top", force=False,
-                  max_operators=DEFAULT_MAX_OPERATORS):
-    """InferLBIR + GenerateChiselCircuit into `output_dir` (written whole or not at all)."""
+                  max_operators=DEFAULT_MAX_OPERATORS, synth=None, synth_flow="generic-fast"):
+    """InferLBIR + GenerateChiselCircuit (+ yosys) into `output_dir` (written whole or not at all).
+
+    Besides the Verilog: `model_lbir.onnx`, `report.json` and `vivado_synth.tcl` (an
+    out-of-context synthesis script for users with Vivado)."""
     from qonnx_c4ml.io import read_model
+    from qonnx_c4ml.synth import synthesize, write_vivado_tcl
     from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR
     from qonnx_c4ml.transformations.generate_circuit import circuit_description
 
@@ -62,6 +66,12 @@ def compile_model(model_path, output_dir, pipeline="none", top="c4ml_top", force
             "infer_lbir_s": round(infer_s, 4),
             "generate_s": round(generate_s, 4),
         }
+        verilog = [staging / f for f in description.files]
+        write_vivado_tcl(staging / "vivado_synth.tcl", verilog, description.top)
+        if synth == "yosys":
+            result = synthesize(verilog, description.top, flow=synth_flow, per_module=False)
+            report.update({"luts": result.luts, "ffs": result.ffs, "depth": result.depth, "flow": result.flow,
+                           "carry": result.carry, "synth_tool": result.tool, "synth_s": round(result.seconds, 2)})
         (staging / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
         if output_dir.exists():
             shutil.rmtree(output_dir)
@@ -72,10 +82,14 @@ def compile_model(model_path, output_dir, pipeline="none", top="c4ml_top", force
 
 
 def cmd_compile(args):
-    report = compile_model(args.model, args.output, args.pipeline, args.top, args.force, args.max_operators)
+    report = compile_model(args.model, args.output, args.pipeline, args.top, args.force, args.max_operators,
+                           args.synth, args.synth_flow)
     print(f"wrote {len(report['verilog_files'])} Verilog files and report.json to {args.output} "
           f"(top {report['top']}, latency {report['latency_cycles']} cycles, "
           f"generated in {report['generate_s']:.3f} s)")
+    if args.synth:
+        print(f"yosys {report['flow']}: {report['luts']} LUTs, {report['ffs']} FFs, depth {report['depth']} "
+              f"LUT levels ({report['synth_s']:.1f} s)")
     return 0
 
 
@@ -144,6 +158,9 @@ def build_parser():
     p.add_argument("--force", action="store_true", help="replace a non-empty output directory")
     p.add_argument("--max-operators", type=int, default=DEFAULT_MAX_OPERATORS,
                    help="refuse circuits estimated above this many adders/comparators")
+    p.add_argument("--synth", choices=["yosys"], help="synthesize and add LUTs/FFs/depth to report.json")
+    p.add_argument("--synth-flow", default="generic-fast", choices=["generic-fast", "generic", "xilinx"],
+                   help="yosys flow (generic-fast: synth -noabc + abc -fast -lut 6; the full flow is slow)")
     p.set_defaults(run=cmd_compile)
 
     p = sub.add_parser("verify", help="differential check: qonnx, onnxruntime QCDQ, LBIR, RTL")

@@ -14,9 +14,12 @@ circuit (pipeline="none") under the clock too; for register-to-register numbers 
 `<top>_registered` wrapper instead.
 """
 import os
+import re
 from pathlib import Path
 
 DEFAULT_PART = "xcvu9p-flga2104-2L-e"
+IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
+PART_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 
 
 def _tcl_word(text):
@@ -33,7 +36,7 @@ def _script_relative(path, script_dir):
         relative = os.path.relpath(path, script_dir)
     except ValueError:  # another drive (Windows)
         return _tcl_word(str(path))
-    return f"[file join $script_dir {_tcl_word(Path(relative).as_posix())}]"
+    return f"[file normalize [file join $script_dir {_tcl_word(Path(relative).as_posix())}]]"
 
 
 def write_vivado_tcl(path, verilog_files, top, part=DEFAULT_PART, clock_ns=5.0, clock_port="clock",
@@ -47,9 +50,11 @@ def write_vivado_tcl(path, verilog_files, top, part=DEFAULT_PART, clock_ns=5.0, 
     path = Path(path)
     if clock_ns <= 0:
         raise ValueError(f"clock_ns must be positive, got {clock_ns}")
-    for name, value in (("top", top), ("part", part), ("clock_port", clock_port)):
-        if not value or any(ch.isspace() for ch in value):
-            raise ValueError(f"{name}={value!r} must be a non-empty word")
+    # Plain words only: they are written into Tcl strings where $ or [ would substitute.
+    for name, value, pattern in (("top", top, IDENTIFIER), ("clock_port", clock_port, IDENTIFIER),
+                                 ("part", part, PART_NAME)):
+        if not re.fullmatch(pattern, value or ""):
+            raise ValueError(f"{name}={value!r} is not a valid {name} name")
     verilog_files = [verilog_files] if isinstance(verilog_files, (str, os.PathLike)) else list(verilog_files)
     if not verilog_files:
         raise ValueError("no Verilog files given")
