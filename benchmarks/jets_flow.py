@@ -5,7 +5,8 @@
 Measures in one run, on one model (default: the repo's Brevitas jets 16-64-32-32-5 w4a4 fixture):
 - QONNX -> Verilog (InferLBIR + GenerateChiselCircuit), median of 5 runs
 - Verilator build: cold (empty cache dir) and cached rebuild
-- RTL simulation throughput (circuit alone, batched, median of 3) for `--samples` vectors
+- RTL simulation throughput for `--samples` vectors (median of 3): the Verilator model alone
+  on packed words (all cores), and end to end with packing/unpacking of integer codes
 - anchors measured here too: qonnx `execute_onnx` (reference) and onnxruntime (QCDQ form,
   unfused) samples/s on a 2,000-sample batch.  (hls4ml's C simulation is not measured here.)
 Prints medians and ratios; the machine is shared and noisy, so read ratios, not absolutes.
@@ -42,7 +43,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(DEFAULT_MODEL))
     parser.add_argument("--samples", type=int, default=1_000_000)
-    parser.add_argument("--pipeline", default="layer", choices=["none", "layer"])
+    parser.add_argument("--pipeline", default="none", choices=["none", "layer"])
     args = parser.parse_args(argv)
 
     model = read_model(args.model)
@@ -60,6 +61,12 @@ def main(argv=None):
         else (0, (1 << desc.inp.bits) - 1)
     codes = rng.integers(lo, hi + 1, size=(args.samples, desc.inp.elements))
     sim_s, _ = median_time(lambda: circuit.run_codes(codes), 3)
+    from qonnx_c4ml.lbir.circuit import simulator_for
+    from qonnx_c4ml.sim import pack_codes
+
+    words = pack_codes(codes, desc.inp.bits, desc.inp.signed)
+    simulator = simulator_for(circuit.op.get_nodeattr("library"), desc)
+    core_s, _ = median_time(lambda: simulator.run_packed(words), 3)
 
     x = random_inputs(model, 2000, seed=1)
     ref_s, _ = median_time(lambda: execute(model, x), 3)
@@ -76,7 +83,9 @@ def main(argv=None):
     print(f"{'QONNX -> Verilog':34} {gen_s:10.3f} s")
     print(f"{'Verilator build, cold':34} {cold_s:10.2f} s")
     print(f"{'Verilator build, cached':34} {cached_s:10.3f} s")
-    print(f"{'RTL simulation':34} {rtl_rate:10.0f} samples/s ({args.samples} samples)")
+    print(f"{'RTL simulation, Verilator model':34} {args.samples / core_s:10.0f} samples/s "
+          f"({args.samples} samples, {simulator.threads} threads)")
+    print(f"{'RTL simulation, codes in/out':34} {rtl_rate:10.0f} samples/s")
     print(f"{'qonnx execute_onnx (reference)':34} {ref_rate:10.0f} samples/s")
     if ort_s:
         print(f"{'onnxruntime QCDQ':34} {len(x) / ort_s:10.0f} samples/s")
