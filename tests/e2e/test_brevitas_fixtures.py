@@ -22,7 +22,7 @@ SAMPLES = 1000
 
 
 @pytest.mark.slow
-def test_all_fixtures_rtl_against_qonnx(tmp_path):
+def test_all_fixtures_rtl_against_qonnx(tmp_path, record_property):
     names = sorted(MANIFEST)
     originals = [read_model(FIXTURES / MANIFEST[n]["file"]) for n in names]
     lowered = [m.transform(InferLBIR()) for m in originals]
@@ -36,8 +36,9 @@ def test_all_fixtures_rtl_against_qonnx(tmp_path):
         reference = execute(original, x)
         report = compare("rtl", reference, host_tail(model, context, tail, circuit_output, codes),
                          output_lsb(lbir), 0)
-        print(f"{name:28} bit-exact {report.exact_fraction:.4f} same-code {report.same_code_fraction:.4f} "
-              f"max {report.max_diff_lsb:.3g} LSB")
+        record_property("c4ml_summary", (
+            f"fixture {name:26} RTL vs qonnx on {SAMPLES} inputs: bit-exact {report.exact_fraction:.4f}, "
+            f"same code {report.same_code_fraction:.4f}, max {report.max_diff_lsb:.3g} LSB"))
         if MANIFEST[name]["expect"] == "bit-exact":
             ok = report.exact_fraction == 1.0
         else:

@@ -30,7 +30,7 @@ ROUNDS = int(os.environ.get("C4ML_FUZZ_ROUNDS", "4"))
 
 @pytest.mark.slow
 @pytest.mark.parametrize("round_index", range(ROUNDS))
-def test_random_mlps_rtl_equals_qonnx(round_index, tmp_path):
+def test_random_mlps_rtl_equals_qonnx(round_index, tmp_path, record_property):
     seed = SEED + round_index
     rng = np.random.default_rng(seed)
     specs = [random_mlp_spec(rng, float_scales=0.2) for _ in range(GRAPHS_PER_BUILD)]
@@ -57,7 +57,8 @@ def test_random_mlps_rtl_equals_qonnx(round_index, tmp_path):
         float_off += round((1 - report.same_code_fraction) * reference.size)
         if report.same_code_fraction < 0.999 or report.max_diff_lsb > 1.0:
             mismatches.append((i, spec, report))
-    print(f"fuzz seed {seed}: {GRAPHS_PER_BUILD} graphs x {SAMPLES} samples, one Verilator build; "
-          f"{float_graphs} float-scale graphs: {float_off}/{float_elements} elements one LSB off "
-          f"(worst graph {100 * (1 - worst_same_code):.2f} %); {len(mismatches)} failures")
+    record_property("c4ml_summary", (
+        f"fuzz seed {seed}: {GRAPHS_PER_BUILD} graphs x {SAMPLES} samples, one Verilator build; "
+        f"{float_graphs} float-scale graphs: {float_off}/{float_elements} elements one LSB off "
+        f"(worst graph {100 * (1 - worst_same_code):.2f} %); {len(mismatches)} failures"))
     assert not mismatches, mismatches[:3]
