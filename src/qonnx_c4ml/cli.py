@@ -130,7 +130,7 @@ def cmd_demo(args):
     check = verify(DEMO_MODEL, inputs=x, rtl=True, pipeline=args.pipeline, build_dir=output / "verify")
     rows = [
         ("QONNX -> Verilog", f"{compile_s:.3f} s ({len(report['verilog_files'])} files in {output / 'verilog'})"),
-        ("Verilator build", f"{build_s:.2f} s (cached by content hash)"),
+        ("Verilator build", f"{build_s:.2f} s (reruns of the same design hit the content-hash cache)"),
         ("RTL simulation", f"{len(x)} images in {rtl_s:.3f} s"),
         ("latency", f"{report['latency_cycles']} cycles (pipeline={report['pipeline']})"),
         ("accuracy (RTL)", f"{100 * accuracy:.2f} %"),

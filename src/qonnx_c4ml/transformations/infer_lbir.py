@@ -118,7 +118,7 @@ class _Lowering:
         self.new_nodes = []  # LBIR + host boundary nodes, in order
         self.removed = set()  # names of original nodes absorbed into the circuit
         self.layer_names = set()
-        self.lbir_outputs = {}  # codes tensor -> (datatype name, channels)
+        self.lbir_outputs = {}  # codes tensor -> datatype name
 
     # -- graph helpers -------------------------------------------------------------------
     def only_consumer(self, tensor):
@@ -427,8 +427,9 @@ class _Lowering:
             glue.append(node)
             tensor = node.output[0]
             node = self.only_consumer(tensor)
-        if layer.linear is None:  # identity layer without quantizer: nothing to do
-            raise AssertionError("identity layer requires a quantizer")
+        if layer.linear is None:  # a requantization whose glue did not fold
+            raise UnsupportedModelError("cannot be folded into the requantization that follows it", node,
+                                        "only constant Add/Sub/Mul/Div, BatchNormalization and Relu fold")
         # no quantizer: the accumulator leaves the circuit, the host rescales it
         self.removed.update(layer.absorbed)
         self.emit_accumulator_output(layer)
@@ -555,7 +556,7 @@ class _Lowering:
                 "thresholds", helper.make_tensor("thresholds", TensorProto.INT64, thresholds.shape,
                                                  thresholds.ravel().tolist())))
         self.new_nodes.append(node)
-        self.lbir_outputs[out_codes] = (out_dtype, matrix.shape[0])
+        self.lbir_outputs[out_codes] = out_dtype
 
     def emit_accumulator_output(self, layer):
         """Last layer without quantizer: QDense outputs acc, host recomputes the MatMul output."""
@@ -590,7 +591,6 @@ class _Lowering:
             self.host(self.constant(name, np.asarray(term, np.float32).reshape(1, -1)))
             self.host(helper.make_node("Add", [current, name], [out], name=f"{name}_add"))
             current = out
-        self.boundary = target
 
     def host(self, node):
         self.new_nodes.append(node)
@@ -606,19 +606,21 @@ class _Lowering:
         """Prefix (original, up to the input quantizer) + new nodes + tail (original, after the boundary)."""
         graph = self.model.graph
         produced_new = {o for n in self.new_nodes for o in n.output}
+        new_ids = {id(n) for n in self.new_nodes}
         original = [n for n in graph.node if n.name not in self.removed]
         # keep an original node if its outputs feed the rest of the graph
         needed = {o.name for o in graph.output}
         keep = []
         for node in reversed(original + self.new_nodes):
-            if node in self.new_nodes or any(o in needed for o in node.output):
-                if node not in self.new_nodes and any(o in produced_new for o in node.output):
+            is_new = id(node) in new_ids
+            if is_new or any(o in needed for o in node.output):
+                if not is_new and any(o in produced_new for o in node.output):
                     continue  # replaced by a new node writing the same tensor
                 keep.append(node)
                 needed.update(node.input)
         keep.reverse()
         for node in keep:
-            if node not in self.new_nodes and node.op_type in LINEAR_OPS + ("Conv",):
+            if id(node) not in new_ids and node.op_type in LINEAR_OPS + ("Conv",):
                 raise UnsupportedModelError(
                     "is left outside the circuit: an op the flow cannot fold sits between "
                     "quantizers before it", node, "see the README's supported ops table")
@@ -634,7 +636,7 @@ class _Lowering:
         for prop in self.model.model.metadata_props:
             wrapped.set_metadata_prop(prop.key, prop.value)
         wrapped = wrapped.transform(InferShapes())
-        for name, (dtype, _) in self.lbir_outputs.items():
+        for name, dtype in self.lbir_outputs.items():
             wrapped.set_tensor_datatype(name, DataType[dtype])
         first = next(n for n in wrapped.graph.node if n.domain == DOMAIN)
         wrapped.set_tensor_datatype(first.input[0], DataType[
