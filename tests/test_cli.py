@@ -251,3 +251,11 @@ def test_compile_with_yosys_synthesis_report(mlp_path, tmp_path):
     assert report["latency_cycles"] == len(report["layers"]) + 1
     assert "\nsynth_design -top" in (tmp_path / "out" / "vivado_synth.tcl").read_text()
     assert f"{report['luts']} LUTs" in stdout
+
+
+def test_bad_pipeline_option(mlp_path, tmp_path):
+    code, _, stderr = run_cli("compile", mlp_path, "-o", tmp_path / "out", "--pipeline", "fast")
+    assert_one_line_error(code, stderr, "pipeline='fast'")
+    code, stdout, stderr = run_cli("compile", mlp_path, "-o", tmp_path / "out2", "--pipeline", "2")
+    assert code == 0, stderr
+    assert "latency" in stdout and "latency 0 cycles" not in stdout

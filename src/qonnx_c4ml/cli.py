@@ -16,6 +16,8 @@ from qonnx_c4ml.errors import C4mlError
 from qonnx_c4ml.transformations.generate_circuit import DEFAULT_MAX_OPERATORS
 
 EXIT_MISMATCH, EXIT_ERROR, EXIT_BUG = 1, 2, 3
+PIPELINE_HELP = ("none (combinational), layer (a register stage per layer) or N (a register stage "
+                 "every N operator levels)")
 DEMO_MODEL = Path(__file__).parent / "data" / "digits_w4a4.onnx"
 DEMO_DATA = Path(__file__).parent / "data" / "digits_test.npz"
 
@@ -153,7 +155,7 @@ def build_parser():
     p = sub.add_parser("compile", help="QONNX model -> Verilog + report.json")
     p.add_argument("model")
     p.add_argument("-o", "--output", required=True, help="output directory (must be new or empty)")
-    p.add_argument("--pipeline", default="none", choices=["none", "layer"])
+    p.add_argument("--pipeline", default="none", help=PIPELINE_HELP)
     p.add_argument("--top", default="c4ml_top", help="top module name")
     p.add_argument("--force", action="store_true", help="replace a non-empty output directory")
     p.add_argument("--max-operators", type=int, default=DEFAULT_MAX_OPERATORS,
@@ -167,14 +169,14 @@ def build_parser():
     p.add_argument("model")
     p.add_argument("--samples", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--pipeline", default="none", choices=["none", "layer"])
+    p.add_argument("--pipeline", default="none", help=PIPELINE_HELP)
     p.add_argument("--no-rtl", action="store_true", help="skip the Verilator stage")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(run=cmd_verify)
 
     p = sub.add_parser("demo", help="compile, simulate and verify the shipped example model")
     p.add_argument("-o", "--output", help="directory for the demo's files (default: a new temp dir)")
-    p.add_argument("--pipeline", default="layer", choices=["none", "layer"])
+    p.add_argument("--pipeline", default="layer", help=PIPELINE_HELP)
     p.set_defaults(run=cmd_demo)
     return parser
 

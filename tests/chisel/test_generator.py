@@ -47,7 +47,7 @@ def generate(spec, out_dir, pipeline):
 
 
 @pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator is installed by scripts/setup.sh")
-@pytest.mark.parametrize("pipeline", ["none", "layer"])
+@pytest.mark.parametrize("pipeline", ["none", "layer", "1", "3"])
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_verilog_is_lint_clean(name, pipeline, tmp_path):
     generate(SPECS[name], tmp_path, pipeline)

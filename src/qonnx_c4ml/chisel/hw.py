@@ -14,13 +14,17 @@ from qonnx_c4ml.lbir.dtypes import bits_for_range
 
 
 class Value:
-    __slots__ = ("name", "lo", "hi", "width", "signed")
+    """A wire: exact range [lo, hi], declared width/signedness, and `level`, its logic depth
+    in operator levels from the module inputs (what pipelining cuts)."""
 
-    def __init__(self, name, lo, hi, width=None, signed=None):
+    __slots__ = ("name", "lo", "hi", "width", "signed", "level")
+
+    def __init__(self, name, lo, hi, width=None, signed=None, level=0):
         self.name, self.lo, self.hi = name, int(lo), int(hi)
         natural_width, natural_signed = bits_for_range(self.lo, self.hi)
         self.width = natural_width if width is None else width
         self.signed = natural_signed if signed is None else signed
+        self.level = level
 
     @property
     def is_constant(self):
@@ -33,13 +37,24 @@ def literal(value, width):
 
 
 class Module:
-    """A combinational Verilog module under construction."""
+    """A Verilog module under construction: combinational, or with `stage_levels=N` a
+    register stage every N operator levels.
 
-    def __init__(self, name):
+    Pipelining is decided where each operator is created: its level is one more than its
+    deepest operand's, its stage is (level - 1) // N, and an operand from an earlier stage is
+    read through a chain of registers (`<name>_q1`, `_q2`, ...; built once, shared).
+    """
+
+    def __init__(self, name, stage_levels=None):
+        if stage_levels is not None and stage_levels < 1:
+            raise ValueError(f"stage_levels must be >= 1, got {stage_levels}")
         self.name = name
+        self.stage_levels = stage_levels
         self.ports = []  # (direction, width, name)
         self.lines = []
+        self.registers = []  # (register name, source expression)
         self._names = set()
+        self._delayed = {}
 
     # -- naming --------------------------------------------------------------------------
     def fresh(self, base):
@@ -50,11 +65,48 @@ class Module:
         self._names.add(name)
         return name
 
-    def _declare(self, base, lo, hi, expr):
-        value = Value(self.fresh(base), lo, hi)
+    def _declare(self, base, lo, hi, expr, level=0):
+        value = Value(self.fresh(base), lo, hi, level=level)
         kind = "wire signed" if value.signed else "wire"
         self.lines.append(f"  {kind} [{value.width - 1}:0] {value.name} = {expr};")
         return value
+
+    # -- pipelining ------------------------------------------------------------------------
+    def stage_of(self, level):
+        return 0 if not self.stage_levels or level < 1 else (level - 1) // self.stage_levels
+
+    def _level(self, *values):
+        """Level of an operator on `values` (constants are free)."""
+        return max((v.level for v in values if not v.is_constant), default=0) + 1
+
+    def at_stage(self, value, stage):
+        """`value` as seen in pipeline stage `stage` (through registers if computed earlier)."""
+        if not self.stage_levels or value.is_constant or self.stage_of(value.level) >= stage:
+            return value
+        source = value.name
+        for depth in range(self.stage_of(value.level), stage):
+            key = (value.name, depth + 1)
+            if key not in self._delayed:
+                name = self.fresh(f"{value.name}_q{depth + 1}")
+                kind = "reg signed" if value.signed else "reg"
+                self.lines.append(f"  {kind} [{value.width - 1}:0] {name};")
+                self.registers.append((name, source))
+                self._delayed[key] = name
+            source = self._delayed[key]
+        # same bits one or more cycles later (a narrowed alias keeps its own range)
+        return Value(source, value.lo, value.hi, width=value.width, signed=value.signed, level=value.level)
+
+    def _aligned(self, level, *values):
+        stage = self.stage_of(level)
+        return [self.at_stage(v, stage) for v in values]
+
+    def registered_outputs(self, values):
+        """All `values` delayed to one stage past the deepest: registered, aligned outputs.
+        Returns (values, latency in cycles)."""
+        if not self.stage_levels:
+            return list(values), 0
+        last = max((self.stage_of(v.level) for v in values if not v.is_constant), default=0) + 1
+        return [self.at_stage(v, last) for v in values], last
 
     # -- ports ---------------------------------------------------------------------------
     def port(self, direction, name, width):
@@ -108,20 +160,24 @@ class Module:
         if a.is_constant and b.is_constant:
             return self.const(lo)
         width = bits_for_range(lo, hi)[0]
-        return self._declare(base, lo, hi, f"{self.operand(a, width)} {op} {self.operand(b, width)}")
+        level = self._level(a, b)
+        a, b = self._aligned(level, a, b)
+        return self._declare(base, lo, hi, f"{self.operand(a, width)} {op} {self.operand(b, width)}", level)
 
     def neg(self, a, base="neg"):
         if a.is_constant:
             return self.const(-a.lo)
         width = bits_for_range(-a.hi, -a.lo)[0]
-        return self._declare(base, -a.hi, -a.lo, f"-{self.operand(a, width)}")
+        level = self._level(a)
+        (a,) = self._aligned(level, a)
+        return self._declare(base, -a.hi, -a.lo, f"-{self.operand(a, width)}", level)
 
     def shift_left(self, a, k, base="shl"):
         """a * 2**k as wiring."""
         if k == 0 or a.is_constant:
             return self.const(a.lo << k) if a.is_constant else a
         width = bits_for_range(a.lo << k, a.hi << k)[0]
-        return self._declare(base, a.lo << k, a.hi << k, f"{{{self.operand(a, width - k)}, {k}'b0}}")
+        return self._declare(base, a.lo << k, a.hi << k, f"{{{self.operand(a, width - k)}, {k}'b0}}", a.level)
 
     def shift_right(self, a, k, base="shr"):
         """floor(a / 2**k): an arithmetic shift, i.e. dropping the k low bits."""
@@ -131,10 +187,10 @@ class Module:
         if lo == hi:
             return self.const(lo)
         if a.width <= k:  # only the sign survives: -1 or 0
-            value = Value(self.fresh(base), lo, hi, width=1, signed=True)
+            value = Value(self.fresh(base), lo, hi, width=1, signed=True, level=a.level)
             self.lines.append(f"  wire signed [0:0] {value.name} = {a.name}[{a.width - 1}];")
             return value
-        value = Value(self.fresh(base), lo, hi, width=a.width - k, signed=a.signed)
+        value = Value(self.fresh(base), lo, hi, width=a.width - k, signed=a.signed, level=a.level)
         kind = "wire signed" if a.signed else "wire"
         self.lines.append(f"  {kind} [{value.width - 1}:0] {value.name} = {a.name}[{a.width - 1}:{k}];")
         return value
@@ -146,7 +202,7 @@ class Module:
         if a.hi < threshold:
             return self.const(0)
         diff = self.sub(a, self.const(threshold), base=base + "_d")
-        return self._declare(base, 0, 1, f"~{diff.name}[{diff.width - 1}]")
+        return self._declare(base, 0, 1, f"~{diff.name}[{diff.width - 1}]", diff.level)
 
     def low_bits_equal(self, a, bits, pattern, base="eq"):
         """1 when the `bits` low bits of a equal `pattern` (two's complement)."""
@@ -154,7 +210,9 @@ class Module:
             return self.const(int((a.lo % (1 << bits)) == pattern))
         if bits > a.width:
             raise ValueError(f"{a.name} has {a.width} bits, {bits} requested")
-        return self._declare(base, 0, 1, f"{a.name}[{bits - 1}:0] == {literal(pattern, bits)}")
+        level = self._level(a)
+        (a,) = self._aligned(level, a)
+        return self._declare(base, 0, 1, f"{a.name}[{bits - 1}:0] == {literal(pattern, bits)}", level)
 
     def clamp(self, a, lo, hi, base="clamp"):
         """min(max(a, lo), hi) with comparators only where the range needs them."""
@@ -162,13 +220,19 @@ class Module:
         if value.hi > hi:
             over = self.at_least(value, hi + 1, base=base + "_over")
             width = bits_for_range(min(value.lo, hi), hi)[0]
+            level = self._level(over, value)
+            over, value = self._aligned(level, over, value)
             value = self._declare(base + "_hi", min(value.lo, hi), hi,
-                                  f"{over.name} ? {self.operand(self.const(hi), width)} : {self.operand(value, width)}")
+                                  f"{over.name} ? {self.operand(self.const(hi), width)} : {self.operand(value, width)}",
+                                  level)
         if value.lo < lo:
             under = self.at_least(value, lo, base=base + "_under")
             width = bits_for_range(lo, max(value.hi, lo))[0]
+            level = self._level(under, value)
+            under, value = self._aligned(level, under, value)
             value = self._declare(base + "_lo", lo, max(value.hi, lo),
-                                  f"{under.name} ? {self.operand(value, width)} : {self.operand(self.const(lo), width)}")
+                                  f"{under.name} ? {self.operand(value, width)} : {self.operand(self.const(lo), width)}",
+                                  level)
         return value
 
     def narrow(self, value, lo, hi):
@@ -178,10 +242,15 @@ class Module:
             raise ValueError(f"[{lo}, {hi}] is not inside {value.name}'s range [{value.lo}, {value.hi}]")
         if value.is_constant:
             return value
-        return Value(value.name, lo, hi, width=value.width, signed=value.signed)
+        return Value(value.name, lo, hi, width=value.width, signed=value.signed, level=value.level)
 
     # -- text ------------------------------------------------------------------------------
     def verilog(self, header=""):
         ports = ",\n".join(f"  {d} wire [{w - 1}:0] {n}" for d, w, n in self.ports)
-        body = "\n".join(self.lines)
+        body = list(self.lines)
+        if self.registers:
+            body.append("  always @(posedge clock) begin")
+            body += [f"    {reg} <= {source};" for reg, source in self.registers]
+            body.append("  end")
+        body = "\n".join(body)
         return f"{header}module {self.name} (\n{ports}\n);\n{body}\nendmodule\n"

@@ -75,10 +75,9 @@ class GenerateChiselCircuit(Transformation):
         """`module_prefix` keeps module names unique when several circuits share a design;
         `max_operators` bounds the estimated adders/comparators before anything is generated."""
         super().__init__()
-        check_pipeline(pipeline)
+        self.pipeline = check_pipeline(pipeline)
         self.max_operators = max_operators
         self.output_dir = Path(output_dir)
-        self.pipeline = pipeline
         self.top = top
         self.module_prefix = module_prefix
 
@@ -96,18 +95,25 @@ class GenerateChiselCircuit(Transformation):
         layers, files = [], []
         for node in nodes:
             op = getCustomOp(node)
-            module, inp, out = layer_module(
-                self.module_prefix + node.name, op.weight_codes(), op.get_nodeattr("in_dtype"), op.get_nodeattr("out_dtype"),
-                op.get_nodeattr("requant"), op.threshold_codes(), op.get_nodeattr("out_base"))
+            stage_levels = int(self.pipeline) if self.pipeline.isdigit() else None
+            module, inp, out, layer_latency = layer_module(
+                self.module_prefix + node.name, op.weight_codes(), op.get_nodeattr("in_dtype"),
+                op.get_nodeattr("out_dtype"), op.get_nodeattr("requant"), op.threshold_codes(),
+                op.get_nodeattr("out_base"), stage_levels)
             file = f"{module.name}.v"
             write_if_changed(self.output_dir / file, WAIVER + module.verilog(HEADER.format(source=source)))
             op.set_nodeattr("verilog_module", module.name)
             op.set_nodeattr("verilog_file", str(self.output_dir / file))
-            layers.append(LayerCircuit(module.name, file, inp, out, count_adders(module)))
+            layers.append(LayerCircuit(module.name, file, inp, out, count_adders(module), layer_latency))
             files.append(file)
         if self.top in {layer.name for layer in layers}:
             raise UnsupportedModelError(f"top module name '{self.top}' collides with a layer name")
-        latency = len(layers) + 1 if self.pipeline == "layer" else 0
+        if self.pipeline == "none":
+            latency = 0
+        elif self.pipeline == "layer":
+            latency = len(layers) + 1
+        else:
+            latency = 1 + sum(layer.latency for layer in layers)
         top_file = f"{self.top}.v"
         write_if_changed(self.output_dir / top_file,
                          HEADER.format(source=source) + top_module(self.top, layers, self.pipeline))
