@@ -11,6 +11,7 @@ sign-extended to it by Verilog's width rules (or truncated: wrapping is exact wh
 result fits).  The generated modules waive Verilator's WIDTH lint for that reason.
 """
 from qonnx_c4ml.lbir.dtypes import bits_for_range
+from qonnx_c4ml.names import unique_name
 
 
 class Value:
@@ -58,12 +59,7 @@ class Module:
 
     # -- naming --------------------------------------------------------------------------
     def fresh(self, base):
-        name, i = base, 1
-        while name in self._names:
-            i += 1
-            name = f"{base}_{i}"
-        self._names.add(name)
-        return name
+        return unique_name(base, self._names)
 
     def _declare(self, base, lo, hi, expr, level=0):
         value = Value(self.fresh(base), lo, hi, level=level)

@@ -33,6 +33,7 @@ from qonnx.transformation.infer_shapes import InferShapes
 
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.lbir import DOMAIN
+from qonnx_c4ml.names import unique_name
 from qonnx_c4ml.lbir.dtypes import datatype_for_range, datatype_range
 from qonnx_c4ml.lbir.requant import (
     Level,
@@ -136,13 +137,7 @@ class _Lowering:
         return self.consts.value(node.input[pos]), pos
 
     def fresh_name(self, base):
-        name = _sanitize(base)
-        candidate, i = name, 1
-        while candidate in self.layer_names:
-            i += 1
-            candidate = f"{name}_{i}"
-        self.layer_names.add(candidate)
-        return candidate
+        return unique_name(_sanitize(base), self.layer_names)
 
     # -- the walk ------------------------------------------------------------------------
     def run(self):
