@@ -215,10 +215,14 @@ def verify(model, samples=1000, seed=0, inputs=None, rtl=True, pipeline="none", 
             c.same_code_fraction = compare("qcdq", reference, qcdq, report.output_lsb, 0).same_code_fraction
 
     if rtl:
+        import tempfile
+
         from qonnx_c4ml.circuit import Circuit
 
         start = time.perf_counter()
-        circuit = Circuit(lbir_model, output_dir=build_dir, pipeline=pipeline)
-        result = circuit(x)
+        with tempfile.TemporaryDirectory(prefix="qonnx_c4ml_verify_") as scratch:
+            # the Verilog is only needed until the (content-hash cached) library is built
+            circuit = Circuit(lbir_model, output_dir=build_dir or scratch, pipeline=pipeline)
+            result = circuit(x)
         report.comparisons.append(compare("rtl", reference, result, report.output_lsb, time.perf_counter() - start))
     return report
