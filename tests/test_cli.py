@@ -259,3 +259,16 @@ def test_bad_pipeline_option(mlp_path, tmp_path):
     code, stdout, stderr = run_cli("compile", mlp_path, "-o", tmp_path / "out2", "--pipeline", "2")
     assert code == 0, stderr
     assert "latency" in stdout and "latency 0 cycles" not in stdout
+
+
+def test_pipelined_report_states_levels_and_latency(mlp_path, tmp_path):
+    import json
+    code, _, stderr = run_cli("compile", mlp_path, "-o", tmp_path / "out", "--pipeline", "2")
+    assert code == 0, stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["operator_levels_per_stage"] == 2
+    for layer in report["layers"]:
+        # one register stage per 2 operator levels; the last stage ends in the output register
+        assert layer["operator_levels"] >= 1
+        assert layer["latency_cycles"] == -(-layer["operator_levels"] // 2)
+    assert report["latency_cycles"] == 1 + sum(layer["latency_cycles"] for layer in report["layers"])

@@ -63,8 +63,11 @@ def compile_model(model_path, output_dir, pipeline="none", top="c4ml_top", force
             "output": {"elements": description.out.elements, "bits": description.out.bits,
                        "signed": description.out.signed},
             "layers": [{"name": layer.name, "inputs": layer.inp.elements, "outputs": layer.out.elements,
-                        "in_bits": layer.inp.bits, "out_bits": layer.out.bits, "adders": layer.adders}
+                        "in_bits": layer.inp.bits, "out_bits": layer.out.bits, "adders": layer.adders,
+                        "operator_levels": layer.levels, "latency_cycles": layer.latency}
                        for layer in description.layers],
+            # pipeline=N: no stage holds more than N operator levels between registers
+            "operator_levels_per_stage": int(description.pipeline) if description.pipeline.isdigit() else None,
             "infer_lbir_s": round(infer_s, 4),
             "generate_s": round(generate_s, 4),
         }

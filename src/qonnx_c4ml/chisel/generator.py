@@ -49,6 +49,7 @@ class LayerCircuit:
     out: Port
     adders: int  # add/sub operators emitted
     latency: int = 0  # cycles inside the layer module (pipeline=N), 0 if combinational
+    levels: int = 0  # operator levels on the layer's longest path (adders, comparators, muxes)
 
 
 @dataclass
@@ -84,7 +85,7 @@ def port_for_dtype(elements, dtype_name):
 
 def layer_module(name, weights, in_dtype, out_dtype, requant, thresholds, out_base, stage_levels=None):
     """Build the module of one QDense layer: combinational, or with `stage_levels` a register
-    stage every that many operator levels.  Returns (Module, in Port, out Port, latency)."""
+    stage every that many operator levels.  Returns (Module, in Port, out Port, latency, levels)."""
     weights = np.asarray(weights, dtype=np.int64)
     n_out, n_in = weights.shape
     inp, out = port_for_dtype(n_in, in_dtype), port_for_dtype(n_out, out_dtype)
@@ -110,10 +111,11 @@ def layer_module(name, weights, in_dtype, out_dtype, requant, thresholds, out_ba
         if code.lo < lo or code.hi > hi:
             raise AssertionError(f"{name}: channel {m} range [{code.lo}, {code.hi}] exceeds {out_dtype}")
         codes.append(code)
+    levels = max((code.level for code in codes if not code.is_constant), default=0)
     codes, latency = module.registered_outputs(codes)
     for m, code in enumerate(codes):
         module.assign(f"out_data[{m * out.bits} +: {out.bits}]", module.operand(code, out.bits))
-    return module, inp, out, latency
+    return module, inp, out, latency, levels
 
 
 def count_adders(module):

@@ -96,7 +96,7 @@ class GenerateChiselCircuit(Transformation):
         for node in nodes:
             op = getCustomOp(node)
             stage_levels = int(self.pipeline) if self.pipeline.isdigit() else None
-            module, inp, out, layer_latency = layer_module(
+            module, inp, out, layer_latency, levels = layer_module(
                 self.module_prefix + node.name, op.weight_codes(), op.get_nodeattr("in_dtype"),
                 op.get_nodeattr("out_dtype"), op.get_nodeattr("requant"), op.threshold_codes(),
                 op.get_nodeattr("out_base"), stage_levels)
@@ -104,7 +104,7 @@ class GenerateChiselCircuit(Transformation):
             write_if_changed(self.output_dir / file, WAIVER + module.verilog(HEADER.format(source=source)))
             op.set_nodeattr("verilog_module", module.name)
             op.set_nodeattr("verilog_file", str(self.output_dir / file))
-            layers.append(LayerCircuit(module.name, file, inp, out, count_adders(module), layer_latency))
+            layers.append(LayerCircuit(module.name, file, inp, out, count_adders(module), layer_latency, levels))
             files.append(file)
         if self.top in {layer.name for layer in layers}:
             raise UnsupportedModelError(f"top module name '{self.top}' collides with a layer name")
