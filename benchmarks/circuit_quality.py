@@ -40,7 +40,6 @@ import argparse
 import concurrent.futures
 import json
 import math
-import os
 import re
 import shutil
 import statistics

@@ -8,7 +8,6 @@ measured rates are printed.
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from combined import CombinedCircuits, host_split, host_tail
 

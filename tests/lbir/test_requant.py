@@ -9,7 +9,6 @@ from qonnx.custom_op.general.intquant import resolve_rounding_mode
 from qonnx_c4ml.lbir.requant import (
     ROUNDING_MODES,
     integer_thresholds,
-    is_power_of_two,
     relu_levels,
     rounding_levels,
     scale_levels,
@@ -63,8 +62,3 @@ def test_integer_thresholds_are_exact(mode, alpha, beta, scale):
         # float(u) is exact for dyadic u (where ties live) and never lands on a tie otherwise
         expected = int(np.clip(rounding(float(u)), -8, 7))
         assert -8 + sum(acc >= t for t in thresholds) == expected, (acc, u)
-
-
-def test_power_of_two_detection():
-    assert is_power_of_two(Fraction(1, 8)) and is_power_of_two(4) and is_power_of_two(1)
-    assert not is_power_of_two(Fraction(3, 8)) and not is_power_of_two(0) and not is_power_of_two(-2)

@@ -81,12 +81,6 @@ class ConstantMultipliers:
             self._cache[key] = product
         return self._cache[key]
 
-    def term(self, x, weight):
-        """(x * |weight| as a Value, sign of weight); weight != 0."""
-        odd, e = split_power_of_two(abs(weight))
-        product = self.times_odd(x, odd)
-        return self.module.shift_left(product, e, base=f"{x.name}_mul{abs(weight)}"), (1 if weight > 0 else -1)
-
 
 # Pair sharing looks at every pair of terms in every row; above this many pairs in a layer
 # (e.g. 784-input layers) it is skipped to keep generation well under a second.

@@ -11,12 +11,10 @@ is negative are stored negated, so thresholds always compare `acc >= T`.  Tensor
 the graph as float32 holding integers, like every qonnx tensor.
 """
 import numpy as np
-from onnx import helper
 
 from qonnx.core.datatype import DataType
 from qonnx.custom_op.base import CustomOp
 
-from qonnx_c4ml.lbir.dtypes import datatype_range
 
 
 class QDense(CustomOp):
@@ -42,20 +40,6 @@ class QDense(CustomOp):
 
     def threshold_codes(self):
         return np.asarray(self.get_nodeattr("thresholds"), dtype=np.int64)
-
-    def input_range(self):
-        return datatype_range(self.get_nodeattr("in_dtype"))
-
-    def output_range(self):
-        return datatype_range(self.get_nodeattr("out_dtype"))
-
-    def accumulator_range(self):
-        """Exact (min, max) of each row's accumulator over all inputs in in_dtype's range."""
-        weights = self.weight_codes()
-        lo, hi = self.input_range()
-        acc_min = np.minimum(weights * lo, weights * hi).sum(axis=1)
-        acc_max = np.maximum(weights * lo, weights * hi).sum(axis=1)
-        return acc_min, acc_max
 
     # -- qonnx CustomOp interface ---------------------------------------------------------
     def make_shape_compatible_op(self, model):
@@ -97,6 +81,16 @@ class QDense(CustomOp):
             if thresholds.size and np.any(np.diff(thresholds, axis=1) < 0):
                 messages.append("thresholds must be sorted along each row")
         return messages
+
+
+def accumulator_range(weights, lo, hi):
+    """Exact per-row (min, max) of weights @ x for every x with codes in [lo, hi].
+
+    Callers pass the input datatype's range (what the circuit's input wires can carry), so
+    the LBIR attributes and the generator's value ranges agree.
+    """
+    low, high = weights * lo, weights * hi
+    return np.minimum(low, high).sum(axis=1), np.maximum(low, high).sum(axis=1)
 
 
 def dense_forward(codes, weights, requant, thresholds, out_base):

@@ -108,12 +108,3 @@ def as_fraction(value):
     if not np.isfinite(value):
         raise ValueError(f"non-finite value {value}")
     return Fraction(value)
-
-
-def is_power_of_two(value):
-    """True for 2**k with integer k (k may be negative)."""
-    value = Fraction(value)
-    if value <= 0:
-        return False
-    num, den = value.numerator, value.denominator
-    return (num & (num - 1)) == 0 and (den & (den - 1)) == 0 and (num == 1 or den == 1)

@@ -10,7 +10,7 @@ import numpy as np
 from onnx import numpy_helper
 from onnx.reference import ReferenceEvaluator
 
-from qonnx.custom_op.general.intquant import max_int, min_int
+from qonnx.custom_op.general.intquant import max_int, min_int, resolve_rounding_mode
 from qonnx.custom_op.registry import getCustomOp, is_custom_op
 
 from qonnx_c4ml.errors import UnsupportedModelError
@@ -168,8 +168,6 @@ class ConstantEvaluator:
             return None
         scale, bits, signed, narrow, mode = quant_parameters(node, self)
         # the same float32 steps qonnx's int_quant takes, so the codes are the reference's
-        from qonnx.custom_op.general.intquant import resolve_rounding_mode
-
         scaled = np.asarray(raw, dtype=np.float32) / scale
         if bits == 1 and signed:
             codes = np.where(scaled >= 0, 1, -1)

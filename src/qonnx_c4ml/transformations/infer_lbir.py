@@ -33,6 +33,7 @@ from qonnx.transformation.infer_shapes import InferShapes
 
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.lbir import DOMAIN
+from qonnx_c4ml.lbir.dense import accumulator_range
 from qonnx_c4ml.names import unique_name
 from qonnx_c4ml.lbir.dtypes import datatype_for_range, datatype_range
 from qonnx_c4ml.lbir.requant import (
@@ -649,16 +650,6 @@ class Layer:
     beta: list
     absorbed: list  # names of original nodes it replaces
     host_terms: list  # float32 per-channel terms the host adds to a float (unquantized) output
-
-
-def accumulator_range(matrix, lo, hi):
-    """Exact per-row (min, max) of matrix @ x for every x with codes in [lo, hi].
-
-    Callers pass the input datatype's range (what the circuit's input wires can carry), so
-    the LBIR attributes and the generator's value ranges agree.
-    """
-    low, high = matrix * lo, matrix * hi
-    return np.minimum(low, high).sum(axis=1), np.maximum(low, high).sum(axis=1)
 
 
 def drop_constant_columns(thresholds, acc_min, acc_max, lo):
