@@ -99,3 +99,13 @@ def test_threshold_layers_replace_all_glue():
     assert ops.count("QDense") == 4
     for absent in ("Relu", "Transpose"):
         assert absent not in ops
+
+
+def test_unnamed_nodes_are_lowered_exactly():
+    model = build_mlp(EXACT["jets_w4a4"])
+    for node in model.graph.node:
+        node.name = ""
+    lbir = model.transform(InferLBIR())
+    assert [n.op_type for n in lbir.graph.node].count("QDense") == 4
+    x = random_inputs(model, 300, seed=4)
+    assert np.array_equal(execute(model, x), execute(lbir, x))

@@ -106,6 +106,12 @@ class InferLBIR(Transformation):
         model = model.transform(InferShapes())
         if any(n.domain == DOMAIN for n in model.graph.node):
             return model, False  # already lowered
+        # the lowering tracks nodes by name; exporters may leave names empty or repeated
+        taken = set()
+        for index, node in enumerate(model.graph.node):
+            if not node.name or node.name in taken:
+                node.name = unique_name(f"{node.op_type}_{index}", taken)
+            taken.add(node.name)
         return _Lowering(model).run(), False
 
 
