@@ -18,10 +18,14 @@ setup(
         "onnx>=1.15",
         "onnxruntime>=1.17",
         "numpy>=1.24",
+        "matplotlib>=3.6",  # plots in report.html
+        "tqdm>=4",  # progress of long steps on a terminal
     ],
     extras_require={
-        "test": ["pytest>=7", "pytest-xdist>=3", "hypothesis>=6"],
-        "train": ["torch==2.13.0", "brevitas==0.13.4", "onnxoptimizer", "scikit-learn"],
+        "test": ["pytest>=7", "pytest-xdist>=3", "hypothesis>=6", "dask[distributed]>=2023", "netron>=7"],
+        "sweep": ["dask[distributed]>=2023"],
+        "view": ["netron>=7"],
+        "train": ["torch==2.13.0", "brevitas==0.13.4", "onnxoptimizer", "scikit-learn", "mlxtend"],
     },
     entry_points={"console_scripts": ["qonnx-c4ml=qonnx_c4ml.cli:main"]},
 )

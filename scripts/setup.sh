@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Install what qonnx-c4ml needs on a fresh Debian/Ubuntu machine, then the package itself.
-#   system: verilator (RTL simulation), yosys + iverilog (synthesis/cross-checks), ccache, g++, make
-#   python: this package with its test extra, into the active Python environment
+#   system: verilator (RTL simulation), yosys + iverilog (synthesis/cross-checks), ccache, g++, make,
+#           chromium (headless check that report.html renders)
+#   python: this package with its test and train extras (torch==2.13.0 CPU, brevitas), into the
+#           active Python environment
 # Safe to rerun: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 
 missing=()
-for tool in verilator yosys iverilog ccache g++ make tclsh; do
+for tool in verilator yosys iverilog ccache g++ make tclsh chromium; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -29,4 +31,4 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-"$PYTHON" -m pip install --quiet --disable-pip-version-check -e '.[test]'
+"$PYTHON" -m pip install --quiet --disable-pip-version-check -e '.[test,train]'
