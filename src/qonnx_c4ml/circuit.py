@@ -54,3 +54,11 @@ class Circuit:
     def run_codes(self, codes):
         """The circuit alone: int64 input codes (N, inputs) -> output codes (N, outputs)."""
         return self.op.run_codes(codes)
+
+    def package(self, out_dir, vectors=100, inputs=None, seed=0, overwrite=False):
+        """Hand-off directory for hardware engineers: Verilog, self-checking testbench, vectors,
+        report.json and README.md (see qonnx_c4ml.package). Refuses a non-empty `out_dir`
+        unless `overwrite=True`. Returns a dict (dir, files, vectors, testbench, ...)."""
+        from qonnx_c4ml.package import package
+
+        return package(self, out_dir, vectors=vectors, inputs=inputs, seed=seed, overwrite=overwrite)
