@@ -3,7 +3,7 @@
     python benchmarks/circuit_quality.py [--topology 16,64,32,32,5] [--bits 2,4,8]
                                          [--flow generic-fast] [--fixtures] [--jobs 2] [--json OUT]
 
-For every bit width b in `--bits` one QONNX MLP is built with tests/qonnx_builder.py
+For every bit width b in `--bits` one QONNX MLP is built with qonnx_c4ml.models.random_mlp
 (w = a = input = b bits, power-of-two scales, 50 % of the weights pruned to zero, seed 0,
 ReLU + Quant after every hidden layer, float last layer); with `--fixtures` the repo's trained
 Brevitas jets models tests/fixtures/jets_w{b}a{b}_po2.onnx are used instead (where present).
@@ -43,7 +43,6 @@ import math
 import re
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -51,8 +50,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
 TOP = "c4ml_top"
 
 
@@ -76,14 +73,9 @@ def build_model(topology, bits, fixtures):
         if not path.exists():
             return None, f"no fixture {path.name}"
         return read_model(str(path)), path.name
-    from qonnx_builder import LayerSpec, MLPSpec, build_mlp
+    from qonnx_c4ml.models import random_mlp  # the graph tests/qonnx_builder.py builds for these settings
 
-    layers = [LayerSpec(n, w_bits=bits, a_bits=bits, zero_fraction=0.5, quantizer="quant", relu=True)
-              for n in topology[1:-1]]
-    layers.append(LayerSpec(topology[-1], w_bits=bits, a_bits=bits, zero_fraction=0.5,
-                            quantizer="none", relu=False))
-    spec = MLPSpec(n_in=topology[0], layers=layers, in_bits=bits, po2=True, seed=0)
-    return build_mlp(spec), "random " + "-".join(map(str, topology))
+    return random_mlp(topology, bits, prune=0.5, seed=0), "random " + "-".join(map(str, topology))
 
 
 class Layer:

@@ -26,9 +26,11 @@ def compile_model(model_path, output_dir, pipeline="none", top="c4ml_top", force
                   max_operators=DEFAULT_MAX_OPERATORS, synth=None, synth_flow="generic-fast"):
     """InferLBIR + GenerateChiselCircuit (+ yosys) into `output_dir` (written whole or not at all).
 
-    Besides the Verilog: `model_lbir.onnx`, `report.json` and `vivado_synth.tcl` (an
+    Besides the Verilog: `model_lbir.onnx`, `report.json` (+ its readable `report.md` and
+    self-contained `report.html` with plots, see report.py) and `vivado_synth.tcl` (an
     out-of-context synthesis script for users with Vivado)."""
     from qonnx_c4ml.io import read_model
+    from qonnx_c4ml.report import write_report
     from qonnx_c4ml.synth import synthesize, write_vivado_tcl
     from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR
     from qonnx_c4ml.transformations.generate_circuit import circuit_description
@@ -78,6 +80,7 @@ def compile_model(model_path, output_dir, pipeline="none", top="c4ml_top", force
             report.update({"luts": result.luts, "ffs": result.ffs, "depth": result.depth, "flow": result.flow,
                            "carry": result.carry, "synth_tool": result.tool, "synth_s": round(result.seconds, 2)})
         (staging / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+        write_report(staging, report)  # report.md + report.html (+ plots) beside report.json
         if output_dir.exists():
             shutil.rmtree(output_dir)
         os.replace(staging, output_dir)
@@ -89,7 +92,7 @@ def compile_model(model_path, output_dir, pipeline="none", top="c4ml_top", force
 def cmd_compile(args):
     report = compile_model(args.model, args.output, args.pipeline, args.top, args.force, args.max_operators,
                            args.synth, args.synth_flow)
-    print(f"wrote {len(report['verilog_files'])} Verilog files and report.json to {args.output} "
+    print(f"wrote {len(report['verilog_files'])} Verilog files and report.json/.md/.html to {args.output} "
           f"(top {report['top']}, latency {report['latency_cycles']} cycles, "
           f"generated in {report['generate_s']:.3f} s)")
     if args.synth:
@@ -115,15 +118,25 @@ def cmd_demo(args):
     import numpy as np
 
     from qonnx_c4ml.circuit import Circuit
+    from qonnx_c4ml.report import write_report
     from qonnx_c4ml.verify import verify
 
-    data = np.load(DEMO_DATA)
-    x, labels = data["x"], data["y"]
     output = Path(args.output) if args.output else Path(tempfile.mkdtemp(prefix="qonnx_c4ml_demo_"))
-    print(f"demo: {DEMO_MODEL.name} (64-64-32-32-10 MLP, 4-bit, trained on scikit-learn digits), "
-          f"{len(x)} test images")
+    model_path = DEMO_MODEL
+    if args.train:  # the Brevitas path (train extra): train, prune and export the jets model first
+        from qonnx_c4ml.examples import train_demo_model
+
+        trained = train_demo_model(output, epochs=1, prune_rate=0.5)
+        model_path, x, labels = trained.model_path, trained.x_test, trained.y_test
+        print(f"demo --train: {trained.title}; torch test accuracy {100 * trained.accuracy_torch:.2f} %, "
+              f"{len(x)} test samples")
+    else:
+        data = np.load(DEMO_DATA)
+        x, labels = data["x"], data["y"]
+        print(f"demo: {DEMO_MODEL.name} (64-64-32-32-10 MLP, 4-bit, trained on scikit-learn digits), "
+              f"{len(x)} test images")
     start = time.perf_counter()
-    report = compile_model(DEMO_MODEL, output / "verilog", pipeline=args.pipeline, force=True)
+    report = compile_model(model_path, output / "verilog", pipeline=args.pipeline, force=True)
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
     circuit = Circuit(output / "verilog" / "model_lbir.onnx")
@@ -132,7 +145,7 @@ def cmd_demo(args):
     logits = circuit(x)
     rtl_s = time.perf_counter() - start
     accuracy = float(np.mean(np.argmax(logits, axis=1) == labels))
-    check = verify(DEMO_MODEL, inputs=x, rtl=True, pipeline=args.pipeline, build_dir=output / "verify")
+    check = verify(model_path, inputs=x, rtl=True, pipeline=args.pipeline, build_dir=output / "verify")
     rows = [
         ("QONNX -> Verilog", f"{compile_s:.3f} s ({len(report['verilog_files'])} files in {output / 'verilog'})"),
         ("Verilator build", f"{build_s:.2f} s (reruns of the same design hit the content-hash cache)"),
@@ -144,10 +157,49 @@ def cmd_demo(args):
         value = f"skipped ({c.skipped})" if c.skipped else \
             f"{100 * c.exact_fraction:.2f} % bit-exact, {100 * c.same_code_fraction:.2f} % same code"
         rows.append((f"{c.stage} vs qonnx", value))
+    written = write_report(output, report, verify=check, extra=rows[:5], title=f"qonnx-c4ml demo: {model_path.name}",
+                           lbir_model=output / "verilog" / "model_lbir.onnx")
+    rows.append(("HTML report", str(written["html"])))
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
         print(f"  {name:<{width}}  {value}")
     return 0 if check.within_tolerance else EXIT_MISMATCH
+
+
+def cmd_package(args):
+    """compile + Verilator build + hand-off directory (qonnx_c4ml/package.py)."""
+    from qonnx_c4ml.circuit import Circuit
+    from qonnx_c4ml.package import check_destination, package
+
+    check_destination(args.output, overwrite=args.force)  # refuse before compiling, not after
+    work = Path(tempfile.mkdtemp(prefix="qonnx_c4ml_package_"))
+    try:
+        compile_model(args.model, work / "verilog", pipeline=args.pipeline, force=True)
+        circuit = Circuit(work / "verilog" / "model_lbir.onnx")
+        result = package(circuit, args.output, vectors=args.vectors, seed=args.seed, overwrite=args.force,
+                         source=Path(args.model).name)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"wrote {len(result['files'])} files to {args.output}: Verilog (top {result['top']}, latency "
+          f"{result['latency_cycles']} cycles), testbench {result['testbench']} with {result['vectors']} "
+          "vectors, report.json, README.md")
+    return 0
+
+
+def cmd_show(args):
+    from qonnx_c4ml.show import show
+
+    view = "lbir" if args.lbir else "original" if args.original else "auto"
+    try:
+        return show(args.model, view=view, port=args.port, browse=not args.no_browser)
+    except KeyboardInterrupt:  # Ctrl-C before the server was up
+        return 130
+
+
+def cmd_sweep(args):
+    from qonnx_c4ml.sweep import cmd_sweep as run_sweep_command
+
+    return run_sweep_command(args)
 
 
 def build_parser():
@@ -180,7 +232,41 @@ def build_parser():
     p = sub.add_parser("demo", help="compile, simulate and verify the shipped example model")
     p.add_argument("-o", "--output", help="directory for the demo's files (default: a new temp dir)")
     p.add_argument("--pipeline", default="layer", help=PIPELINE_HELP)
+    p.add_argument("--train", action="store_true",
+                   help="train (1 epoch), prune (50 %%) and export the Brevitas jets model on scikit-learn "
+                        "digits first and demo that model (needs: pip install 'qonnx-c4ml[train]')")
     p.set_defaults(run=cmd_demo)
+
+    p = sub.add_parser("package", help="compile + simulate: Verilog, self-checking testbench, vectors, README "
+                                       "for hardware engineers")
+    p.add_argument("model")
+    p.add_argument("-o", "--output", required=True, help="package directory (must be new or empty)")
+    p.add_argument("--pipeline", default="none", help=PIPELINE_HELP)
+    p.add_argument("--vectors", type=int, default=100, help="number of random test vectors (default 100)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random test vectors")
+    p.add_argument("--force", action="store_true", help="replace a non-empty output directory")
+    p.set_defaults(run=cmd_package)
+
+    p = sub.add_parser("show", help="view the model in netron (as LBIR graph by default), on 127.0.0.1")
+    p.add_argument("model")
+    view = p.add_mutually_exclusive_group()
+    view.add_argument("--lbir", action="store_true",
+                      help="show the graph after InferLBIR (default for QONNX models: QDense nodes with "
+                           "weights, thresholds, dtypes)")
+    view.add_argument("--original", action="store_true", help="show the file as it is")
+    p.add_argument("--port", type=int, default=None,
+                   help="port on 127.0.0.1 (default: netron's choice, 8080 if free; 0: any free port)")
+    p.add_argument("--no-browser", action="store_true", help="only print the URL")
+    p.set_defaults(run=cmd_show)
+
+    p = sub.add_parser("sweep", help="models x bit widths x prune rates x pipelines on Dask: LUTs, depth, times")
+    p.add_argument("config", help="TOML or JSON grid (see examples/sweep_jets.toml)")
+    p.add_argument("-o", "--output", help="output directory (must be new or empty; default: CONFIG's name + _sweep)")
+    p.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://HOST:8786 "
+                                       "(default: a local cluster on 127.0.0.1)")
+    p.add_argument("--workers", type=int, help="worker processes of the local cluster (default 2)")
+    p.add_argument("--force", action="store_true", help="replace the sweep files in a non-empty output directory")
+    p.set_defaults(run=cmd_sweep)
     return parser
 
 

@@ -1,0 +1,446 @@
+"""Parameter sweeps on Dask: models x bit widths x prune rates x pipeline modes.
+
+    qonnx-c4ml sweep CONFIG [-o DIR] [--scheduler tcp://HOST:PORT] [--workers N] [--force]
+
+CONFIG (TOML or JSON) describes the grid::
+
+    bits = [2, 4, 6]                # for synthetic models
+    prune = [0.5]                   # fraction of zero weights, for synthetic models
+    pipeline = ["none"]             # "none", "layer" or N (a register stage every N operator levels)
+    seed = 0                        # weights of synthetic models (default 0)
+    max_operators = 500000          # optional, as `compile --max-operators`
+
+    [synth]                         # optional
+    enabled = true                  # yosys LUTs/FFs/depth (default true)
+    flow = "generic-fast"           # generic-fast | generic | xilinx
+    timeout_s = 3600
+
+    [[models]]                      # a synthetic MLP (qonnx_c4ml.models.random_mlp) ...
+    name = "jets"
+    topology = [16, 64, 32, 32, 5]  # optional per model: bits, prune, seed
+
+    [[models]]                      # ... or a QONNX file (relative to CONFIG): one point per pipeline mode
+    path = "jets_w4a4.onnx"
+
+Every grid point is one job, `run_point(point)`, a module-level function of plain data and
+paths (no ModelWrapper crosses a process boundary): it builds the synthetic model (or reads
+the file), runs InferLBIR + GenerateChiselCircuit into `DIR/points/<point>/` and yosys, and
+returns one row (ROW_KEYS); a failure becomes the row's one-line `error`, never the sweep's.
+Jobs run on a Dask LocalCluster (worker processes on 127.0.0.1, one thread each) or, with
+`--scheduler`, on an existing Dask cluster whose workers can import qonnx_c4ml and see DIR
+(e.g. a shared file system). The rows go to `sweep.csv`, `sweep.json` and, through
+qonnx_c4ml.report, to `sweep.png`, `sweep.md` and `sweep.html` in DIR.
+"""
+import json
+import logging
+import math
+import re
+import shutil
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from qonnx_c4ml.errors import C4mlError
+
+ROW_KEYS = ["model", "bits", "prune", "pipeline", "luts", "ffs", "depth", "latency_cycles", "generate_s",
+            "synth_s", "adders", "error"]
+CONFIG_KEYS = {"models", "bits", "prune", "pipeline", "seed", "synth", "max_operators"}
+MODEL_KEYS = {"name", "topology", "path", "bits", "prune", "seed"}
+SYNTH_KEYS = {"enabled", "flow", "timeout_s"}
+DEFAULT_WORKERS = 2
+CONNECT_TIMEOUT_S = 10
+TOP = "c4ml_top"
+RESULT_FILES = ("sweep.csv", "sweep.json", "sweep.md", "sweep.html", "sweep.png")
+
+
+# ----------------------------------------------------------------------------- configuration
+
+def _read_config(path):
+    path = Path(path)
+    if not path.is_file():
+        raise C4mlError(f"{path}: no such config file")
+    text = path.read_bytes()
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".toml":
+            import tomllib
+
+            data = tomllib.loads(text.decode("utf-8"))
+        elif suffix == ".json":
+            data = json.loads(text)
+        else:
+            raise C4mlError(f"{path}: the config must be a .toml or .json file")
+    except (ValueError, UnicodeDecodeError) as error:  # TOMLDecodeError and JSONDecodeError are ValueErrors
+        kind = "TOML" if suffix == ".toml" else "JSON"
+        raise C4mlError(f"{path}: not valid {kind} ({str(error).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise C4mlError(f"{path}: the config must be a table/object at the top level")
+    return data
+
+
+def _unknown(keys, known, where, path):
+    extra = sorted(set(keys) - known)
+    if extra:
+        raise C4mlError(f"{path}: unknown key {extra[0]!r} in {where} (known: {', '.join(sorted(known))})")
+
+
+def _int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _list(value, key, where, path, check, what):
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        raise C4mlError(f"{path}: {where}{key} is empty")
+    for item in values:
+        if not check(item):
+            raise C4mlError(f"{path}: {where}{key} = {item!r} is not {what}")
+    return values
+
+
+def _bits(value, where, path):
+    return _list(value, "bits", where, path, lambda b: _int(b) and 1 <= b <= 16, "an integer from 1 to 16")
+
+
+def _prune(value, where, path):
+    return [float(p) for p in _list(value, "prune", where, path,
+                                    lambda p: isinstance(p, (int, float)) and not isinstance(p, bool)
+                                    and 0 <= p < 1, "a fraction in [0, 1)")]
+
+
+def _pipelines(value, path):
+    from qonnx_c4ml.chisel.generator import check_pipeline
+
+    modes = []
+    for item in (value if isinstance(value, list) else [value]):
+        try:
+            if isinstance(item, bool) or not isinstance(item, (str, int)):
+                raise C4mlError("")
+            modes.append(check_pipeline(item))
+        except C4mlError:
+            raise C4mlError(f"{path}: pipeline = {item!r} is not \"none\", \"layer\" or a positive "
+                            "number of operator levels") from None
+    if not modes:
+        raise C4mlError(f"{path}: pipeline is empty")
+    return modes
+
+
+def _slug(text):
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", str(text)).strip("-") or "model"
+
+
+def load_config(path):
+    """Read and check CONFIG; returns the list of grid points (dicts of plain data).
+
+    Raises C4mlError naming the file and the offending key."""
+    path = Path(path)
+    data = _read_config(path)
+    _unknown(data, CONFIG_KEYS, "the top level", path)
+    if "models" not in data:
+        raise C4mlError(f"{path}: no models (add a [[models]] table with a topology or a path)")
+    models = data["models"]
+    if not isinstance(models, list) or not models or not all(isinstance(m, dict) for m in models):
+        raise C4mlError(f"{path}: models must be a non-empty list of tables ([[models]])")
+    bits = _bits(data.get("bits", [4]), "", path)
+    prune = _prune(data.get("prune", [0.0]), "", path)
+    pipelines = _pipelines(data.get("pipeline", ["none"]), path)
+    seed = data.get("seed", 0)
+    if not _int(seed):
+        raise C4mlError(f"{path}: seed = {seed!r} is not an integer")
+    max_operators = data.get("max_operators")
+    if max_operators is not None and not (_int(max_operators) and max_operators > 0):
+        raise C4mlError(f"{path}: max_operators = {max_operators!r} is not a positive integer")
+    synth = data.get("synth", {})
+    if not isinstance(synth, dict):
+        raise C4mlError(f"{path}: synth must be a table ([synth])")
+    _unknown(synth, SYNTH_KEYS, "[synth]", path)
+    from qonnx_c4ml.synth import FLOWS
+
+    flow = synth.get("flow", "generic-fast")
+    if flow not in FLOWS:
+        raise C4mlError(f"{path}: synth.flow = {flow!r} is not one of {', '.join(FLOWS)}")
+    enabled = synth.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise C4mlError(f"{path}: synth.enabled = {enabled!r} is not true or false")
+    timeout_s = synth.get("timeout_s", 3600)
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or timeout_s <= 0:
+        raise C4mlError(f"{path}: synth.timeout_s = {timeout_s!r} is not a positive number of seconds")
+
+    common = {"synth": enabled, "flow": flow, "timeout_s": float(timeout_s), "max_operators": max_operators}
+    points, names = [], set()
+    for k, model in enumerate(models):
+        where = f"models[{k}]."
+        _unknown(model, MODEL_KEYS, f"models[{k}]", path)
+        if ("topology" in model) == ("path" in model):
+            raise C4mlError(f"{path}: models[{k}] needs exactly one of topology (a synthetic MLP) or path (a QONNX file)")
+        if "path" in model:
+            for key in ("bits", "prune", "seed"):
+                if key in model:
+                    raise C4mlError(f"{path}: models[{k}].{key} does not apply to a model file (only to a topology)")
+            if not isinstance(model["path"], str) or not model["path"]:
+                raise C4mlError(f"{path}: models[{k}].path must be a file name")
+            file = Path(model["path"]).expanduser()
+            file = (file if file.is_absolute() else path.resolve().parent / file).resolve()
+            name = model.get("name", file.stem)
+        else:
+            topology = model["topology"]
+            if not isinstance(topology, list) or len(topology) < 2 or not all(_int(n) and n > 0 for n in topology):
+                raise C4mlError(f"{path}: models[{k}].topology = {topology!r} is not a list of at least two "
+                                "positive layer widths (input first)")
+            name = model.get("name", "mlp-" + "-".join(map(str, topology)))
+        if not isinstance(name, str) or not name:
+            raise C4mlError(f"{path}: models[{k}].name must be a non-empty string")
+        if name in names:
+            raise C4mlError(f"{path}: two models are named {name!r}; give each a distinct name")
+        names.add(name)
+        if "path" in model:
+            for pipeline in pipelines:
+                points.append({**common, "model": name, "path": str(file), "bits": None, "prune": None,
+                               "pipeline": pipeline, "cost": 0})
+            continue
+        model_seed = model.get("seed", seed)
+        if not _int(model_seed):
+            raise C4mlError(f"{path}: models[{k}].seed = {model_seed!r} is not an integer")
+        weights = sum(a * b for a, b in zip(topology, topology[1:]))
+        for b in _bits(model.get("bits", bits), where, path):
+            for p in _prune(model.get("prune", prune), where, path):
+                for pipeline in pipelines:
+                    points.append({**common, "model": name, "topology": list(topology), "bits": b, "prune": p,
+                                   "seed": model_seed, "pipeline": pipeline,
+                                   "cost": int(weights * b * (1 - p))})
+    for index, point in enumerate(points):
+        point["index"] = index
+        parts = [point["model"]] + ([] if point["bits"] is None else [f"b{point['bits']}", f"p{point['prune']:g}"])
+        point["name"] = _slug("_".join(parts + [f"pipe-{point['pipeline']}"]))
+    return points
+
+
+# ----------------------------------------------------------------------------- one grid point (on a worker)
+
+def _one_line(error):
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    if not isinstance(error, C4mlError):
+        text = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return text[:300]
+
+
+def empty_row(point, error=None):
+    row = dict.fromkeys(ROW_KEYS)
+    row.update(model=point["model"], bits=point["bits"], prune=point["prune"], pipeline=point["pipeline"],
+               error=error)
+    return row
+
+
+def run_point(point, output_dir):
+    """One sweep job: model -> InferLBIR -> GenerateChiselCircuit (-> yosys) in `output_dir`.
+
+    `point` is a dict from load_config (plain data; a model file is a path). Returns a row
+    (ROW_KEYS); any failure is caught and returned as the row's one-line `error`."""
+    row = empty_row(point)
+    stage = "model"
+    try:
+        from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR
+        from qonnx_c4ml.transformations.generate_circuit import DEFAULT_MAX_OPERATORS, circuit_description
+
+        output_dir = Path(output_dir)
+        if output_dir.exists():
+            shutil.rmtree(output_dir)
+        output_dir.mkdir(parents=True)
+        if point.get("path"):
+            from qonnx_c4ml.io import read_model
+
+            model = read_model(point["path"])
+        else:
+            from qonnx_c4ml.models import random_mlp
+
+            model = random_mlp(point["topology"], point["bits"], point["prune"], point["seed"])
+            model.save(str(output_dir / "model.onnx"))
+        stage = "generate"
+        start = time.perf_counter()
+        lbir = model.transform(InferLBIR())
+        generated = lbir.transform(GenerateChiselCircuit(
+            output_dir / "verilog", pipeline=point["pipeline"], top=TOP,
+            max_operators=point.get("max_operators") or DEFAULT_MAX_OPERATORS))
+        row["generate_s"] = round(time.perf_counter() - start, 4)
+        description = circuit_description(generated)
+        row["latency_cycles"] = description.latency_cycles
+        row["adders"] = int(sum(layer.adders for layer in description.layers))
+        if point.get("synth", True):
+            from qonnx_c4ml.synth import synthesize
+
+            stage = "synthesis"
+            files = [output_dir / "verilog" / f for f in description.files]
+            result = synthesize(files, description.top, flow=point.get("flow", "generic-fast"), per_module=False,
+                                timeout_s=point.get("timeout_s", 3600))
+            row.update(luts=result.luts, ffs=result.ffs, depth=result.depth, synth_s=round(result.seconds, 2))
+    except Exception as error:  # noqa: BLE001 - a failing point is a row, not the end of the sweep
+        row["error"] = f"{stage}: {_one_line(error)}"
+    try:
+        (Path(output_dir) / "row.json").write_text(json.dumps(row, indent=2) + "\n")
+    except OSError:
+        pass
+    return row
+
+
+# ----------------------------------------------------------------------------- the sweep (client side)
+
+def _check_output(output_dir, force):
+    """Refuse a file or (without `force`) a non-empty directory; returns whether to clean up."""
+    output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise C4mlError(f"{output_dir} exists and is not a directory")
+    if output_dir.exists() and any(output_dir.iterdir()):
+        if not force:
+            raise C4mlError(f"{output_dir} is not empty; choose a new directory or pass --force to replace "
+                            "the sweep files in it")
+        return True
+    return False
+
+
+def _prepare_output(output_dir, clean):
+    """Create `output_dir`; with `clean`, remove what an earlier sweep wrote (nothing else)."""
+    output_dir = Path(output_dir)
+    if clean:
+        shutil.rmtree(output_dir / "points", ignore_errors=True)
+        for name in RESULT_FILES:
+            (output_dir / name).unlink(missing_ok=True)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    return output_dir
+
+
+def _client(scheduler, workers, connect_timeout):
+    """(Client, LocalCluster or None)."""
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise C4mlError("sweep needs Dask distributed: pip install 'qonnx-c4ml[sweep]'") from None
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=connect_timeout)
+        except ValueError as error:
+            raise C4mlError(f"--scheduler {scheduler}: not a Dask scheduler address ({_one_line(error)}); "
+                            "use tcp://HOST:PORT") from None
+        except (OSError, TimeoutError) as error:
+            raise C4mlError(f"cannot reach the Dask scheduler at {scheduler} within {connect_timeout:g} s "
+                            f"({_one_line(error)}); start one with `dask scheduler` and workers with "
+                            "`dask worker ADDRESS`, or leave out --scheduler for a local cluster") from None
+        try:
+            client.wait_for_workers(1, timeout=connect_timeout)
+        except (OSError, TimeoutError):
+            client.close()
+            raise C4mlError(f"the Dask scheduler at {scheduler} has no workers (waited {connect_timeout:g} s); "
+                            "start some with `dask worker ADDRESS --nthreads 1`") from None
+        return client, None
+    if workers < 1:
+        raise C4mlError(f"--workers {workers}: need at least one worker")
+    # No dashboard; the scheduler's remaining HTTP routes (health, metrics) on a free port of
+    # 127.0.0.1 instead of the default 8787 (which a second sweep would collide with).
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                           scheduler_port=0, dashboard_address=None, silence_logs=logging.ERROR,
+                           scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
+    return Client(cluster), cluster
+
+
+def run_sweep(config, output_dir, scheduler=None, workers=None, force=False, progress=None,
+              connect_timeout=CONNECT_TIMEOUT_S):
+    """Run the grid of `config` on Dask and write the results into `output_dir`; returns the rows
+    in grid order. `progress`: show a tqdm bar (default: when stderr is a terminal)."""
+    points = load_config(config)
+    clean = _check_output(output_dir, force)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    client, cluster = _client(scheduler, DEFAULT_WORKERS if workers is None else workers, connect_timeout)
+    rows = [None] * len(points)
+    futures = {}
+    try:
+        output_dir = _prepare_output(output_dir, clean).resolve()
+        from dask.distributed import as_completed
+
+        tag = uuid.uuid4().hex[:8]
+        for point in points:
+            future = client.submit(run_point, point, str(output_dir / "points" / point["name"]),
+                                   key=f"sweep-{point['name']}-{tag}", pure=False, priority=point["cost"])
+            futures[future.key] = (future, point)
+        done = as_completed([f for f, _ in futures.values()])
+        if progress:
+            from tqdm import tqdm
+
+            done = tqdm(done, total=len(points), desc="sweep", unit="point", file=sys.stderr)
+        for future in done:
+            point = futures[future.key][1]
+            try:
+                rows[point["index"]] = future.result()
+            except Exception as error:  # noqa: BLE001 - e.g. a worker died or cannot import the package
+                rows[point["index"]] = empty_row(point, f"worker: {_one_line(error)}")
+    finally:
+        for future, _ in futures.values():
+            future.cancel()
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    write_results(output_dir, rows)
+    return rows
+
+
+def write_results(output_dir, rows):
+    """sweep.json and sweep.csv, then sweep.png/.md/.html (and sweep.csv again) via qonnx_c4ml.report."""
+    import csv
+
+    output_dir = Path(output_dir)
+    (output_dir / "sweep.json").write_text(json.dumps(rows, indent=2) + "\n")
+    with open(output_dir / "sweep.csv", "w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=ROW_KEYS, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: "" if row.get(k) is None else row[k] for k in ROW_KEYS})
+    from qonnx_c4ml.report import write_sweep_report
+
+    return write_sweep_report(output_dir, rows)
+
+
+def _cell(key, value):
+    if value is None:
+        return "-"
+    if isinstance(value, float) and math.isnan(value):
+        return "-"
+    if key == "generate_s":
+        return f"{value:.3f}"
+    if key == "synth_s":
+        return f"{value:.1f}"
+    if key == "prune":
+        return f"{value:g}"
+    if isinstance(value, int):
+        return f"{value:,}" if key in ("luts", "ffs", "adders") else str(value)
+    return str(value)
+
+
+def format_table(rows):
+    """The rows as an aligned text table (numbers right-aligned, errors last)."""
+    keys = [k for k in ROW_KEYS if k != "error"]
+    heads = {"latency_cycles": "latency", "generate_s": "gen [s]", "synth_s": "synth [s]"}
+    table = [[heads.get(k, k) for k in keys]] + [[_cell(k, row.get(k)) for k in keys] for row in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(keys))]
+    left = {"model", "pipeline"}
+    lines = []
+    for r, line in enumerate(table):
+        cells = [c.ljust(w) if k in left else c.rjust(w) for k, c, w in zip(keys, line, widths)]
+        text = "  ".join(cells)
+        if r and rows[r - 1].get("error"):
+            text += f"  error: {rows[r - 1]['error']}"
+        lines.append(text.rstrip())
+        if r == 0:
+            lines.append("-" * len(text))
+    return "\n".join(lines)
+
+
+def cmd_sweep(args):
+    """`qonnx-c4ml sweep` (see cli.py)."""
+    start = time.perf_counter()
+    output = args.output or Path(args.config).with_suffix("").name + "_sweep"
+    rows = run_sweep(args.config, output, scheduler=args.scheduler, workers=args.workers, force=args.force)
+    print(format_table(rows))
+    failed = sum(1 for row in rows if row.get("error"))
+    print(f"{len(rows)} points, {failed} failed, {time.perf_counter() - start:.1f} s; wrote sweep.csv, sweep.json, "
+          f"sweep.png, sweep.md and sweep.html to {output}")
+    return 1 if failed else 0  # like `verify`: 1 = ran, but not everything succeeded
