@@ -122,20 +122,22 @@ def shared_pairs(rows):
     return taken, uses
 
 
-def dot_products(module, inputs, weights, base="acc", share_pairs=True):
-    """acc[m] = sum_k weights[m][k] * inputs[k] for each row m.
+def dot_products(module, inputs, connections, base="acc", share_pairs=True):
+    """acc[m] = sum of w * inputs[k] over (k, w) in connections[m], for each row m.
 
-    Constant multiples x_k * odd are built once per input; pairs of terms that recur across
-    rows (same inputs, factors, relative shift and sign) are one shared adder each.
+    `connections` are sparse rows, [(input index, integer weight), ...] (a dense layer's
+    non-zero weights, a convolution's taps inside the image).  Constant multiples x_k * odd
+    are built once per input; pairs of terms that recur across rows (same inputs, factors,
+    relative shift and sign) are one shared adder each.
     """
     multipliers = ConstantMultipliers(module)
     rows = []
-    for row in weights:
+    for row in connections:
         terms = []
-        for k, w in enumerate(row):
+        for k, w in row:
             if w:
                 odd, e = split_power_of_two(abs(int(w)))
-                terms.append((k, odd, e, 1 if w > 0 else -1))
+                terms.append((int(k), odd, e, 1 if w > 0 else -1))
         rows.append(terms)
     taken, uses = shared_pairs(rows) if share_pairs else ([set() for _ in rows], [[] for _ in rows])
     pair_values = {}

@@ -96,10 +96,16 @@ def accumulator_range(weights, lo, hi):
 def dense_forward(codes, weights, requant, thresholds, out_base):
     """Exact integer forward pass; `codes` (N, K) int64 -> (N, M) int64."""
     acc = codes @ weights.T
+    return requantize_codes(acc, requant, thresholds, np.arange(acc.shape[1]), out_base)
+
+
+def requantize_codes(acc, requant, thresholds, channel_of, out_base):
+    """out[:, e] = out_base + #{k : acc[:, e] >= thresholds[channel_of[e], k]} (or acc itself
+    for requant="none"); `acc` (N, E) int64, one threshold row per output channel."""
     if requant == "none":
         return acc
     out = np.empty_like(acc)
-    for m in range(acc.shape[1]):
+    for e in range(acc.shape[1]):
         # thresholds are sorted, so #{k: acc >= T_k} is a right-sided search
-        out[:, m] = np.searchsorted(thresholds[m], acc[:, m], side="right")
+        out[:, e] = np.searchsorted(thresholds[channel_of[e]], acc[:, e], side="right")
     return out + out_base

@@ -20,8 +20,9 @@ recomputes with a Mul (+Add).  A last MatMul/Gemm with no quantizer after it bec
 QDense with `requant="none"` whose accumulator the host scales back to the MatMul output.
 A MatMul/Gemm left in the tail means a non-foldable op sits between quantizers: error.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
+from math import ceil, floor
 
 import numpy as np
 from onnx import TensorProto, helper
@@ -37,6 +38,7 @@ from qonnx_c4ml.lbir.dense import accumulator_range
 from qonnx_c4ml.names import unique_name
 from qonnx_c4ml.lbir.dtypes import datatype_for_range, datatype_range
 from qonnx_c4ml.lbir.requant import (
+    HALF,
     Level,
     as_fraction,
     integer_thresholds,
@@ -54,10 +56,17 @@ from qonnx_c4ml.transformations.constants import (
 
 GLUE_OPS = ("Add", "Sub", "Mul", "Div", "BatchNormalization")
 LINEAR_OPS = ("MatMul", "Gemm")
+AVERAGE_POOL_OPS = ("AveragePool", "GlobalAveragePool")
+CIRCUIT_OPS = LINEAR_OPS + ("Conv", "MaxPool") + AVERAGE_POOL_OPS  # must not be left to the host
+LAYER_QUANTIZERS = QUANTIZER_OPS + ("Trunc",)  # what may end a layer (not the input)
 HOST_PREFIX_OPS = GLUE_OPS + LAYOUT_OPS
+# qonnx's ConvertToChannelsLast puts Conv/MaxPool/BatchNormalization in this domain (NHWC)
+CHANNELS_LAST_DOMAIN = "qonnx.custom_op.channels_last"
 UNSUPPORTED_HINTS = {
     "FloatQuant": "minifloat (FloatQuant) quantization is not supported; use integer Quant",
-    "Conv": "convolutions are not supported yet; only fully connected networks",
+    "MaxPool": "a MaxPool between a layer and its quantizer does not fold; quantize first "
+    "(QuantReLU before MaxPool2d), as Brevitas models usually do",
+    "Add": "a residual Add needs both operands quantized (add a QuantIdentity on each branch)",
 }
 
 
@@ -80,6 +89,14 @@ class Activation:
     hi: int
     codes_shape: tuple = ()  # per-sample shape of the `codes` tensor
     source: str = None  # the original float tensor this stands for (None: the codes themselves)
+    pads: tuple = (0, 0, 0, 0)  # zero padding (top, left, bottom, right) a Pad node asked for
+
+    def channels_first(self, channels_last):
+        """`index` viewed as (C, H, W): transposed back from (H, W, C) for channels-last ops."""
+        return np.transpose(self.index, (2, 0, 1)) if channels_last else self.index
+
+    def view(self, array, channels_last):
+        return np.transpose(array, (2, 0, 1)) if channels_last else array
 
     @property
     def dtype(self):
@@ -166,21 +183,69 @@ class _Lowering:
             raise UnsupportedModelError(
                 f"the model input '{graph.input[0].name}' has no static shape ({shape})",
                 hint="export with a fixed example input shape (only the batch axis may be dynamic)")
-        act = self.input_boundary(graph.input[0].name)
-        n_layers = 0
-        while True:
-            step = self.next_layer(act)
-            if step is None:
-                break
-            act, ends = step
-            n_layers += 1
-            if ends:
-                break
-        if n_layers == 0:
+        # Walk the integer tensors breadth first: each consumer of a tensor that the circuit can
+        # take (layout op, layer, pool, residual Add, requantization) yields new tensors.
+        first = self.input_boundary(graph.input[0].name)
+        self.acts = {self.tensor_of(first): first}
+        queue, self.accumulator_outputs = [self.tensor_of(first)], 0
+        while queue:
+            tensor = queue.pop(0)
+            for node in list(self.consumers.get(tensor, [])):
+                if node.name in self.removed or node.op_type == "Shape":
+                    continue
+                for act in self.absorb(node, tensor, self.acts[tensor]):
+                    self.acts[self.tensor_of(act)] = act
+                    queue.append(self.tensor_of(act))
+        if not any(n.domain == DOMAIN for n in self.new_nodes):
             raise UnsupportedModelError(
-                "no quantized layer (MatMul/Gemm between quantizers) found after the input quantizer",
-                hint="the circuit needs at least one quantized dense layer")
+                "no quantized layer (MatMul/Gemm/Conv between quantizers) found after the input quantizer",
+                hint="the circuit needs at least one quantized layer")
+        outputs = [act for tensor, act in self.acts.items() if self.needed_by_host(tensor)]
+        if len(outputs) + self.accumulator_outputs != 1:
+            names = [self.tensor_of(a) for a in outputs] + ["a float layer output"] * self.accumulator_outputs
+            raise UnsupportedModelError(
+                f"the circuit would have {len(names)} outputs ({', '.join(names) or 'none'})",
+                hint="only networks with one output tensor leaving the integer part are supported")
+        for act in outputs:
+            self.output_boundary(act)
         return self.assemble()
+
+    def needed_by_host(self, tensor):
+        """True if an original node left on the host (or the graph output) reads `tensor`."""
+        if tensor in {o.name for o in self.model.graph.output}:
+            return True
+        return any(n.name not in self.removed and n.op_type != "Shape" for n in self.consumers.get(tensor, []))
+
+    def absorb(self, node, tensor, act):
+        """Take `node` (a consumer of the integer tensor `tensor`) into the circuit if it can be;
+        returns the new integer tensors' activations (none if it stays on the host)."""
+        channels_last = node.domain == CHANNELS_LAST_DOMAIN
+        first_input = node.input[0] == tensor
+        if act.pads != (0, 0, 0, 0) and not (node.op_type == "Conv" and first_input):
+            raise UnsupportedModelError("only a Conv may follow a Pad node", node,
+                                        "pad right before a convolution (e.g. nn.ZeroPad2d -> QuantConv2d)")
+        if node.op_type in LAYOUT_OPS and first_input:
+            return [self.apply_layout(act, node)]
+        if node.op_type == "Pad" and first_input:
+            return [self.apply_pad(act, node)]
+        if node.op_type in LINEAR_OPS and first_input:
+            return self.layer_result(self.dense_layer(act, node))
+        if node.op_type == "Conv" and first_input:
+            return self.layer_result(self.conv_layer(act, node, channels_last))
+        if node.op_type in AVERAGE_POOL_OPS and first_input:
+            return self.layer_result(self.average_pool_layer(act, node))
+        if node.op_type == "MaxPool" and first_input:
+            return [self.max_pool(act, node, channels_last)]
+        if node.op_type == "Add" and all(i in self.acts for i in node.input):
+            return self.layer_result(self.add_layer(node))
+        if node.op_type in GLUE_OPS + ("Relu",) + LAYER_QUANTIZERS and self.glue_reaches_quantizer(node):
+            return self.layer_result(self.identity_layer(act, node))
+        return []
+
+    @staticmethod
+    def layer_result(step):
+        act, _ = step
+        return [act] if act is not None else []
 
     def input_boundary(self, graph_input):
         """Find the input quantizer; emit host nodes producing its integer codes."""
@@ -271,23 +336,6 @@ class _Lowering:
                           _fractions(scale_f32, shape), _fractions(offset_f32, shape),
                           scale_f32, offset_f32, int(lo), int(hi), shape, source)
 
-    def next_layer(self, act):
-        """Absorb the next layer after `act`; returns (activation, is_last) or None at the end."""
-        tensor = self.tensor_of(act)
-        chain, node = [], self.only_consumer(tensor)
-        while node is not None and node.op_type in LAYOUT_OPS and node.input[0] == tensor:
-            chain.append(node)
-            tensor = node.output[0]
-            node = self.only_consumer(tensor)
-        if node is not None and node.op_type in LINEAR_OPS and node.input[0] == tensor:
-            for layout in chain:
-                act = self.apply_layout(act, layout)
-            return self.dense_layer(act, node)
-        if node is not None and not chain and self.glue_reaches_quantizer(self.tensor_of(act)):
-            return self.identity_layer(act)
-        self.output_boundary(act)
-        return None
-
     def tensor_of(self, act):
         """Name of the original float tensor `act` stands for (its codes' source)."""
         return act.source or act.codes
@@ -367,7 +415,9 @@ class _Lowering:
         # the host recomputes a float output in the reference's order: (A@B), then + C
         host_terms = [np.array([float(b) for b in beta], np.float32)] if any(beta) else []
         if node.op_type == "Gemm" and len(node.input) > 2 and node.input[2]:
-            bias = self.per_channel(node, node.input[2], n_out)
+            bias = [as_fraction(v) for v in np.broadcast_to(
+                np.asarray(self.consts.value(node.input[2]), np.float64).reshape(-1), (n_out,))] \
+                if self.consts.value(node.input[2]) is not None else None
             if bias is None:
                 raise UnsupportedModelError("Gemm bias C is not constant", node)
             beta = [b + as_fraction(gemm_beta) * c for b, c in zip(beta, bias)]
@@ -377,11 +427,217 @@ class _Lowering:
         matrix = np.zeros((n_out, int(act.index.size)), dtype=np.int64)
         np.add.at(matrix.T, act.index.ravel(), codes)
         layer = Layer(self.fresh_name(node.name or node.output[0]), node, act, matrix,
-                      alpha, beta, [node.name], host_terms)
+                      alpha, beta, [node.name], host_terms, out_shape=(n_out,), out_index=np.arange(n_out))
         return self.finish_layer(layer, node.output[0])
 
-    def identity_layer(self, act):
-        """A quantizer applied straight to an integer tensor: requantization only."""
+    # -- convolutional layers ------------------------------------------------------------
+    def image_shape(self, act, node, channels_last):
+        """(C, H, W) of `act`, which must be the codes tensor itself in channels-first order."""
+        index = act.channels_first(channels_last) if act.index.ndim == 3 else None
+        if index is None or not np.array_equal(index.ravel(), np.arange(index.size)) or \
+                index.size != int(np.prod(act.codes_shape)):
+            raise UnsupportedModelError(
+                f"input layout {act.index.shape} is not a (C, H, W) image of integer codes in order", node,
+                "feed convolutions and pools from a quantizer in NCHW (or qonnx channels-last) layout")
+        return tuple(int(d) for d in index.shape)
+
+    def channel_parameters(self, act, node, channels_last, groups_of_channels):
+        """Per input channel (scale, offset) Fractions; each list in `groups_of_channels` must
+        share one scale and offset (a sum over channels needs one integer scale)."""
+        scale, offset = act.view(act.scale, channels_last), act.view(act.offset, channels_last)
+        per_channel = []
+        for c in range(scale.shape[0]):
+            if len(set(scale[c].ravel())) != 1 or len(set(offset[c].ravel())) != 1:
+                raise UnsupportedModelError("the input scale varies inside a channel", node,
+                                            "use per-tensor or per-channel activation quantizers")
+            per_channel.append((scale[c].ravel()[0], offset[c].ravel()[0]))
+        for channels in groups_of_channels:
+            if len({per_channel[c] for c in channels}) != 1:
+                raise UnsupportedModelError(
+                    "input channels summed together have different scales", node,
+                    "use a per-tensor activation quantizer before a (non-depthwise) convolution")
+        return per_channel
+
+    def output_image(self, node, channels, out_hw, channels_last):
+        """Per-sample output shape, channel axis and the graph-position -> code-position index."""
+        index = np.arange(channels * out_hw[0] * out_hw[1]).reshape(channels, *out_hw)
+        if channels_last:
+            index = np.transpose(index, (1, 2, 0))
+        shape = self.model.get_tensor_shape(node.output[0])
+        if shape is not None and tuple(shape[1:]) != index.shape:
+            raise UnsupportedModelError(f"output shape {shape} differs from the computed {index.shape}", node)
+        return index.shape, (2 if channels_last else 0), index
+
+    def conv_layer(self, act, node, channels_last):
+        """Conv with quantized constant weights (any group, stride, padding; dilation 1)."""
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if any(d != 1 for d in attrs.get("dilations", [1, 1])):
+            raise UnsupportedModelError(f"dilations {attrs['dilations']} are not supported", node,
+                                        "only dilation 1 convolutions become logic")
+        if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+            raise UnsupportedModelError("auto_pad is not supported", node, "export with explicit pads")
+        weights = self.consts.quantized(node.input[1])
+        if weights is None:
+            raise UnsupportedModelError("the weight operand is not a constant", node,
+                                        "only constant (trained) weights can become logic")
+        if np.any(weights.offset != 0):
+            raise UnsupportedModelError("weights with an offset are not supported", node)
+        codes = weights.codes
+        if codes.ndim != 4:
+            raise UnsupportedModelError(f"only 2-D convolutions are supported (weights {codes.shape})", node)
+        n_out, per_group, kh, kw = codes.shape
+        w_scale = weights.scale.reshape(n_out, -1)
+        if np.any(w_scale != w_scale[:, :1]):
+            raise UnsupportedModelError("weight scales vary inside an output channel", node,
+                                        "use per-tensor or per-output-channel weight scales")
+        in_shape = self.image_shape(act, node, channels_last)
+        group = int(attrs.get("group", 1))
+        if in_shape[0] != per_group * group or n_out % group:
+            raise UnsupportedModelError(f"group {group} does not fit {in_shape[0]} input channels", node)
+        strides = [int(v) for v in attrs.get("strides", [1, 1])]
+        pads = [int(v) for v in attrs.get("pads", [0, 0, 0, 0])]
+        pads = [p + extra for p, extra in zip(pads, act.pads)]
+        out_per_group = n_out // group
+        groups = [range(g * per_group, (g + 1) * per_group) for g in range(group)]
+        channel = self.channel_parameters(act, node, channels_last, groups)
+        if any(pads) and any(o != 0 for _, o in channel):
+            raise UnsupportedModelError("zero padding of an input whose code 0 is not the value 0", node,
+                                        "pad only signed/unsigned Quant outputs (not bipolar ones)")
+        alpha, beta = [], []
+        for o in range(n_out):
+            first = (o // out_per_group) * per_group
+            s_x = channel[first][0]
+            s_w = as_fraction(w_scale[o, 0])
+            alpha.append(s_x * s_w)
+            beta.append(s_w * sum(channel[first + c][1] * int(codes[o, c].sum()) for c in range(per_group)))
+        if len(node.input) > 2 and node.input[2]:
+            bias = self.consts.value(node.input[2])
+            if bias is None:
+                raise UnsupportedModelError("the bias is not constant", node)
+            beta = [b + as_fraction(c) for b, c in zip(beta, np.asarray(bias, np.float64).reshape(-1))]
+        out_hw = ((in_shape[1] + pads[0] + pads[2] - kh) // strides[0] + 1,
+                  (in_shape[2] + pads[1] + pads[3] - kw) // strides[1] + 1)
+        out_shape, axis, index = self.output_image(node, n_out, out_hw, channels_last)
+        layer = Layer(self.fresh_name(node.name or node.output[0]), node, act, codes, alpha, beta,
+                      [node.name], [], kind="conv", out_shape=out_shape, channel_axis=axis, out_index=index,
+                      attrs={"in_shape": list(in_shape), "strides": strides, "pads": pads, "group": group})
+        return self.finish_layer(layer, node.output[0])
+
+    def average_pool_layer(self, act, node):
+        """AveragePool / GlobalAveragePool: a depthwise convolution with weights 1 whose
+        1/window factor folds into the requantization that follows (Trunc or Quant)."""
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        in_shape = self.image_shape(act, node, False)
+        if node.op_type == "GlobalAveragePool":
+            kernel, strides, pads = list(in_shape[1:]), [1, 1], [0, 0, 0, 0]
+        else:
+            kernel = [int(v) for v in attrs["kernel_shape"]]
+            strides = [int(v) for v in attrs.get("strides", [1, 1])]
+            pads = [int(v) for v in attrs.get("pads", [0, 0, 0, 0])]
+            if attrs.get("ceil_mode", 0):
+                raise UnsupportedModelError("ceil_mode=1 is not supported", node, "export with ceil_mode=0")
+            if any(pads) and not attrs.get("count_include_pad", 0):
+                raise UnsupportedModelError("padded AveragePool with count_include_pad=0 divides by a "
+                                            "varying count", node, "pad explicitly or avoid pool padding")
+            if any(d != 1 for d in attrs.get("dilations", [1, 1])):
+                raise UnsupportedModelError("dilated pooling is not supported", node)
+        channels = in_shape[0]
+        channel = self.channel_parameters(act, node, False, [])
+        if any(pads) and any(o != 0 for _, o in channel):
+            raise UnsupportedModelError("zero padding of an input whose code 0 is not the value 0", node)
+        window = kernel[0] * kernel[1]
+        weights = np.ones((channels, 1, *kernel), dtype=np.int64)
+        alpha = [channel[c][0] / window for c in range(channels)]
+        beta = [channel[c][1] for c in range(channels)]  # the mean of a constant offset is itself
+        out_hw = ((in_shape[1] + pads[0] + pads[2] - kernel[0]) // strides[0] + 1,
+                  (in_shape[2] + pads[1] + pads[3] - kernel[1]) // strides[1] + 1)
+        out_shape, axis, index = self.output_image(node, channels, out_hw, False)
+        layer = Layer(self.fresh_name(node.name or node.output[0]), node, act, weights, alpha, beta,
+                      [node.name], [], kind="conv", out_shape=out_shape, channel_axis=axis, out_index=index,
+                      attrs={"in_shape": list(in_shape), "strides": strides, "pads": pads, "group": channels})
+        return self.finish_layer(layer, node.output[0])
+
+    def max_pool(self, act, node, channels_last):
+        """MaxPool on codes: exact because every quantizer here is nondecreasing."""
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if len(node.output) > 1 and node.output[1]:
+            raise UnsupportedModelError("MaxPool with an Indices output is not supported", node)
+        if attrs.get("ceil_mode", 0) or any(d != 1 for d in attrs.get("dilations", [1, 1])):
+            raise UnsupportedModelError("MaxPool with ceil_mode=1 or dilation is not supported", node)
+        in_shape = self.image_shape(act, node, channels_last)
+        channel = self.channel_parameters(act, node, channels_last, [])
+        if any(s <= 0 for s, _ in channel):
+            raise UnsupportedModelError("MaxPool after a decreasing quantizer (scale <= 0)", node)
+        kernel = [int(v) for v in attrs["kernel_shape"]]
+        strides = [int(v) for v in attrs.get("strides", [1, 1])]
+        pads = [int(v) for v in attrs.get("pads", [0, 0, 0, 0])]
+        out_hw = ((in_shape[1] + pads[0] + pads[2] - kernel[0]) // strides[0] + 1,
+                  (in_shape[2] + pads[1] + pads[3] - kernel[1]) // strides[1] + 1)
+        out_shape, axis, index = self.output_image(node, in_shape[0], out_hw, channels_last)
+        name = self.fresh_name(node.name or node.output[0])
+        out_codes = self.fresh_name(node.output[0] + "_codes")
+        self.new_nodes.append(helper.make_node(
+            "QMaxPool2D", [act.codes], [out_codes], name=name, domain=DOMAIN, in_shape=list(in_shape),
+            kernel=kernel, strides=strides, pads=pads, in_dtype=act.dtype, out_dtype=act.dtype))
+        self.lbir_outputs[out_codes] = act.dtype
+        self.removed.add(node.name)
+        scale = np.array([s for s, _ in channel], dtype=object)
+        offset = np.array([o for _, o in channel], dtype=object)
+        first = act.view(act.scale_f32, channels_last)[:, 0, 0], act.view(act.offset_f32, channels_last)[:, 0, 0]
+        expand = lambda v: self.expand(v, out_shape, axis)  # noqa: E731
+        return Activation(out_codes, index, expand(scale), expand(offset), expand(first[0]), expand(first[1]),
+                          act.lo, act.hi, (index.size,), node.output[0])
+
+    def add_layer(self, node):
+        """Residual Add of two integer tensors: s_a*a + s_b*b = (s_b/q) * (p*a + q*b), s_a/s_b = p/q."""
+        act_a, act_b = (self.acts[i] for i in node.input)
+        if act_a.index.shape != act_b.index.shape:
+            raise UnsupportedModelError(f"Add of shapes {act_a.index.shape} and {act_b.index.shape} "
+                                        "(broadcasting) is not supported", node)
+        n = act_a.index.size
+        weights = np.zeros((n, 2), dtype=np.int64)
+        alpha, beta = [], []
+        for e, (s_a, s_b, o_a, o_b) in enumerate(zip(act_a.scale.ravel(), act_b.scale.ravel(),
+                                                     act_a.offset.ravel(), act_b.offset.ravel())):
+            ratio = s_a / s_b
+            weights[e] = ratio.numerator, ratio.denominator
+            alpha.append(s_b / ratio.denominator)
+            beta.append(o_a + o_b)
+        layer = Layer(self.fresh_name(node.name or node.output[0]), node, act_a, weights, alpha, beta,
+                      [node.name], [], kind="add", out_shape=act_a.index.shape, channel_axis=None,
+                      out_index=np.arange(n).reshape(act_a.index.shape), act_b=act_b)
+        return self.finish_layer(layer, node.output[0])
+
+    @staticmethod
+    def expand(per_channel, shape, axis):
+        """A per-channel vector broadcast over a per-sample shape (axis None: per element)."""
+        per_channel = np.asarray(per_channel)
+        if axis is None:
+            return per_channel.reshape(shape).copy()
+        view = [1] * len(shape)
+        view[axis] = -1
+        return np.broadcast_to(per_channel.reshape(view), shape).copy()
+
+    def apply_pad(self, act, node):
+        """A constant zero Pad on H and W: remembered and folded into the next Conv's pads."""
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        mode = attrs.get("mode", b"constant")
+        pads = self.consts.value(node.input[1]) if len(node.input) > 1 else None
+        value = self.consts.value(node.input[2]) if len(node.input) > 2 and node.input[2] else 0
+        if mode not in (b"constant", "constant") or pads is None or np.any(np.asarray(value) != 0):
+            raise UnsupportedModelError("only constant zero padding folds into a convolution", node)
+        pads = [int(p) for p in np.asarray(pads).ravel()]
+        if len(pads) != 8 or pads[0] or pads[1] or pads[4] or pads[5] or act.index.ndim != 3:
+            raise UnsupportedModelError(f"pads {pads} must pad only H and W of an NCHW image", node)
+        if any(o != 0 for o in act.offset.ravel()):
+            raise UnsupportedModelError("zero padding of an input whose code 0 is not the value 0", node)
+        self.removed.add(node.name)
+        total = tuple(a + b for a, b in zip(act.pads, (pads[2], pads[3], pads[6], pads[7])))
+        return Activation(act.codes, act.index, act.scale, act.offset, act.scale_f32, act.offset_f32,
+                          act.lo, act.hi, act.codes_shape, node.output[0], total)
+
+    def identity_layer(self, act, start):
+        """A quantizer applied straight to an integer tensor (from node `start`): requantization only."""
         n = int(act.index.size)
         matrix = np.zeros((n, n), dtype=np.int64)
         matrix[np.arange(n), act.index.ravel()] = 1
@@ -391,31 +647,34 @@ class _Lowering:
                           act.scale_f32.ravel(), act.offset_f32.ravel(), act.lo, act.hi,
                           act.codes_shape, act.source)
         tensor = self.tensor_of(act)
-        layer = Layer(self.fresh_name(tensor + "_requant"), None, flat, matrix, alpha, beta, [], [])
-        return self.finish_layer(layer, tensor)
+        layer = Layer(self.fresh_name(tensor + "_requant"), None, flat, matrix, alpha, beta, [], [],
+                      out_shape=act.index.shape, channel_axis=None, out_index=np.arange(n).reshape(act.index.shape))
+        return self.finish_layer(layer, tensor, start)
 
-    def glue_reaches_quantizer(self, tensor):
-        """glue* -> Relu? -> quantizer follows `tensor` (what finish_layer can fold)."""
-        node = self.only_consumer(tensor)
+    def glue_reaches_quantizer(self, node):
+        """glue* -> Relu? -> quantizer, from `node` on (what finish_layer can fold)."""
         while node is not None and node.op_type in GLUE_OPS:
+            if node.op_type in ("Add", "Sub", "Mul", "Div") and self.const_operand(node, node.input[0])[0] is None \
+                    and self.const_operand(node, node.input[1])[0] is None:
+                return False  # e.g. a residual Add: not glue
             node = self.only_consumer(node.output[0])
         if node is not None and node.op_type == "Relu":
             node = self.only_consumer(node.output[0])
-        return node is not None and node.op_type in QUANTIZER_OPS
+        return node is not None and node.op_type in LAYER_QUANTIZERS
 
-    def finish_layer(self, layer, tensor):
+    def finish_layer(self, layer, tensor, start=None):
         """Fold glue ops after the linear part; end in a quantizer (thresholds) or not (acc out)."""
         alpha, beta = list(layer.alpha), list(layer.beta)
-        relu, glue, node = False, [], self.only_consumer(tensor)
+        relu, glue, node = False, [], start or self.only_consumer(tensor)
         while node is not None:
             if node.op_type == "Relu" and not relu:
                 relu = True
             elif node.op_type in GLUE_OPS and not relu:
-                folded = self.fold_glue(node, tensor, alpha, beta)
+                folded = self.fold_glue(node, tensor, alpha, beta, layer)
                 if folded is None:
                     break
                 alpha, beta = folded
-            elif node.op_type in QUANTIZER_OPS and node.input[0] == tensor:
+            elif node.op_type in LAYER_QUANTIZERS and node.input[0] == tensor:
                 self.removed.update(layer.absorbed + [g.name for g in glue] + [node.name])
                 return self.requantize(layer, node, alpha, beta, relu), False
             else:
@@ -434,7 +693,8 @@ class _Lowering:
                                         "only constant Add/Sub/Mul/Div, BatchNormalization and Relu fold")
         # no quantizer: the accumulator leaves the circuit, the host rescales it
         self.removed.update(layer.absorbed)
-        self.emit_accumulator_output(layer)
+        self.emit_accumulator_output(layer, node)
+        self.accumulator_outputs += 1
         return None, True
 
     def reaches_layer(self, node):
@@ -442,7 +702,7 @@ class _Lowering:
         seen, stack = set(), [node]
         while stack:
             current = stack.pop()
-            if current.op_type in LINEAR_OPS + ("Conv",) and current is not node:
+            if current.op_type in CIRCUIT_OPS and current is not node:
                 return True
             for out in current.output:
                 for user in self.consumers.get(out, []):
@@ -451,23 +711,39 @@ class _Lowering:
                         stack.append(user)
         return False
 
-    def per_channel(self, node, name, n_out):
-        """A constant operand as n_out Fractions (per-tensor or per-output-channel), or None."""
+    def per_channel(self, node, name, layer):
+        """A constant operand as one Fraction per channel of `layer`'s output, or None."""
         value = self.consts.value(name)
         if value is None:
             return None
-        value = np.asarray(value, dtype=np.float64)
-        if value.size == 1:
-            return [as_fraction(value.ravel()[0])] * n_out
-        squeezed = value.reshape(-1) if value.shape[-1] == value.size else None
-        if squeezed is None or squeezed.size != n_out:
-            raise UnsupportedModelError(
-                f"constant of shape {value.shape} is not per-tensor or per-output-channel "
-                f"({n_out} channels)", node)
-        return [as_fraction(v) for v in squeezed]
+        return [as_fraction(v) for v in self.channel_vector(node, value, layer)]
 
-    def fold_glue(self, node, tensor, alpha, beta):
-        n = len(alpha)
+    @staticmethod
+    def channel_vector(node, value, layer):
+        """`value` broadcast against the layer's output (batch, *out_shape), one entry per
+        channel (per element if the layer has no channel axis); it must not vary elsewhere."""
+        value = np.asarray(value, dtype=np.float64)
+        n = len(layer.alpha)
+        if value.size == 1:
+            return np.full(n, value.ravel()[0])
+        shape = tuple(layer.out_shape)
+        try:
+            full = np.broadcast_to(value, (1,) + shape)[0] if value.ndim <= len(shape) + 1 else None
+        except ValueError:
+            full = None
+        if full is None:
+            raise UnsupportedModelError(
+                f"constant of shape {value.shape} does not broadcast to the layer output {shape}", node)
+        if layer.channel_axis is None:
+            return full.ravel()
+        moved = np.moveaxis(full, layer.channel_axis, 0).reshape(n, -1)
+        if np.any(moved != moved[:, :1]):
+            raise UnsupportedModelError(
+                f"constant of shape {value.shape} varies along the spatial axes", node,
+                "use per-tensor or per-channel constants")
+        return moved[:, 0]
+
+    def fold_glue(self, node, tensor, alpha, beta, layer):
         if node.op_type == "BatchNormalization":
             gamma, bn_bias, mean, var = (self.consts.value(i) for i in node.input[1:5])
             if any(v is None for v in (gamma, bn_bias, mean, var)):
@@ -476,13 +752,15 @@ class _Lowering:
             # float64 fold: BatchNorm's sqrt has no exact rational form (float-tolerance class)
             a = np.asarray(gamma, np.float64) / np.sqrt(np.asarray(var, np.float64) + np.float64(np.float32(eps)))
             b = np.asarray(bn_bias, np.float64) - np.asarray(mean, np.float64) * a
-            a, b = np.broadcast_to(a, (n,)), np.broadcast_to(b, (n,))
+            if len(layer.out_shape) > 1 and node.domain != CHANNELS_LAST_DOMAIN:  # NCHW: channel axis 1
+                a, b = (v.reshape((-1,) + (1,) * (len(layer.out_shape) - 1)) for v in (a, b))
+            a, b = self.channel_vector(node, a, layer), self.channel_vector(node, b, layer)
             return ([al * as_fraction(x) for al, x in zip(alpha, a)],
                     [be * as_fraction(x) + as_fraction(y) for be, x, y in zip(beta, a, b)])
         value, pos = self.const_operand(node, tensor)
         if value is None:
             return None  # e.g. a residual Add of two activations: not glue
-        c = self.per_channel(node, node.input[pos], n)
+        c = self.per_channel(node, node.input[pos], layer)
         if node.op_type == "Add":
             return alpha, [b + x for b, x in zip(beta, c)]
         if node.op_type == "Sub":
@@ -500,8 +778,8 @@ class _Lowering:
         n_out = len(alpha)
         if quant.op_type in ("Quant", "IntQuant"):
             scale, bits, signed, narrow, mode = quant_parameters(quant, self.consts)
-            scales = self.per_channel(quant, quant.input[1], n_out)
-            scale_f32 = np.broadcast_to(np.asarray(scale, np.float32).reshape(-1), (n_out,))
+            scales = self.per_channel(quant, quant.input[1], layer)
+            scale_f32 = self.channel_vector(quant, scale, layer).astype(np.float32)
             if bits == 1 and signed:  # qonnx: 1-bit signed Quant is bipolar
                 levels = [[Level(Fraction(0), False)]] * n_out
                 lo, value_scale, value_offset = 0, 2 * scale_f32, -scale_f32
@@ -518,6 +796,9 @@ class _Lowering:
             levels = [[Level(Fraction(0), False)]] * n_out
             lo = 0
             value_scale, value_offset = np.full(n_out, 2 * s, np.float32), np.full(n_out, -s, np.float32)
+        elif quant.op_type == "Trunc":
+            levels, lo, out_scale = self.trunc_levels(quant, layer)
+            value_scale, value_offset = np.full(n_out, out_scale, np.float32), np.zeros(n_out, np.float32)
         else:  # MultiThreshold
             thresholds = self.consts.value(quant.input[1])
             if thresholds is None:
@@ -529,10 +810,10 @@ class _Lowering:
             lo = 0
             value_scale = np.full(n_out, attrs.get("out_scale", 1.0), np.float32)
             value_offset = np.full(n_out, attrs.get("out_bias", 0.0), np.float32)
-        matrix = layer.matrix.copy()
         signs = np.array([1 if a >= 0 else -1 for a in alpha])
-        matrix *= signs[:, None]  # rows with a negative combined scale compare -acc
-        acc_min, acc_max = accumulator_range(matrix, *datatype_range(layer.act.dtype))
+        # rows (output channels) with a negative combined scale compare -acc
+        weights = layer.weights * signs.reshape((-1,) + (1,) * (layer.weights.ndim - 1))
+        acc_min, acc_max = layer.accumulator_bounds(weights)
         rows = []
         for m in range(n_out):
             lv = relu_levels(levels[m]) if relu else levels[m]
@@ -543,16 +824,55 @@ class _Lowering:
         code_max = lo + (thresholds <= acc_max[:, None]).sum(axis=1).max(initial=0)
         out_codes = self.fresh_name(quant.output[0] + "_codes")
         out_dtype = datatype_for_range(int(code_min), int(code_max))
-        self.lbir(layer, matrix, out_codes, out_dtype, "thresholds", thresholds, lo)
-        return self.make_activation(out_codes, (n_out,), value_scale, value_offset,
-                                    code_min, code_max, source=quant.output[0])
+        self.lbir(layer, weights, out_codes, out_dtype, "thresholds", thresholds, lo)
+        value_scale = self.expand(np.asarray(value_scale, np.float32), layer.out_shape, layer.channel_axis)
+        value_offset = self.expand(np.asarray(value_offset, np.float32), layer.out_shape, layer.channel_axis)
+        return Activation(out_codes, layer.out_index, _fractions(value_scale, value_scale.shape),
+                          _fractions(value_offset, value_offset.shape), value_scale, value_offset,
+                          int(code_min), int(code_max), (int(layer.out_index.size),), quant.output[0])
 
-    def lbir(self, layer, matrix, out_codes, out_dtype, requant, thresholds, out_base):
-        node = helper.make_node(
-            "QDense", [layer.act.codes], [out_codes], name=layer.name, domain=DOMAIN,
-            weights=helper.make_tensor("weights", TensorProto.INT64, matrix.shape, matrix.ravel().tolist()),
-            in_shape=[int(d) for d in layer.act.codes_shape],
-            in_dtype=layer.act.dtype, out_dtype=out_dtype, requant=requant, out_base=int(out_base))
+    def trunc_levels(self, node, layer):
+        """Levels of qonnx's Trunc (v2, what Brevitas' TruncAvgPool exports):
+        code = mode(clip(round(x / scale) / 2**t)), t = round(log2(out_scale / scale)), value = code * out_scale.
+        `round(x/scale) >= n` (an integer n) is `x/scale >= n - 1/2`, the tie going up when n is even."""
+        if len(node.input) != 6:
+            raise UnsupportedModelError("only Trunc with 6 inputs (qonnx Trunc v2) is supported", node,
+                                        "re-export with Brevitas >= 0.11")
+        scale, zeropt, _, out_scale, out_bits = (self.consts.value(i) for i in node.input[1:])
+        if any(v is None or np.asarray(v).size != 1 for v in (scale, zeropt, out_scale, out_bits)):
+            raise UnsupportedModelError("Trunc parameters must be per-tensor constants", node)
+        if float(np.asarray(zeropt).ravel()[0]) != 0:
+            raise UnsupportedModelError("Trunc with a non-zero zero-point is not supported", node)
+        scale, out_scale = (np.float32(np.asarray(v).ravel()[0]) for v in (scale, out_scale))
+        if not (scale > 0 and out_scale > 0):
+            raise UnsupportedModelError("Trunc scales must be positive", node)
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        mode = attrs.get("rounding_mode", b"FLOOR")
+        mode = mode.decode() if isinstance(mode, bytes) else mode
+        t = int(np.round(np.log2(np.float32(out_scale / scale))))
+        lo, hi = quant_code_range(int(np.asarray(out_bits).ravel()[0]), bool(attrs.get("signed", 1)),
+                                  bool(attrs.get("narrow", 0)))
+        levels = []
+        for level in rounding_levels(mode, lo, hi):  # on v = r / 2**t, r = round(x / scale)
+            bound = level.value * Fraction(2) ** t
+            n = floor(bound) + 1 if level.strict else ceil(bound)  # smallest integer r reaching it
+            levels.append(Level((n - HALF) * as_fraction(scale), strict=(n % 2 != 0)))
+        return [levels] * len(layer.alpha), lo, out_scale
+
+    def lbir(self, layer, weights, out_codes, out_dtype, requant, thresholds, out_base):
+        tensor = lambda name, v: helper.make_tensor(name, TensorProto.INT64, v.shape, v.ravel().tolist())  # noqa: E731
+        common = dict(name=layer.name, domain=DOMAIN, weights=tensor("weights", weights), in_dtype=layer.act.dtype,
+                      out_dtype=out_dtype, requant=requant, out_base=int(out_base))
+        if layer.kind == "conv":
+            node = helper.make_node("QConv2D", [layer.act.codes], [out_codes], **common, **layer.attrs)
+        elif layer.kind == "add":
+            node = helper.make_node(
+                "QAdd", [layer.act.codes, layer.act_b.codes], [out_codes], **common,
+                index_a=[int(i) for i in layer.act.index.ravel()], index_b=[int(i) for i in layer.act_b.index.ravel()],
+                channel_of=list(range(len(layer.alpha))), in_dtype_b=layer.act_b.dtype)
+        else:
+            node = helper.make_node("QDense", [layer.act.codes], [out_codes], **common,
+                                    in_shape=[int(d) for d in layer.act.codes_shape])
         if requant == "thresholds":
             node.attribute.append(helper.make_attribute(
                 "thresholds", helper.make_tensor("thresholds", TensorProto.INT64, thresholds.shape,
@@ -560,8 +880,14 @@ class _Lowering:
         self.new_nodes.append(node)
         self.lbir_outputs[out_codes] = out_dtype
 
-    def emit_accumulator_output(self, layer):
+    def emit_accumulator_output(self, layer, stop=None):
         """Last layer without quantizer: QDense outputs acc, host recomputes the MatMul output."""
+        if layer.kind != "dense":
+            raise UnsupportedModelError(
+                "the output of this layer reaches no quantizer", layer.linear,
+                UNSUPPORTED_HINTS.get(stop.op_type if stop is not None else "",
+                                      "quantize convolution/pool/Add outputs; only a final MatMul/Gemm may "
+                                      "leave the circuit unquantized"))
         matrix = layer.matrix
         acc_min, acc_max = accumulator_range(matrix, *datatype_range(layer.act.dtype))
         acc_name = self.fresh_name(layer.name + "_acc")
@@ -580,7 +906,26 @@ class _Lowering:
                 "nothing to compile after the input quantizer",
                 hint="the model needs a quantized MatMul/Gemm after its input quantizer")
         offset = act.offset_f32.ravel()
-        self.dequantize(act.codes, act.source, act.scale_f32.ravel(), [offset] if np.any(offset) else [])
+        codes, flat = act.codes, act.index.ravel()
+        if len(act.codes_shape) != 1 or not np.array_equal(flat, np.arange(int(np.prod(act.codes_shape)))):
+            # the tensor is a rearrangement of the codes (a layout op after the last layer)
+            codes = self.fresh_name(act.codes + "_gathered")
+            self.host(helper.make_node("Constant", [], [codes + "_index"], name=codes + "_index", value=helper.make_tensor(
+                codes + "_index", TensorProto.INT64, [flat.size], [int(i) for i in flat])))
+            self.host(helper.make_node("Flatten", [act.codes], [codes + "_flat"], name=codes + "_flatten", axis=1))
+            self.host(helper.make_node("Gather", [codes + "_flat", codes + "_index"], [codes], name=codes + "_gather",
+                                       axis=1))
+        terms = [offset] if np.any(offset) else []
+        if act.index.ndim == 1:
+            self.dequantize(codes, act.source, act.scale_f32.ravel(), terms)
+            return
+        flat_value = act.source + "_c4ml_flat"
+        self.dequantize(codes, flat_value, act.scale_f32.ravel(), terms)
+        shape = [-1] + [int(d) for d in act.index.shape]
+        self.host(helper.make_node("Constant", [], [flat_value + "_shape"], name=flat_value + "_shape",
+                                   value=helper.make_tensor(flat_value + "_shape", TensorProto.INT64, [len(shape)], shape)))
+        self.host(helper.make_node("Reshape", [flat_value, flat_value + "_shape"], [act.source],
+                                   name=flat_value + "_reshape"))
 
     def dequantize(self, codes, target, scale, terms):
         """Host nodes: target = codes * scale + terms[0] + terms[1] ..., float32 like qonnx."""
@@ -648,14 +993,37 @@ class _Lowering:
 
 @dataclass
 class Layer:
+    """A linear layer on the way to its LBIR node: acc per output element, y = alpha*acc + beta
+    per output channel (alpha, beta exact Fractions)."""
+
     name: str
-    linear: object  # the MatMul/Gemm node, None for an identity (requant-only) layer
-    act: Activation  # its input, flattened
-    matrix: np.ndarray  # (n_out, n_in) int64 weight codes over the input codes tensor
+    linear: object  # the MatMul/Gemm/Conv/pool/Add node, None for an identity (requant-only) layer
+    act: Activation  # its input (the first one of an Add)
+    weights: np.ndarray  # dense: (n_out, n_codes) over the input codes; conv: (O, C/group, KH, KW); add: (n, 2)
     alpha: list
     beta: list
     absorbed: list  # names of original nodes it replaces
     host_terms: list  # float32 per-channel terms the host adds to a float (unquantized) output
+    kind: str = "dense"  # dense | conv | add
+    out_shape: tuple = ()  # per-sample shape of the output tensor in the graph
+    channel_axis: object = 0  # the axis of out_shape channels run along; None: per element
+    out_index: np.ndarray = None  # graph position -> position in the flat output codes
+    attrs: dict = field(default_factory=dict)  # conv geometry: in_shape, strides, pads, group
+    act_b: Activation = None  # an Add's second operand
+
+    @property
+    def matrix(self):
+        return self.weights.reshape(self.weights.shape[0], -1)
+
+    def accumulator_bounds(self, weights):
+        """Exact per-channel (min, max) of acc over the input datatypes' ranges."""
+        matrix = weights.reshape(weights.shape[0], -1)
+        if self.kind == "add":
+            lo_a, hi_a = accumulator_range(matrix[:, :1], *datatype_range(self.act.dtype))
+            lo_b, hi_b = accumulator_range(matrix[:, 1:], *datatype_range(self.act_b.dtype))
+            return lo_a + lo_b, hi_a + hi_b
+        # a convolution's padded taps read 0, inside every code range here, so bounds hold
+        return accumulator_range(matrix, *datatype_range(self.act.dtype))
 
 
 def drop_constant_columns(thresholds, acc_min, acc_max, lo):

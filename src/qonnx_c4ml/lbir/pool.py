@@ -1,0 +1,80 @@
+"""QMaxPool2D: max over windows of integer codes.
+
+    x   : codes (N, C*H*W), channels first;  out[n, c, i, j] = max over the window at
+          (i*sh - pad_top, j*sw - pad_left) of size kernel, ignoring padded positions
+    out : (N, C*OH*OW)
+
+Exact on codes because every quantizer InferLBIR accepts before a pool is nondecreasing
+(positive scale): max of the values = the value of the max code.
+"""
+import numpy as np
+
+from qonnx.core.datatype import DataType
+from qonnx.custom_op.base import CustomOp
+
+from qonnx_c4ml.lbir.conv import conv_output_hw
+
+
+def pool_windows(in_shape, kernel, strides, pads):
+    """Per output element (c, i, j in C order): the flat input indices of its window."""
+    c, h, w = in_shape
+    oh, ow = conv_output_hw(in_shape, kernel, strides, pads)
+    windows = []
+    for ch in range(c):
+        for i in range(oh):
+            for j in range(ow):
+                window = []
+                for u in range(kernel[0]):
+                    for v in range(kernel[1]):
+                        y, x = i * strides[0] + u - pads[0], j * strides[1] + v - pads[1]
+                        if 0 <= y < h and 0 <= x < w:
+                            window.append((ch * h + y) * w + x)
+                windows.append(window)
+    return windows
+
+
+class QMaxPool2D(CustomOp):
+    """Max pooling on integer codes (LBIR)."""
+
+    def get_nodeattr_types(self):
+        return {
+            "in_shape": ("ints", True, []),  # [C, H, W]
+            "kernel": ("ints", True, []),
+            "strides": ("ints", True, []),
+            "pads": ("ints", False, [0, 0, 0, 0]),  # top, left, bottom, right
+            "in_dtype": ("s", True, ""),
+            "out_dtype": ("s", True, ""),
+            "verilog_module": ("s", False, ""),
+            "verilog_file": ("s", False, ""),
+        }
+
+    def geometry(self):
+        return tuple([int(v) for v in self.get_nodeattr(a)] for a in ("in_shape", "kernel", "strides", "pads"))
+
+    def out_shape(self):
+        in_shape, kernel, strides, pads = self.geometry()
+        return (in_shape[0], *conv_output_hw(in_shape, kernel, strides, pads))
+
+    def windows(self):
+        return pool_windows(*self.geometry())
+
+    def make_shape_compatible_op(self, model):
+        shape = model.get_tensor_shape(self.onnx_node.input[0]) or model.get_tensor_shape(
+            model.graph.input[0].name)
+        return self.make_const_shape_op([shape[0], int(np.prod(self.out_shape()))])
+
+    def infer_node_datatype(self, model):
+        model.set_tensor_datatype(self.onnx_node.output[0], DataType[self.get_nodeattr("out_dtype")])
+
+    def execute_node(self, context, graph):
+        node = self.onnx_node
+        x = np.asarray(context[node.input[0]])
+        codes = x.reshape(x.shape[0], -1).astype(np.int64)
+        out = np.stack([codes[:, window].max(axis=1) for window in self.windows()], axis=1)
+        context[node.output[0]] = out.astype(np.float32)
+
+    def verify_node(self):
+        in_shape, kernel, strides, pads = self.geometry()
+        if len(in_shape) != 3 or len(kernel) != 2 or len(strides) != 2 or len(pads) != 4:
+            return ["in_shape needs 3 entries, kernel and strides 2, pads 4"]
+        return []
