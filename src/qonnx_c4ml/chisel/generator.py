@@ -45,12 +45,15 @@ class Port:
 class LayerCircuit:
     name: str  # module name (== the ONNX node name, sanitized)
     file: str
-    inp: Port
+    inp: Port  # the (first) input
     out: Port
     adders: int  # add/sub operators emitted
     latency: int = 0  # cycles inside the layer module (pipeline=N), 0 if combinational
     levels: int = 0  # operator levels on the layer's longest path (adders, comparators, muxes)
-
+    op: str = "QDense"  # the LBIR op
+    inputs: list = field(default_factory=list)  # tensor names read (in_data concatenates them, first in the LSBs)
+    output: str = ""  # tensor name written
+    in_ports: list = field(default_factory=list)  # Port per input (empty: [inp])
 
 @dataclass
 class CircuitDescription:
@@ -72,7 +75,8 @@ class CircuitDescription:
     def from_json(cls, text):
         data = json.loads(text)
         data["inp"], data["out"] = Port(**data["inp"]), Port(**data["out"])
-        data["layers"] = [LayerCircuit(**{**layer, "inp": Port(**layer["inp"]), "out": Port(**layer["out"])})
+        data["layers"] = [LayerCircuit(**{**layer, "inp": Port(**layer["inp"]), "out": Port(**layer["out"]),
+                                          "in_ports": [Port(**p) for p in layer.get("in_ports", [])]})
                           for layer in data["layers"]]
         return cls(**data)
 
@@ -84,47 +88,103 @@ def port_for_dtype(elements, dtype_name):
 
 
 def layer_module(name, weights, in_dtype, out_dtype, requant, thresholds, out_base, stage_levels=None):
-    """Build the module of one QDense layer: combinational, or with `stage_levels` a register
-    stage every that many operator levels.  Returns (Module, in Port, out Port, latency, levels)."""
+    """The module of one QDense layer (see linear_module)."""
     weights = np.asarray(weights, dtype=np.int64)
-    n_out, n_in = weights.shape
-    inp, out = port_for_dtype(n_in, in_dtype), port_for_dtype(n_out, out_dtype)
+    connections = [[(int(k), int(row[k])) for k in np.flatnonzero(row)] for row in weights]
+    return linear_module(name, [port_for_dtype(weights.shape[1], in_dtype)], connections, out_dtype, requant,
+                         thresholds, np.arange(weights.shape[0]), out_base, stage_levels)
+
+
+def _module_with_ports(name, in_ports, out, stage_levels):
     module = Module(name, stage_levels)
     if stage_levels:
         module.port("input", "clock", 1)
-    module.port("input", "in_data", inp.width)
+    module.port("input", "in_data", sum(p.width for p in in_ports))
     module.port("output", "out_data", out.width)
-    used = np.flatnonzero(np.any(weights != 0, axis=0))
-    inputs = {int(k): module.input_element("in_data", int(k), inp.bits, inp.signed) for k in used}
-    module.comment(f"{n_out} dot products over {len(used)} of {n_in} inputs ({np.count_nonzero(weights)} non-zero weights)")
-    rows = [{k: int(w) for k, w in enumerate(row) if w} for row in weights]
-    accs = dot_products(module, [inputs.get(k) for k in range(n_in)],
-                        [[row.get(k, 0) for k in range(n_in)] for row in rows])
-    lo, hi = datatype_range(out_dtype)
-    codes = []
-    for m, acc in enumerate(accs):
-        if requant == "thresholds":
-            module.comment(f"channel {m}: code = {out_base} + #(acc >= T), {len(thresholds[m])} thresholds")
-            code = requantize(module, acc, [int(t) for t in thresholds[m]], int(out_base), f"out{m}")
-        else:
-            code = acc
-        if code.lo < lo or code.hi > hi:
-            raise AssertionError(f"{name}: channel {m} range [{code.lo}, {code.hi}] exceeds {out_dtype}")
-        codes.append(code)
+    return module
+
+
+def _input_values(module, in_ports, used):
+    """Values for the used elements of the concatenated input buses (flat element index)."""
+    where, bit, first = {}, 0, 0
+    for port in in_ports:
+        for k in range(port.elements):
+            where[first + k] = (bit + k * port.bits, port)
+        bit, first = bit + port.width, first + port.elements
+    return {k: module.input_element("in_data", k, where[k][1].bits, where[k][1].signed, where[k][0])
+            for k in sorted(used)}
+
+
+def _finish(module, name, codes, out):
     levels = max((code.level for code in codes if not code.is_constant), default=0)
     codes, latency = module.registered_outputs(codes)
     for m, code in enumerate(codes):
         module.assign(f"out_data[{m * out.bits} +: {out.bits}]", module.operand(code, out.bits))
-    return module, inp, out, latency, levels
+    return module, out, latency, levels
+
+
+def linear_module(name, in_ports, connections, out_dtype, requant, thresholds, channel_of, out_base,
+                  stage_levels=None):
+    """The module of one linear LBIR layer (QDense, QConv2D, QAdd): combinational, or with
+    `stage_levels` a register stage every that many operator levels.
+
+    `connections[e]` lists (input element, weight) of output element e over the concatenated
+    inputs; element e requantizes with threshold row `channel_of[e]`.
+    Returns (Module, in Port, out Port, latency, levels)."""
+    n_out = len(connections)
+    out = port_for_dtype(n_out, out_dtype)
+    module = _module_with_ports(name, in_ports, out, stage_levels)
+    used = {k for row in connections for k, w in row if w}
+    inputs = _input_values(module, in_ports, used)
+    n_in = sum(p.elements for p in in_ports)
+    module.comment(f"{n_out} dot products over {len(used)} of {n_in} inputs "
+                   f"({sum(1 for row in connections for _, w in row if w)} non-zero weights)")
+    accs = dot_products(module, [inputs.get(k) for k in range(n_in)], connections)
+    lo, hi = datatype_range(out_dtype)
+    codes = []
+    for e, acc in enumerate(accs):
+        if requant == "thresholds":
+            row = thresholds[channel_of[e]]
+            module.comment(f"output {e}: code = {out_base} + #(acc >= T), {len(row)} thresholds")
+            code = requantize(module, acc, [int(t) for t in row], int(out_base), f"out{e}")
+        else:
+            code = acc
+        if code.lo < lo or code.hi > hi:
+            raise AssertionError(f"{name}: output {e} range [{code.lo}, {code.hi}] exceeds {out_dtype}")
+        codes.append(code)
+    module, out, latency, levels = _finish(module, name, codes, out)
+    return module, in_ports[0], out, latency, levels
+
+
+def max_pool_module(name, in_port, windows, stage_levels=None):
+    """The module of a QMaxPool2D: a balanced tree of max operators per output element."""
+    out = Port(len(windows), in_port.bits, in_port.signed)
+    module = _module_with_ports(name, [in_port], out, stage_levels)
+    inputs = _input_values(module, [in_port], {k for window in windows for k in window})
+    module.comment(f"{len(windows)} maxima over windows of up to {max(len(w) for w in windows)} inputs")
+    codes = []
+    for e, window in enumerate(windows):
+        values = [inputs[k] for k in window]
+        while len(values) > 1:
+            paired = [module.maximum(values[i], values[i + 1], base=f"max{e}") for i in range(0, len(values) - 1, 2)]
+            values = paired + ([values[-1]] if len(values) % 2 else [])
+        codes.append(values[0])
+    module, out, latency, levels = _finish(module, name, codes, out)
+    return module, in_port, out, latency, levels
 
 
 def count_adders(module):
     return sum(1 for line in module.lines if " + " in line or " - " in line)
 
 
-def top_module(name, layers, pipeline):
-    """Verilog text of the top module chaining `layers` (LayerCircuit list)."""
-    inp, out = layers[0].inp, layers[-1].out
+def top_module(name, layers, pipeline, circuit_input, circuit_output, inp):
+    """Verilog text of the top module wiring `layers` (LayerCircuit list, in data-flow order)
+    from the tensor `circuit_input` to `circuit_output`; returns (text, latency in cycles).
+
+    Each tensor arrives at some cycle; a layer starts when its last operand arrives, and
+    operands that arrive earlier (a residual branch's skip path) wait in delay registers.
+    The valid bit runs through a shift register as long as the latency."""
+    out = next(layer.out for layer in layers if layer.output == circuit_output)
     lines = [
         f"module {name} (",
         "  input wire clock,",
@@ -135,42 +195,43 @@ def top_module(name, layers, pipeline):
         f"  output wire [{out.width - 1}:0] out_data",
         ");",
     ]
-    data, valid = "in_data", "in_valid"
+    arrival = {circuit_input: ("in_data", 0, inp.width)}
     if pipeline != "none":  # registered inputs: no logic between the input pins and a register
-        lines += [
-            f"  reg [{inp.width - 1}:0] in_data_q;",
-            "  reg in_valid_q;",
-            "  always @(posedge clock) begin",
-            "    in_data_q <= in_data;",
-            "    in_valid_q <= reset ? 1'b0 : in_valid;",
-            "  end",
-        ]
-        data, valid = "in_data_q", "in_valid_q"
+        lines += [f"  reg [{inp.width - 1}:0] in_data_q;", "  always @(posedge clock) in_data_q <= in_data;"]
+        arrival[circuit_input] = ("in_data_q", 1, inp.width)
+
+    def delayed(wire, width, cycles):
+        for i in range(1, cycles + 1):
+            lines.append(f"  reg [{width - 1}:0] {wire}_d{i};")
+            lines.append(f"  always @(posedge clock) {wire}_d{i} <= {wire if i == 1 else f'{wire}_d{i - 1}'};")
+        return f"{wire}_d{cycles}" if cycles else wire
+
     for layer in layers:
+        operands = [arrival[tensor] for tensor in layer.inputs]
+        start = max(cycle for _, cycle, _ in operands)
+        wires = [delayed(wire, width, start - cycle) for wire, cycle, width in operands]
+        data = wires[0] if len(wires) == 1 else "{" + ", ".join(reversed(wires)) + "}"
         result = f"{layer.name}_out"
         lines.append(f"  wire [{layer.out.width - 1}:0] {result};")
         clock = ".clock(clock), " if layer.latency else ""
         lines.append(f"  {layer.name} u_{layer.name} ({clock}.in_data({data}), .out_data({result}));")
-        data = result
-        if layer.latency:  # the valid bit travels alongside the layer's internal stages
-            lines += [f"  reg [{layer.latency - 1}:0] {layer.name}_valid_q;", "  always @(posedge clock) begin"]
-            shifted = valid if layer.latency == 1 else f"{{{layer.name}_valid_q[{layer.latency - 2}:0], {valid}}}"
-            lines += [f"    {layer.name}_valid_q <= reset ? {layer.latency}'b0 : {shifted};", "  end"]
-            valid = f"{layer.name}_valid_q[{layer.latency - 1}]"
+        cycle = start + layer.latency
         if pipeline == "layer":
-            lines += [
-                f"  reg [{layer.out.width - 1}:0] {result}_q;",
-                f"  reg {layer.name}_valid_q;",
-                "  always @(posedge clock) begin",
-                f"    {result}_q <= {result};",
-                f"    {layer.name}_valid_q <= reset ? 1'b0 : {valid};",
-                "  end",
-            ]
-            data, valid = f"{result}_q", f"{layer.name}_valid_q"
+            lines += [f"  reg [{layer.out.width - 1}:0] {result}_q;", f"  always @(posedge clock) {result}_q <= {result};"]
+            result, cycle = f"{result}_q", cycle + 1
+        arrival[layer.output] = (result, cycle, layer.out.width)
+    data, latency, _ = arrival[circuit_output]
+    if latency:
+        shifted = "in_valid" if latency == 1 else f"{{valid_q[{latency - 2}:0], in_valid}}"
+        lines += [f"  reg [{latency - 1}:0] valid_q;", "  always @(posedge clock) begin",
+                  f"    valid_q <= reset ? {latency}'b0 : {shifted};", "  end"]
+        valid = f"valid_q[{latency - 1}]"
+    else:
+        valid = "in_valid"
     lines += [f"  assign out_data = {data};", f"  assign out_valid = {valid};", "endmodule"]
-    if pipeline == "none":  # clock and reset exist only for the interface
+    if latency == 0:  # clock and reset exist only for the interface
         lines.insert(0, "/* verilator lint_off UNUSEDSIGNAL */")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n", latency
 
 
 def registered_wrapper(top, inp, out, latency):

@@ -109,12 +109,14 @@ class Module:
         self._names.add(name)
         self.ports.append((direction, width, name))
 
-    def input_element(self, bus, index, bits, signed):
-        """Element `index` of a packed input bus (element 0 in the LSBs)."""
+    def input_element(self, bus, index, bits, signed, bit_offset=None):
+        """Element `index` of a packed input bus (element 0 in the LSBs), or the `bits` bits at
+        `bit_offset` when the bus concatenates several tensors."""
         lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
         value = Value(self.fresh(f"x{index}"), lo, hi, width=bits, signed=signed)
         kind = "wire signed" if signed else "wire"
-        self.lines.append(f"  {kind} [{bits - 1}:0] {value.name} = {bus}[{index * bits} +: {bits}];")
+        offset = index * bits if bit_offset is None else bit_offset
+        self.lines.append(f"  {kind} [{bits - 1}:0] {value.name} = {bus}[{offset} +: {bits}];")
         return value
 
     def assign(self, target, expr):
@@ -230,6 +232,20 @@ class Module:
                                   f"{under.name} ? {self.operand(value, width)} : {self.operand(self.const(lo), width)}",
                                   level)
         return value
+
+    def maximum(self, a, b, base="max"):
+        """max(a, b): the sign of a - b selects."""
+        if a.lo >= b.hi:
+            return a
+        if b.lo >= a.hi:
+            return b
+        diff = self.sub(a, b, base=base + "_d")
+        lo, hi = max(a.lo, b.lo), max(a.hi, b.hi)
+        width = bits_for_range(lo, hi)[0]
+        level = self._level(diff, a, b)
+        diff, a, b = self._aligned(level, diff, a, b)
+        return self._declare(base, lo, hi, f"{diff.name}[{diff.width - 1}] ? {self.operand(b, width)} : "
+                             f"{self.operand(a, width)}", level)
 
     def narrow(self, value, lo, hi):
         """The same wire, known to stay within [lo, hi] (interval arithmetic over-estimates

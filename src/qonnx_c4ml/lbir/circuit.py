@@ -1,6 +1,6 @@
 """RTLCircuit: the generated circuit standing in for a chain of LBIR layers.
 
-RTLSim replaces the QDense chain by one RTLCircuit node, the way FINN's dataflow partitions
+RTLSim replaces the LBIR layers by one RTLCircuit node, the way FINN's dataflow partitions
 stand for a group of nodes, because the thing to verify is the whole top module (with its
 pipeline registers and valid handshake), not each layer alone.
     exec_mode="rtlsim": input codes -> packed bits -> Verilator model -> output codes
@@ -38,7 +38,7 @@ class RTLCircuit(CustomOp):
         return {
             "circuit": ("s", True, ""),  # CircuitDescription JSON
             "library": ("s", True, ""),  # Verilator-built shared object
-            "lbir_model": ("s", True, ""),  # the replaced QDense chain, as an ONNX file
+            "lbir_model": ("s", True, ""),  # the replaced LBIR layers, as an ONNX file
             "exec_mode": ("s", False, "rtlsim", {"rtlsim", "python"}),
         }
 
@@ -71,11 +71,11 @@ class RTLCircuit(CustomOp):
         if self.get_nodeattr("exec_mode") == "rtlsim":
             out = self.run_codes(codes.astype(np.int64))
         else:
-            out = codes.astype(np.int64)
-            for layer in ModelWrapper(self.get_nodeattr("lbir_model")).graph.node:
-                ctx = {layer.input[0]: out.astype(np.float32)}
+            layers = ModelWrapper(self.get_nodeattr("lbir_model")).graph
+            ctx = {layers.input[0].name: codes.astype(np.float32)}
+            for layer in layers.node:  # in data-flow order; a residual Add reads two earlier tensors
                 getCustomOp(layer).execute_node(ctx, graph)
-                out = ctx[layer.output[0]]
+            out = ctx[layers.output[0].name]
         context[node.output[0]] = np.asarray(out, dtype=np.float32)
 
     def verify_node(self):

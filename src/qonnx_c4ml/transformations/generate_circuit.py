@@ -1,9 +1,11 @@
 """GenerateChiselCircuit: Verilog for the LBIR layers of a model.
 
-Matches the chain of QDense nodes InferLBIR produced (each feeding the next) and writes one
-Verilog module per node plus the top module (and a registered wrapper) into `output_dir`.
+Matches the LBIR layer nodes InferLBIR produced (QDense, QConv2D, QMaxPool2D, QAdd: a graph
+with one input and one output tensor, e.g. a residual block) and writes one Verilog module
+per node plus the top module (and a registered wrapper) into `output_dir`.  Every layer is
+fully parallel: each output element of a convolution is its own logic, weights constants.
 It leaves the graph's computation untouched; it records
-- on each QDense node: `verilog_module`, `verilog_file`;
+- on each LBIR node: `verilog_module`, `verilog_file`;
 - in the model metadata: `c4ml_circuit` (JSON: top, ports, latency, files) and
   `c4ml_verilog_dir`.
 """
@@ -23,38 +25,71 @@ from qonnx_c4ml.chisel.generator import (
     LayerCircuit,
     check_pipeline,
     count_adders,
-    layer_module,
+    linear_module,
+    max_pool_module,
+    port_for_dtype,
     registered_wrapper,
     top_module,
 )
 from qonnx_c4ml.errors import UnsupportedModelError
-from qonnx_c4ml.lbir import DOMAIN
+from qonnx_c4ml.lbir import DOMAIN, LAYER_OPS
 
 METADATA_KEY = "c4ml_circuit"
 DEFAULT_MAX_OPERATORS = 500_000  # ~ what Verilator and yosys handle on a 2-core machine
 
 
+def connections_of(op, in_ports):
+    """Sparse rows [(input element, weight), ...] of a linear LBIR op over its concatenated inputs."""
+    kind = op.onnx_node.op_type
+    if kind == "QDense":
+        weights = op.weight_codes()
+        return [[(int(k), int(row[k])) for k in np.flatnonzero(row)] for row in weights]
+    if kind == "QConv2D":
+        return op.connections()
+    return op.connections(in_ports[0].elements)  # QAdd
+
+
 def estimate_operators(op):
-    """Upper estimate of a QDense's adders and comparators, from its attributes alone:
-    one adder per non-zero weight plus its canonical-signed-digit extras, and one comparator
-    per threshold (the generator often needs far fewer)."""
+    """Upper estimate of a layer's adders and comparators, from its attributes alone: one
+    adder per non-zero weight use plus canonical-signed-digit extras, one comparator per
+    threshold and output (the generator often needs far fewer)."""
+    kind = op.onnx_node.op_type
+    if kind == "QMaxPool2D":
+        return sum(len(window) for window in op.windows())
     weights = op.weight_codes()
     nonzero = weights[weights != 0]
-    digits = sum(len(csd_digits(int(v))) for v in np.unique(np.abs(nonzero))) * weights.shape[1]
-    return int(nonzero.size + digits + op.threshold_codes().size)
+    thresholds = op.threshold_codes()
+    if kind == "QDense":
+        digits = sum(len(csd_digits(int(v))) for v in np.unique(np.abs(nonzero))) * weights.shape[1]
+        return int(nonzero.size + digits + thresholds.size)
+    if kind == "QConv2D":
+        outputs = int(np.prod(op.out_shape()))
+        per_output = nonzero.size / max(1, weights.shape[0])
+        digits = sum(len(csd_digits(int(v))) for v in np.unique(np.abs(nonzero))) * op.geometry()[0][0]
+        return int(outputs * per_output + digits + outputs * thresholds.shape[-1])
+    return int(2 * weights.shape[0] + thresholds.size)
+
+
+def lbir_graph(model):
+    """(LBIR layer nodes in data-flow order, circuit input tensor, circuit output tensor);
+    raises unless they form a graph with one input and one output tensor."""
+    nodes = [n for n in model.graph.node if n.domain == DOMAIN and n.op_type in LAYER_OPS]
+    if not nodes:
+        raise UnsupportedModelError("the model has no LBIR layers", hint="apply InferLBIR first")
+    produced = {o for n in nodes for o in n.output}
+    consumed = {i for n in nodes for i in n.input}
+    inputs = sorted({i for i in consumed if i not in produced})
+    outputs = [o for n in nodes for o in n.output if o not in consumed]
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise UnsupportedModelError(
+            f"the LBIR layers have inputs {inputs} and outputs {outputs}; one of each is needed",
+            hint="only networks with one input and one output tensor are supported")
+    return nodes, inputs[0], outputs[0]
 
 
 def lbir_chain(model):
-    """The QDense nodes of `model` in data-flow order; raises unless they form one chain."""
-    nodes = [n for n in model.graph.node if n.domain == DOMAIN and n.op_type == "QDense"]
-    if not nodes:
-        raise UnsupportedModelError("the model has no LBIR layers", hint="apply InferLBIR first")
-    for prev, node in zip(nodes, nodes[1:]):
-        if node.input[0] != prev.output[0]:
-            raise UnsupportedModelError(
-                f"LBIR layers do not form a chain ('{prev.name}' does not feed it)", node,
-                "only sequential networks are supported")
-    return nodes
+    """The LBIR layer nodes of `model` in data-flow order (see lbir_graph)."""
+    return lbir_graph(model)[0]
 
 
 def write_if_changed(path, text):
@@ -82,7 +117,7 @@ class GenerateChiselCircuit(Transformation):
         self.module_prefix = module_prefix
 
     def apply(self, model):
-        nodes = lbir_chain(model)
+        nodes, circuit_input, circuit_output = lbir_graph(model)
         estimate = sum(estimate_operators(getCustomOp(node)) for node in nodes)
         if estimate > self.max_operators:
             raise UnsupportedModelError(
@@ -92,37 +127,43 @@ class GenerateChiselCircuit(Transformation):
                 "(--max-operators / GenerateChiselCircuit(max_operators=...))")
         self.output_dir.mkdir(parents=True, exist_ok=True)
         source = model.graph.name or "a QONNX model"
-        layers, files = [], []
+        layers, files, ports = [], [], {}
+        stage_levels = int(self.pipeline) if self.pipeline.isdigit() else None
         for node in nodes:
             op = getCustomOp(node)
-            stage_levels = int(self.pipeline) if self.pipeline.isdigit() else None
-            module, inp, out, layer_latency, levels = layer_module(
-                self.module_prefix + node.name, op.weight_codes(), op.get_nodeattr("in_dtype"),
-                op.get_nodeattr("out_dtype"), op.get_nodeattr("requant"), op.threshold_codes(),
-                op.get_nodeattr("out_base"), stage_levels)
+            in_ports = [ports.get(name) for name in node.input]
+            if in_ports[0] is None:  # the circuit input
+                in_ports[0] = port_for_dtype(int(np.prod(model.get_tensor_shape(node.input[0])[1:])),
+                                             op.get_nodeattr("in_dtype"))
+            name = self.module_prefix + node.name
+            if node.op_type == "QMaxPool2D":
+                module, inp, out, layer_latency, levels = max_pool_module(name, in_ports[0], op.windows(), stage_levels)
+            else:
+                channel_of = op.channel_of_outputs() if node.op_type != "QDense" else np.arange(op.weight_codes().shape[0])
+                module, inp, out, layer_latency, levels = linear_module(
+                    name, in_ports, connections_of(op, in_ports), op.get_nodeattr("out_dtype"),
+                    op.get_nodeattr("requant"), op.threshold_codes(), channel_of, op.get_nodeattr("out_base"),
+                    stage_levels)
+            ports[node.output[0]] = out
             file = f"{module.name}.v"
             write_if_changed(self.output_dir / file, WAIVER + module.verilog(HEADER.format(source=source)))
             op.set_nodeattr("verilog_module", module.name)
             op.set_nodeattr("verilog_file", str(self.output_dir / file))
-            layers.append(LayerCircuit(module.name, file, inp, out, count_adders(module), layer_latency, levels))
+            layers.append(LayerCircuit(module.name, file, inp, out, count_adders(module), layer_latency, levels,
+                                       node.op_type, list(node.input), node.output[0], in_ports))
             files.append(file)
         if self.top in {layer.name for layer in layers}:
             raise UnsupportedModelError(f"top module name '{self.top}' collides with a layer name")
-        if self.pipeline == "none":
-            latency = 0
-        elif self.pipeline == "layer":
-            latency = len(layers) + 1
-        else:
-            latency = 1 + sum(layer.latency for layer in layers)
+        inp = layers[0].inp
+        top_text, latency = top_module(self.top, layers, self.pipeline, circuit_input, circuit_output, inp)
+        out = ports[circuit_output]
         top_file = f"{self.top}.v"
-        write_if_changed(self.output_dir / top_file,
-                         HEADER.format(source=source) + top_module(self.top, layers, self.pipeline))
+        write_if_changed(self.output_dir / top_file, HEADER.format(source=source) + top_text)
         files.append(top_file)
         wrapper_file = f"{self.top}_registered.v"
         write_if_changed(self.output_dir / wrapper_file, HEADER.format(source=source) + registered_wrapper(
-            self.top, layers[0].inp, layers[-1].out, latency))
-        description = CircuitDescription(self.top, self.pipeline, latency, layers[0].inp, layers[-1].out,
-                                         layers, files, wrapper_file)
+            self.top, inp, out, latency))
+        description = CircuitDescription(self.top, self.pipeline, latency, inp, out, layers, files, wrapper_file)
         model.set_metadata_prop(METADATA_KEY, description.to_json())
         model.set_metadata_prop("c4ml_verilog_dir", str(self.output_dir.resolve()))
         return model, False

@@ -1,8 +1,8 @@
 """RTLSim: build the generated Verilog with Verilator and let execute_onnx run it.
 
-Matches the QDense chain that GenerateChiselCircuit described in the model metadata; builds
+Matches the LBIR layers that GenerateChiselCircuit described in the model metadata; builds
 the top module into a shared library (cached by content hash, see qonnx_c4ml.sim) and
-replaces the chain by one RTLCircuit node (exec_mode="rtlsim").  The replaced layers are
+replaces the layers by one RTLCircuit node (exec_mode="rtlsim").  The replaced layers are
 saved next to the Verilog (`lbir_layers.onnx`) so the node can also run them in numpy.
 Host-side nodes (input quantizer, dequantization, Softmax, ...) are left as they are.
 """
@@ -14,7 +14,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.base import Transformation
 
 from qonnx_c4ml.lbir import DOMAIN
-from qonnx_c4ml.transformations.generate_circuit import circuit_description, lbir_chain
+from qonnx_c4ml.transformations.generate_circuit import circuit_description, lbir_graph
 
 
 class RTLSim(Transformation):
@@ -30,14 +30,14 @@ class RTLSim(Transformation):
 
         description = circuit_description(model)
         verilog_dir = Path(model.get_metadata_prop("c4ml_verilog_dir"))
-        nodes = lbir_chain(model)
+        nodes, circuit_input, circuit_output = lbir_graph(model)
         library = build_library([verilog_dir / f for f in description.files], description.top,
                                 description.inp.width, description.out.width,
                                 cache_dir=self.cache_dir, timeout_s=self.timeout_s)
         lbir_path = verilog_dir / "lbir_layers.onnx"
-        save_layers(model, nodes, lbir_path)
+        save_layers(model, nodes, circuit_input, circuit_output, lbir_path)
         circuit = helper.make_node(
-            "RTLCircuit", [nodes[0].input[0]], [nodes[-1].output[0]], name=description.top, domain=DOMAIN,
+            "RTLCircuit", [circuit_input], [circuit_output], name=description.top, domain=DOMAIN,
             circuit=description.to_json(), library=str(library), lbir_model=str(lbir_path), exec_mode="rtlsim")
         position = list(model.graph.node).index(nodes[0])
         for node in nodes:
@@ -49,12 +49,12 @@ class RTLSim(Transformation):
         return model, False
 
 
-def save_layers(model, nodes, path):
-    """The QDense chain as a model of its own (input and output shapes from `model`)."""
+def save_layers(model, nodes, circuit_input, circuit_output, path):
+    """The LBIR layers as a model of their own (input and output shapes from `model`)."""
     def value_info(name):
         return helper.make_tensor_value_info(name, 1, model.get_tensor_shape(name))
 
-    graph = helper.make_graph(list(nodes), "lbir_layers", [value_info(nodes[0].input[0])],
-                              [value_info(nodes[-1].output[0])])
+    graph = helper.make_graph(list(nodes), "lbir_layers", [value_info(circuit_input)],
+                              [value_info(circuit_output)])
     sub = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(DOMAIN, 1)])
     ModelWrapper(sub).save(str(path))
