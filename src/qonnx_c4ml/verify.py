@@ -9,6 +9,7 @@
 and reports, for each against the reference, the exact-match fraction of output elements,
 the largest absolute difference and that difference in output LSBs, plus each stage's time.
 """
+import copy
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -32,8 +33,27 @@ def load_model(model):
 
 
 def with_batch(model, batch):
-    """A copy of `model` whose batch dimension is `batch` (qonnx executes fixed shapes)."""
-    model = model.transform(ChangeBatchSize(batch))
+    """A copy of `model` whose batch dimension is `batch` (qonnx executes fixed shapes).
+
+    qonnx's ChangeBatchSize drops every intermediate shape, which its channels-last ops
+    cannot re-infer; so the batch axis of each tensor that depends on the graph input is
+    rewritten in place when the model has such ops."""
+    if not any(n.domain == "qonnx.custom_op.channels_last" for n in model.graph.node):
+        model = model.transform(ChangeBatchSize(batch))
+        return model.transform(InferShapes())
+    model = ModelWrapper(copy.deepcopy(model.model))
+    graph = model.graph
+    dynamic, changed = {graph.input[0].name}, True
+    while changed:
+        changed = False
+        for node in graph.node:
+            if any(i in dynamic for i in node.input) and not set(node.output) <= dynamic:
+                dynamic.update(node.output)
+                changed = True
+    for info in list(graph.input) + list(graph.output) + list(graph.value_info):
+        dims = info.type.tensor_type.shape.dim
+        if info.name in dynamic and len(dims):
+            dims[0].dim_value = batch
     return model.transform(InferShapes())
 
 

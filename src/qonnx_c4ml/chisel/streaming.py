@@ -9,23 +9,30 @@ pixel per cycle.  Weights stay constants in the logic.
 
 Per layer (`stream_layer_verilog`):
 
-    writer  stores each accepted pixel in a line buffer of R rows x W pixels (R = the next
-            power of two >= KH + 1, rows addressed by a global row counter mod R, so frames
-            follow each other without a gap);
+    writer  stores each accepted pixel in a line buffer of R rows x W pixels, rows addressed
+            by a global row counter mod R, so frames follow each other without a gap;
     reader  walks the output positions (i, j) in raster order; output (i, j) is issued once
             the last input pixel its window needs has been written (the window's bottom-right
-            corner, clipped to the image), which handles zero padding on every side,
-            asymmetric pads and strides without extra cycles;
+            corner, clipped to the image), which handles zero padding on every side (padded
+            taps read code 0; for max pooling the smallest code), asymmetric pads and strides
+            without extra cycles;
     engine  window register -> window engine (combinational, or pipelined every
             `stage_levels` operator levels) -> output register.
 
 The writer accepts a pixel while its row does not overwrite the oldest row the reader still
-needs (`in_ready` depends on registers only).  The engine pipeline advances whenever its
-output register is empty or being read (`out_ready`), so a stalled consumer freezes the layer
-without losing data, and the layer runs at one pixel per cycle when never stalled.  The
-extra line-buffer row (R >= KH + 1 instead of the textbook KH - 1 rows + window) is what lets
-the reader fall behind the writer where bottom/right padding makes several outputs due at
-once, without ever stalling the input stream.
+needs (`in_ready` depends on registers only, so ready never ripples combinationally through
+the chain).  The engine pipeline advances whenever its output register is empty or being
+read (`out_ready`), so a stalled consumer freezes the layer without losing data, and the
+layer runs at one pixel per cycle when never stalled.
+
+Rate and sizing.  A frame takes max(H*W, OH*OW) cycles in a layer (one pixel per cycle each
+way; more output than input pixels happens only with more padding than 'same'), and the
+chain's initiation interval is that bound of its slowest layer.  Reaching it needs the reader
+to fall behind the writer where bottom/right padding makes several outputs due at once, hence
+R >= KH + 1 rows instead of the textbook KH - 1 rows + window: R starts at the next power of
+two >= KH + 1 and `size_line_buffers` doubles it where a cycle model of the control
+(`model_schedule`, the same rules as the Verilog) shows the stream missing the bound.  The
+same model gives the latency the report states; the tests check both against Verilator.
 
 The chain (`<top>_stream`) connects the layers' pixel streams; the frame top `<top>` adds a
 collector that gathers the last layer's output pixels into one packed vector in LBIR flat
@@ -36,7 +43,7 @@ it until `out_ready`.
 """
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -49,8 +56,9 @@ from qonnx_c4ml.lbir.conv import conv_output_hw
 from qonnx_c4ml.lbir.dtypes import bits_for_range, datatype_range
 
 STREAM_OPS = ("QConv2D", "QMaxPool2D")
-# Line-buffer reads are muxes over R*W pixels with computed addresses; address arithmetic
-# mixes signed row/column counters with unsigned slots and relies on Verilog's width rules.
+# generator.WAIVER's reasons hold for the engines; in the stream control, address arithmetic
+# mixes signed row/column counters with unsigned slots by Verilog's width rules (WIDTH), and
+# only the low bits of row counters address slots (UNUSEDSIGNAL).
 STREAM_WAIVER = WAIVER
 
 
@@ -77,8 +85,8 @@ class StreamLayer:
     engine_latency: int = 0  # register stages inside the window engine
     engine_levels: int = 0
     adders: int = 0
-    ii_cycles: int = 0  # cycles per frame when streaming continuously (= H*W)
-    latency_cycles: int = 0  # first input pixel accepted -> last output pixel leaves (modelled)
+    ii_cycles: int = 0  # this layer's cycles per frame: max(H*W, OH*OW), one pixel per cycle each way
+    latency_cycles: int = 0  # its first input pixel -> its first frame's last output pixel, inclusive (modelled)
     file: str = ""
 
     @property
@@ -110,7 +118,7 @@ def _layer_geometry(op):
         name=sanitize(node.name), op_type=node.op_type, in_shape=list(in_shape),
         out_shape=[out_channels, oh, ow], kernel=list(kernel), strides=list(strides), pads=list(pads),
         inp=inp, out=out, line_buffer_rows=rows, line_buffer_bits=rows * in_shape[2] * inp.width,
-        ii_cycles=in_shape[1] * in_shape[2])
+        ii_cycles=max(in_shape[1] * in_shape[2], oh * ow))
 
 
 # -- window engines ------------------------------------------------------------------------
@@ -285,7 +293,7 @@ def stream_layer_verilog(layer):
         f"  wire signed [{cb - 1}:0] first_row = window_top < 0 ? {lit(0, cb)} : "
         f"(window_top > {h - 1} ? {lit(h - 1, cb)} : window_top);",
         f"  wire signed [{rb - 1}:0] rows_ahead = write_row - frame_row0 - need_row;",
-        f"  wire window_ready = rows_ahead > 0 || (rows_ahead == 0 && $signed({{1'b0, write_col}}) > need_col);",
+        "  wire window_ready = rows_ahead > 0 || (rows_ahead == 0 && $signed({1'b0, write_col}) > need_col);",
         "  // the writer may not overwrite the oldest row the reader still needs",
         f"  wire signed [{rb - 1}:0] rows_held = write_row - frame_row0 - first_row;",
         f"  assign in_ready = rows_held < {rows};",
@@ -535,29 +543,42 @@ class _LayerSchedule:
         return left
 
 
-def model_schedule(layers, n_frames=3):
+@dataclass
+class Schedule:
+    """What the control model measured (cycles)."""
+
+    latency: int  # first pixel of frame 0 accepted -> the collector's out_valid
+    ii: int  # largest gap between consecutive frames
+    input_stalls: int  # cycles a pending input pixel was refused
+    refusals: list  # per layer: cycles its upstream offered a pixel it refused
+    layer_latencies: list  # per layer: its first input pixel -> its frame 0's last output pixel, inclusive
+
+
+def rate_bound(layers):
+    """Fewest cycles per frame any one-pixel-per-cycle chain can take: every layer reads its
+    input frame and writes its output frame at one pixel per cycle."""
+    return max(max(l.in_shape[1] * l.in_shape[2], l.out_shape[1] * l.out_shape[2]) for l in layers)
+
+
+def model_schedule(layers, n_frames=6):
     """Continuous streaming of `n_frames` frames (a pixel offered every cycle, output always
-    read), through the control model.  Returns (latency of the first frame: cycles from its
-    first pixel accepted to the collector's out_valid, ii: cycles between the last two frames,
-    input stall cycles, per-layer latency: cycles from the layer's first input pixel to its
-    first frame's last output pixel leaving, both inclusive)."""
+    read) through the control model (the rules of the Verilog, without data)."""
     schedules = [_LayerSchedule(layer) for layer in layers]
     pixels = layers[0].in_shape[1] * layers[0].in_shape[2]
     out_pixels = layers[-1].out_shape[1] * layers[-1].out_shape[2]
-    sent, stalls, collected, frames, cycle = 0, 0, 0, [], 0
+    sent, collected, frames, cycle = 0, 0, [], 0
+    refusals = [0] * len(layers)
     layer_done = [None] * len(layers)
     layer_start = [None] * len(layers)
     layer_count = [0] * len(layers)
-    limit = 100 * (n_frames + 2) * pixels + 1000
+    limit = 100 * (n_frames + 2) * rate_bound(layers) + 1000
     while len(frames) < n_frames and cycle < limit:
         # readies come from registers only (the collector is always ready here)
         readies = [s.in_ready() for s in schedules] + [True]
-        valids = [s.out_valid for s in schedules]
-        in_take = sent < n_frames * pixels and readies[0]
-        if sent < n_frames * pixels and not readies[0]:
-            stalls += 1
+        offers = [sent < n_frames * pixels] + [s.out_valid for s in schedules]
         for k, schedule in enumerate(schedules):
-            take = in_take if k == 0 else valids[k - 1] and readies[k]
+            take = offers[k] and readies[k]
+            refusals[k] += offers[k] and not readies[k]
             if take and layer_start[k] is None:
                 layer_start[k] = cycle
             if schedule.step(take, readies[k + 1]):
@@ -565,15 +586,39 @@ def model_schedule(layers, n_frames=3):
                 per_frame = layers[k].out_shape[1] * layers[k].out_shape[2]
                 if layer_count[k] == per_frame and layer_done[k] is None:
                     layer_done[k] = cycle
-        sent += in_take
-        if valids[-1]:
+        sent += offers[0] and readies[0]
+        if offers[-1]:
             collected += 1
             if collected == out_pixels:
                 frames.append(cycle + 1)  # frame_valid rises at the next edge
                 collected = 0
         cycle += 1
-    ii = frames[-1] - frames[-2] if len(frames) >= 2 else pixels
-    return frames[0], ii, stalls, [done - start + 1 for start, done in zip(layer_start, layer_done)]
+    if len(frames) < n_frames:
+        raise AssertionError(f"streaming control model deadlocked after {cycle} cycles")
+    return Schedule(latency=frames[0], ii=int(np.diff(frames).max()) if n_frames > 1 else pixels,
+                    input_stalls=refusals[0], refusals=refusals,
+                    layer_latencies=[done - start + 1 for start, done in zip(layer_start, layer_done)])
+
+
+def size_line_buffers(layers, max_rounds=24):
+    """Grow line buffers (doubling rows) until the modelled stream runs at the rate bound.
+
+    R = the next power of two >= KH + 1 rows suffices for 'same'-like padding; heavy bottom
+    padding makes several output rows due after the last input row, and the reader then needs
+    more rows of slack to keep the writer going.  The layer grown is the most downstream one
+    that refused input (upstream refusals are often its back-pressure)."""
+    for _ in range(max_rounds):
+        schedule = model_schedule(layers)
+        if schedule.ii <= rate_bound(layers):
+            return schedule
+        refused = [layer for layer, count in zip(layers, schedule.refusals) if count
+                   and layer.line_buffer_rows < 4 * (layer.in_shape[1] + layer.kernel[0])]
+        if not refused:
+            return schedule
+        layer = refused[-1]
+        layer.line_buffer_rows *= 2
+        layer.line_buffer_bits = layer.line_buffer_rows * layer.in_shape[2] * layer.inp.width
+    return model_schedule(layers)
 
 
 # -- entry point ---------------------------------------------------------------------------
@@ -608,6 +653,9 @@ def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, sourc
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     layers, engines = build_stream_layers(ops, stage_levels)
+    schedule = size_line_buffers(layers)  # before the Verilog: it sets the rows
+    for layer, layer_latency in zip(layers, schedule.layer_latencies):
+        layer.latency_cycles = layer_latency
     header = HEADER.format(source=source) + STREAM_WAIVER
     files = []
     stream_name = f"{top}_stream"
@@ -623,9 +671,6 @@ def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, sourc
         path = output_dir / f"{name}.v"
         path.write_text(text, encoding="utf-8")
         files.append(str(path))
-    latency, ii, stalls, layer_latencies = model_schedule(layers)
-    for layer, layer_latency in zip(layers, layer_latencies):
-        layer.latency_cycles = layer_latency
     last = layers[-1]
     channels, oh, ow = last.out_shape
     description = {
@@ -640,9 +685,10 @@ def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, sourc
         "inp": asdict(Port(layers[0].in_shape[0] * layers[0].in_shape[1] * layers[0].in_shape[2],
                            layers[0].inp.bits, layers[0].inp.signed)),
         "out": asdict(Port(channels * oh * ow, last.out.bits, last.out.signed)),
-        "ii_cycles": ii,
-        "latency_cycles": latency,
-        "modelled_input_stalls": stalls,
+        "ii_cycles": schedule.ii,
+        "ii_bound_cycles": rate_bound(layers),
+        "latency_cycles": schedule.latency,
+        "modelled_input_stalls": schedule.input_stalls,
         "line_buffer_bits": sum(layer.line_buffer_bits for layer in layers),
         "stage_levels": stage_levels,
         "layers": [{**asdict(layer), "pixel_latency": layer.pixel_latency} for layer in layers],

@@ -5,6 +5,8 @@
     out    = out_base + #{k : acc >= thresholds[o, k]}   (requant="thresholds"), flattened (N, O*OH*OW)
     out    = acc                                          (requant="none")
 
+x is read through `in_index` when set (element (c, h, w) of the image is x[:, in_index[(c*H + h)*W + w]]),
+so channels-last codes and folded Transposes need no data movement.
 `xpad` is x padded with code 0 by `pads` = [top, left, bottom, right] (asymmetric allowed);
 InferLBIR only pads where code 0 stands for the value 0.  `group` covers depthwise
 convolutions (group = C).  Dilation is 1.  An AveragePool (sum of a window, divided by its
@@ -76,6 +78,7 @@ class QConv2D(CustomOp):
             "strides": ("ints", False, [1, 1]),
             "pads": ("ints", False, [0, 0, 0, 0]),  # top, left, bottom, right
             "group": ("i", False, 1),
+            "in_index": ("ints", False, []),  # gather of the image from the input codes ([]: in order)
             "in_dtype": ("s", True, ""),
             "out_dtype": ("s", True, ""),
             "requant": ("s", False, "thresholds", {"thresholds", "none"}),
@@ -106,7 +109,9 @@ class QConv2D(CustomOp):
 
     def connections(self):
         in_shape, strides, pads, group = self.geometry()
-        return conv_connections(self.weight_codes(), in_shape, strides, pads, group)
+        rows = conv_connections(self.weight_codes(), in_shape, strides, pads, group)
+        in_index = self.get_nodeattr("in_index")
+        return [[(in_index[k], w) for k, w in row] for row in rows] if in_index else rows
 
     def make_shape_compatible_op(self, model):
         shape = model.get_tensor_shape(self.onnx_node.input[0]) or model.get_tensor_shape(
@@ -123,6 +128,9 @@ class QConv2D(CustomOp):
         if not np.array_equal(codes, np.round(codes)):
             raise ValueError(f"{node.name}: input is not integer-valued")
         in_shape, strides, pads, group = self.geometry()
+        in_index = self.get_nodeattr("in_index")
+        if in_index:
+            codes = codes[:, in_index]
         acc = conv_forward(codes.astype(np.int64), self.weight_codes(), in_shape, strides, pads, group)
         out = requantize_codes(acc.reshape(acc.shape[0], -1), self.get_nodeattr("requant"),
                                self.threshold_codes(), self.channel_of_outputs(), self.get_nodeattr("out_base"))
@@ -138,4 +146,13 @@ class QConv2D(CustomOp):
             messages.append(f"in_shape {in_shape}, group {group} and weights {weights.shape} disagree")
         if len(strides) != 2 or len(pads) != 4:
             messages.append("strides must have 2 entries and pads 4 (top, left, bottom, right)")
+        if self.get_nodeattr("requant") == "thresholds" and weights.ndim == 4:
+            thresholds = self.threshold_codes()
+            if thresholds.size and (thresholds.ndim != 2 or thresholds.shape[0] != weights.shape[0]):
+                messages.append(f"one threshold row per output channel expected, got shape {thresholds.shape}")
+            elif thresholds.size and np.any(np.diff(thresholds, axis=1) < 0):
+                messages.append("thresholds must be sorted along each row")
+        in_index = self.get_nodeattr("in_index")
+        if in_index and len(in_index) != int(np.prod(in_shape)):
+            messages.append("in_index needs one entry per image element")
         return messages

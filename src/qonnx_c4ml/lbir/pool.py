@@ -4,6 +4,7 @@
           (i*sh - pad_top, j*sw - pad_left) of size kernel, ignoring padded positions
     out : (N, C*OH*OW)
 
+`in_index` (if set) says where image element (c, h, w) lives in the input codes, as in QConv2D.
 Exact on codes because every quantizer InferLBIR accepts before a pool is nondecreasing
 (positive scale): max of the values = the value of the max code.
 """
@@ -42,6 +43,7 @@ class QMaxPool2D(CustomOp):
             "kernel": ("ints", True, []),
             "strides": ("ints", True, []),
             "pads": ("ints", False, [0, 0, 0, 0]),  # top, left, bottom, right
+            "in_index": ("ints", False, []),  # gather of the image from the input codes ([]: in order)
             "in_dtype": ("s", True, ""),
             "out_dtype": ("s", True, ""),
             "verilog_module": ("s", False, ""),
@@ -56,7 +58,10 @@ class QMaxPool2D(CustomOp):
         return (in_shape[0], *conv_output_hw(in_shape, kernel, strides, pads))
 
     def windows(self):
-        return pool_windows(*self.geometry())
+        """Per output element, the input code positions of its window (through in_index)."""
+        windows = pool_windows(*self.geometry())
+        in_index = self.get_nodeattr("in_index")
+        return [[in_index[k] for k in window] for window in windows] if in_index else windows
 
     def make_shape_compatible_op(self, model):
         shape = model.get_tensor_shape(self.onnx_node.input[0]) or model.get_tensor_shape(

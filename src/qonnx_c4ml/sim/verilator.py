@@ -249,7 +249,7 @@ def _run_logged(command, cwd, env, log, log_path, deadline, step):
         )
 
 
-def _harness_source(prefix, in_bits, out_bits):
+def _harness_source(prefix, in_bits, out_bits, harness=None):
     in_words = words_for_bits(in_bits)
     top_word_bits = in_bits - 32 * (in_words - 1)
     prelude = (
@@ -260,14 +260,14 @@ def _harness_source(prefix, in_bits, out_bits):
         f"#define QC4ML_OUT_WORDS {words_for_bits(out_bits)}\n"
         "#line 1 \"harness.cpp\"\n"
     )
-    return prelude + HARNESS_PATH.read_text(encoding="utf-8")
+    return prelude + Path(harness or HARNESS_PATH).read_text(encoding="utf-8")
 
 
 def _verilate_and_compile(tool, sources, top, in_bits, out_bits, key, staging, log, log_path,
-                          deadline):
+                          deadline, harness_path=None):
     prefix = "Vq" + key[:16]
     harness = staging / "qc4ml_harness.cpp"
-    harness.write_text(_harness_source(prefix, in_bits, out_bits), encoding="utf-8")
+    harness.write_text(_harness_source(prefix, in_bits, out_bits, harness_path), encoding="utf-8")
     obj_dir = staging / "obj"
     env = tool.environment()
     compiler, _ = _compiler(tool.root)
@@ -292,7 +292,7 @@ def _verilate_and_compile(tool, sources, top, in_bits, out_bits, key, staging, l
     return obj_dir / LIBRARY_NAME
 
 
-def build_library(verilog_files, top, in_bits, out_bits, cache_dir=None, timeout_s=600):
+def build_library(verilog_files, top, in_bits, out_bits, cache_dir=None, timeout_s=600, harness=None):
     """Verilate `verilog_files` (top module `top`) with the batch harness; return the .so path.
 
     `in_bits`/`out_bits` are the widths of in_data/out_data. The result is cached in
@@ -300,6 +300,8 @@ def build_library(verilog_files, top, in_bits, out_bits, cache_dir=None, timeout
     concurrent callers building the same design wait for one build and share it.
     Raises BuildError (with the log path) when Verilator or the compiler fails or exceeds
     `timeout_s` seconds, ToolNotFoundError when Verilator is missing.
+    `harness` is the path of another C++ driver using the same prelude (default harness.cpp;
+    the streaming driver is sim/stream_harness.cpp).
     """
     tool = find_verilator()
     sources = [(Path(path).resolve(), Path(path).read_bytes()) for path in verilog_files]
@@ -310,7 +312,7 @@ def build_library(verilog_files, top, in_bits, out_bits, cache_dir=None, timeout
             f"port widths must be >= 1 bit, got in_bits={in_bits}, out_bits={out_bits}"
         )
     # The harness as written for this design, with a stand-in for the hash-derived class name.
-    harness_text = _harness_source("VqPREFIX", in_bits, out_bits)
+    harness_text = _harness_source("VqPREFIX", in_bits, out_bits, harness)
     key = _cache_key(sources, harness_text, tool, top, in_bits, out_bits)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     entry = cache / key
@@ -336,7 +338,7 @@ def build_library(verilog_files, top, in_bits, out_bits, cache_dir=None, timeout
             with open(log_path, "w", encoding="utf-8") as log:
                 built = _verilate_and_compile(
                     tool, sources, top, in_bits, out_bits, key, staging, log, log_path,
-                    started + timeout_s,
+                    started + timeout_s, harness,
                 )
             complete = staging / "entry"
             complete.mkdir()

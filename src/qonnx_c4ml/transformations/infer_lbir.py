@@ -221,7 +221,7 @@ class _Lowering:
         returns the new integer tensors' activations (none if it stays on the host)."""
         channels_last = node.domain == CHANNELS_LAST_DOMAIN
         first_input = node.input[0] == tensor
-        if act.pads != (0, 0, 0, 0) and not (node.op_type == "Conv" and first_input):
+        if act.pads != (0, 0, 0, 0) and not (node.op_type in ("Conv", "Transpose") and first_input):
             raise UnsupportedModelError("only a Conv may follow a Pad node", node,
                                         "pad right before a convolution (e.g. nn.ZeroPad2d -> QuantConv2d)")
         if node.op_type in LAYOUT_OPS and first_input:
@@ -370,9 +370,11 @@ class _Lowering:
             if new_shape is None or new_shape[0] != batch_in[0]:
                 raise UnsupportedModelError(f"reshape to {new_shape} changes the batch axis", node)
             move = lambda a: a.reshape(tuple(new_shape[1:]))  # noqa: E731
+        # pending pads are in image coordinates (top, left, bottom, right): a Transpose between
+        # a Pad and a channels-last Conv (qonnx's conversion leaves one) keeps them meaningful
         return Activation(act.codes, move(act.index), move(act.scale), move(act.offset),
                           move(act.scale_f32), move(act.offset_f32), act.lo, act.hi,
-                          act.codes_shape, node.output[0])
+                          act.codes_shape, node.output[0], act.pads)
 
     # -- layers --------------------------------------------------------------------------
     def dense_layer(self, act, node):
@@ -432,14 +434,15 @@ class _Lowering:
 
     # -- convolutional layers ------------------------------------------------------------
     def image_shape(self, act, node, channels_last):
-        """(C, H, W) of `act`, which must be the codes tensor itself in channels-first order."""
-        index = act.channels_first(channels_last) if act.index.ndim == 3 else None
-        if index is None or not np.array_equal(index.ravel(), np.arange(index.size)) or \
-                index.size != int(np.prod(act.codes_shape)):
-            raise UnsupportedModelError(
-                f"input layout {act.index.shape} is not a (C, H, W) image of integer codes in order", node,
-                "feed convolutions and pools from a quantizer in NCHW (or qonnx channels-last) layout")
-        return tuple(int(d) for d in index.shape)
+        """(C, H, W) of the image `act` and the `in_index` attribute: where each (c, h, w) lives
+        in the codes tensor ([] when in order; channels-last codes or folded Transposes are not)."""
+        if act.index.ndim != 3:
+            raise UnsupportedModelError(f"input of per-sample shape {act.index.shape} is not an image", node,
+                                        "2-D convolutions and pools need (C, H, W) or (H, W, C) inputs")
+        index = act.channels_first(channels_last)
+        in_order = np.array_equal(index.ravel(), np.arange(index.size)) and \
+            index.size == int(np.prod(act.codes_shape))
+        return tuple(int(d) for d in index.shape), ([] if in_order else [int(i) for i in index.ravel()])
 
     def channel_parameters(self, act, node, channels_last, groups_of_channels):
         """Per input channel (scale, offset) Fractions; each list in `groups_of_channels` must
@@ -482,15 +485,17 @@ class _Lowering:
                                         "only constant (trained) weights can become logic")
         if np.any(weights.offset != 0):
             raise UnsupportedModelError("weights with an offset are not supported", node)
-        codes = weights.codes
+        codes, w_scale = weights.codes, weights.scale
         if codes.ndim != 4:
             raise UnsupportedModelError(f"only 2-D convolutions are supported (weights {codes.shape})", node)
+        if channels_last:  # qonnx's channels-last Conv keeps its weights as (O, KH, KW, C/group)
+            codes, w_scale = np.transpose(codes, (0, 3, 1, 2)), np.transpose(w_scale, (0, 3, 1, 2))
         n_out, per_group, kh, kw = codes.shape
-        w_scale = weights.scale.reshape(n_out, -1)
+        w_scale = w_scale.reshape(n_out, -1)
         if np.any(w_scale != w_scale[:, :1]):
             raise UnsupportedModelError("weight scales vary inside an output channel", node,
                                         "use per-tensor or per-output-channel weight scales")
-        in_shape = self.image_shape(act, node, channels_last)
+        in_shape, in_index = self.image_shape(act, node, channels_last)
         group = int(attrs.get("group", 1))
         if in_shape[0] != per_group * group or n_out % group:
             raise UnsupportedModelError(f"group {group} does not fit {in_shape[0]} input channels", node)
@@ -520,14 +525,15 @@ class _Lowering:
         out_shape, axis, index = self.output_image(node, n_out, out_hw, channels_last)
         layer = Layer(self.fresh_name(node.name or node.output[0]), node, act, codes, alpha, beta,
                       [node.name], [], kind="conv", out_shape=out_shape, channel_axis=axis, out_index=index,
-                      attrs={"in_shape": list(in_shape), "strides": strides, "pads": pads, "group": group})
+                      attrs={"in_shape": list(in_shape), "strides": strides, "pads": pads, "group": group,
+                             **({"in_index": in_index} if in_index else {})})
         return self.finish_layer(layer, node.output[0])
 
     def average_pool_layer(self, act, node):
         """AveragePool / GlobalAveragePool: a depthwise convolution with weights 1 whose
         1/window factor folds into the requantization that follows (Trunc or Quant)."""
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        in_shape = self.image_shape(act, node, False)
+        in_shape, in_index = self.image_shape(act, node, False)
         if node.op_type == "GlobalAveragePool":
             kernel, strides, pads = list(in_shape[1:]), [1, 1], [0, 0, 0, 0]
         else:
@@ -554,7 +560,8 @@ class _Lowering:
         out_shape, axis, index = self.output_image(node, channels, out_hw, False)
         layer = Layer(self.fresh_name(node.name or node.output[0]), node, act, weights, alpha, beta,
                       [node.name], [], kind="conv", out_shape=out_shape, channel_axis=axis, out_index=index,
-                      attrs={"in_shape": list(in_shape), "strides": strides, "pads": pads, "group": channels})
+                      attrs={"in_shape": list(in_shape), "strides": strides, "pads": pads, "group": channels,
+                             **({"in_index": in_index} if in_index else {})})
         return self.finish_layer(layer, node.output[0])
 
     def max_pool(self, act, node, channels_last):
@@ -564,7 +571,7 @@ class _Lowering:
             raise UnsupportedModelError("MaxPool with an Indices output is not supported", node)
         if attrs.get("ceil_mode", 0) or any(d != 1 for d in attrs.get("dilations", [1, 1])):
             raise UnsupportedModelError("MaxPool with ceil_mode=1 or dilation is not supported", node)
-        in_shape = self.image_shape(act, node, channels_last)
+        in_shape, in_index = self.image_shape(act, node, channels_last)
         channel = self.channel_parameters(act, node, channels_last, [])
         if any(s <= 0 for s, _ in channel):
             raise UnsupportedModelError("MaxPool after a decreasing quantizer (scale <= 0)", node)
@@ -578,7 +585,8 @@ class _Lowering:
         out_codes = self.fresh_name(node.output[0] + "_codes")
         self.new_nodes.append(helper.make_node(
             "QMaxPool2D", [act.codes], [out_codes], name=name, domain=DOMAIN, in_shape=list(in_shape),
-            kernel=kernel, strides=strides, pads=pads, in_dtype=act.dtype, out_dtype=act.dtype))
+            kernel=kernel, strides=strides, pads=pads, in_dtype=act.dtype, out_dtype=act.dtype,
+            **({"in_index": in_index} if in_index else {})))
         self.lbir_outputs[out_codes] = act.dtype
         self.removed.add(node.name)
         scale = np.array([s for s, _ in channel], dtype=object)
