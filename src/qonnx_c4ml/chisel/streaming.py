@@ -27,12 +27,14 @@ layer runs at one pixel per cycle when never stalled.
 
 Rate and sizing.  A frame takes max(H*W, OH*OW) cycles in a layer (one pixel per cycle each
 way; more output than input pixels happens only with more padding than 'same'), and the
-chain's initiation interval is that bound of its slowest layer.  Reaching it needs the reader
-to fall behind the writer where bottom/right padding makes several outputs due at once, hence
-R >= KH + 1 rows instead of the textbook KH - 1 rows + window: R starts at the next power of
-two >= KH + 1 and `size_line_buffers` doubles it where a cycle model of the control
-(`model_schedule`, the same rules as the Verilog) shows the stream missing the bound.  The
-same model gives the latency the report states; the tests check both against Verilator.
+chain's initiation interval is that bound of its slowest layer.  Reaching it needs the
+writer to run ahead of the reader, and the reader to fall behind where bottom/right padding
+makes several outputs due at once, so a layer has R >= KH rows where the textbook design has
+KH - 1 rows + a window register: R starts at the next power of two >= KH (at least 2) and
+`size_line_buffers` doubles it where a cycle model of the control (`model_schedule`, the
+same rules as the Verilog) shows the stream missing the bound (a 3x3 'same' convolution keeps
+4 rows).  The same model gives the latency the report states; the tests check both against
+Verilator.
 
 The chain (`<top>_stream`) connects the layers' pixel streams; the frame top `<top>` adds a
 collector that gathers the last layer's output pixels into one packed vector in LBIR flat
@@ -113,7 +115,7 @@ def _layer_geometry(op):
         raise UnsupportedModelError(f"{node.name}: empty output {oh}x{ow}")
     inp = port_for_dtype(in_shape[0], op.get_nodeattr("in_dtype"))
     out = port_for_dtype(out_channels, op.get_nodeattr("out_dtype"))
-    rows = 1 << max(1, (kernel[0]).bit_length())  # next power of two >= KH + 1
+    rows = 1 << max(1, (kernel[0] - 1).bit_length())  # next power of two >= KH (and >= 2)
     return StreamLayer(
         name=sanitize(node.name), op_type=node.op_type, in_shape=list(in_shape),
         out_shape=[out_channels, oh, ow], kernel=list(kernel), strides=list(strides), pads=list(pads),
@@ -247,7 +249,6 @@ def stream_layer_verilog(layer):
     # global row counters wrap; their differences stay within a few frames' rows
     row_bits = max(coord_bits, _signed_bits(-4 * (h + kh + rows + pt + pb + 2), 4 * (h + kh + rows + pt + pb + 2)))
     col_bits = max(1, (w - 1).bit_length())
-    addr_bits = max(1, (rows * w - 1).bit_length())
     if layer.op_type == "QMaxPool2D":
         pad_code = datatype_range_of_port(layer.inp)[0]
     else:
@@ -273,7 +274,7 @@ def stream_layer_verilog(layer):
         f"  // {layer.op_type} {c_in}x{h}x{w} -> {layer.out_shape[0]}x{oh}x{ow}, kernel {kh}x{kw}, "
         f"strides {sh},{sw}, pads {pt},{pl},{pb},{pr}",
         f"  // line buffer: {rows} rows x {w} pixels x {pixel} bits = {layer.line_buffer_bits} bits",
-        f"  reg [{pixel - 1}:0] line_buffer [0:{rows * w - 1}];",
+        *(f"  reg [{pixel - 1}:0] line_buffer{slot} [0:{w - 1}];" for slot in range(rows)),
         f"  reg [{col_bits - 1}:0] write_col;",
         f"  reg [{rb - 1}:0] write_row;  // global row count (mod 2^{rb}); slot = write_row mod {rows}",
         f"  reg [{rb - 1}:0] frame_row0;  // global row of row 0 of the frame being read",
@@ -299,7 +300,9 @@ def stream_layer_verilog(layer):
         f"  assign in_ready = rows_held < {rows};",
         "  wire advance = !out_valid_q || out_ready;",
         "  wire issue = window_ready && advance;",
-        f"  wire [{addr_bits - 1}:0] write_addr = write_row[{slot_bits - 1}:0] * {w} + write_col;",
+        f"  wire [{slot_bits - 1}:0] write_slot = write_row[{slot_bits - 1}:0];",
+        "  // reads: per window column v, the pixel in every row slot (shared by the KH taps of",
+        "  // the column), then per tap the slot of its row",
     ]
     taps = []
     for u in range(kh):
@@ -312,14 +315,14 @@ def stream_layer_verilog(layer):
         out += [
             f"  wire signed [{cb - 1}:0] col{v} = window_left + {v};",
             f"  wire col{v}_inside = col{v} >= 0 && col{v} < {w};",
+            f"  wire [{col_bits - 1}:0] col{v}_index = col{v}[{col_bits - 1}:0];",
+            f"  wire [{pixel - 1}:0] column{v} [0:{rows - 1}];",
+            *(f"  assign column{v}[{slot}] = line_buffer{slot}[col{v}_index];" for slot in range(rows)),
         ]
     for u in range(kh):
         for v in range(kw):
-            out += [
-                f"  wire [{addr_bits - 1}:0] addr{u}_{v} = slot{u} * {w} + col{v};",
-                f"  wire [{pixel - 1}:0] tap{u}_{v} = row{u}_inside && col{v}_inside ? "
-                f"line_buffer[addr{u}_{v}] : {pad_pixel};",
-            ]
+            out.append(f"  wire [{pixel - 1}:0] tap{u}_{v} = row{u}_inside && col{v}_inside ? "
+                       f"column{v}[slot{u}] : {pad_pixel};")
             taps.append(f"tap{u}_{v}")
     engine_stages = layer.engine_latency
     clock = ".clock(clock), .enable(advance), " if engine_stages else ""
@@ -333,7 +336,8 @@ def stream_layer_verilog(layer):
         engine_valid = f"engine_valid[{engine_stages - 1}]"
     out += [
         "  always @(posedge clock) begin",
-        "    if (in_valid && in_ready) line_buffer[write_addr] <= in_data;",
+        *(f"    if (in_valid && in_ready && write_slot == {lit(slot, slot_bits)}) line_buffer{slot}[write_col] <= in_data;"
+          for slot in range(rows)),
         "    if (advance) begin",
         "      window_data <= {" + ", ".join(reversed(taps)) + "};",
         "      out_data_q <= engine_out;",
@@ -640,9 +644,24 @@ def build_stream_layers(ops, stage_levels=None):
                 raise UnsupportedModelError(
                     f"{layer.name} expects {layer.in_shape} pixels of {layer.inp}, but {prev.name} produces "
                     f"{prev.out_shape} of {prev.out}")
+        in_index = [int(i) for i in op.get_nodeattr("in_index")] if "in_index" in op.get_nodeattr_types() else []
+        if layers and in_index and in_index != list(range(len(in_index))):
+            # a stream carries whole pixels; only the host can reorder before the first layer
+            raise UnsupportedModelError(
+                f"{layer.name}: reads its input through an in_index gather; the streaming style supports "
+                "that on the first layer only (the host reorders the frame)")
         engines.append(engine_module(layer, op, stage_levels))
         layers.append(layer)
     return layers, engines
+
+
+def first_layer_gather(ops):
+    """The first op's in_index (where image element (c, h, w) sits in the input codes), or None."""
+    op = ops[0]
+    if "in_index" not in op.get_nodeattr_types():
+        return None
+    in_index = [int(i) for i in op.get_nodeattr("in_index")]
+    return in_index if in_index and in_index != list(range(len(in_index))) else None
 
 
 def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, source="QONNX"):
@@ -679,6 +698,7 @@ def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, sourc
         "stream_top": stream_name,
         "files": files,
         "in_shape": layers[0].in_shape,
+        "in_index": first_layer_gather(ops),  # the host gathers frames through it (channels-last inputs)
         "out_shape": last.out_shape,
         "pixel_in": asdict(layers[0].inp),
         "pixel_out": asdict(last.out),
@@ -696,3 +716,21 @@ def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, sourc
     (output_dir / f"{top}.stream.json").write_text(json.dumps(description, indent=2, sort_keys=True),
                                                    encoding="utf-8")
     return description
+
+
+def format_report(description):
+    """The per-layer and total numbers of a streaming description as a text table."""
+    rows = [("layer", "op", "in CxHxW", "out CxHxW", "kernel", "strides", "pads t,l,b,r", "lb rows",
+             "lb bits", "ii", "latency", "adders")]
+    for layer in description["layers"]:
+        rows.append((layer["name"], layer["op_type"], "x".join(map(str, layer["in_shape"])),
+                     "x".join(map(str, layer["out_shape"])), "x".join(map(str, layer["kernel"])),
+                     ",".join(map(str, layer["strides"])), ",".join(map(str, layer["pads"])),
+                     str(layer["line_buffer_rows"]), str(layer["line_buffer_bits"]), str(layer["ii_cycles"]),
+                     str(layer["latency_cycles"]), str(layer["adders"])))
+    rows.append(("total", "", "", "", "", "", "", "", str(description["line_buffer_bits"]),
+                 str(description["ii_cycles"]), str(description["latency_cycles"]), ""))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    return "\n".join(lines) + ("\nii and latency in cycles (latency: first input pixel to the frame's out_valid "
+                               "for the total, a layer's first input to its last output pixel per layer)\n")

@@ -66,6 +66,9 @@ class StreamingCircuit:
     def run_frames(self, codes, backpressure=None, max_cycles=None):
         """Stream `codes` (N, C*H*W) int64 through the circuit; returns (out (N, E) int64, stats).
 
+        `codes` are in the layout of the first layer's input tensor (its in_index, if any, is
+        applied here); `out` is the last layer's output in LBIR flat order.
+
         backpressure: None streams a pixel every cycle with out_ready always high; an integer
         seeds random gaps in in_valid and random low periods of out_ready.
         stats: cycles (after reset, until the last frame), ii (cycles between consecutive
@@ -78,6 +81,8 @@ class StreamingCircuit:
         codes = codes.reshape(codes.shape[0], -1)
         n_frames = codes.shape[0]
         c, h, w = self.in_shape
+        if self.description.get("in_index"):  # the first layer reads its image through a gather
+            codes = codes[:, self.description["in_index"]]
         pixels = frames_to_pixels(codes, self.in_shape)
         in_words = np.ascontiguousarray(pack_codes(pixels, self.pixel_in["bits"], self.pixel_in["signed"]))
         beats_per_frame = 1 if self.top == "frame" else self.out_shape[1] * self.out_shape[2]

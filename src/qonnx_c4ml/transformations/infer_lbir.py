@@ -892,7 +892,9 @@ class _Lowering:
         """Last layer without quantizer: QDense outputs acc, host recomputes the MatMul output."""
         if layer.kind != "dense":
             raise UnsupportedModelError(
-                "the output of this layer reaches no quantizer", layer.linear,
+                f"the output of layer '{layer.linear.name}' ({layer.linear.op_type}) reaches "
+                + ("this node without a quantizer" if stop is not None else "no quantizer"),
+                stop if stop is not None else layer.linear,
                 UNSUPPORTED_HINTS.get(stop.op_type if stop is not None else "",
                                       "quantize convolution/pool/Add outputs; only a final MatMul/Gemm may "
                                       "leave the circuit unquantized"))
