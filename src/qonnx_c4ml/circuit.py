@@ -18,7 +18,7 @@ from qonnx_c4ml.verify import execute, load_model
 
 
 class Circuit:
-    def __init__(self, model, output_dir=None, pipeline="none", cache_dir=None):
+    def __init__(self, model, output_dir=None, pipeline="none", cache_dir=None, style="auto"):
         model = load_model(model)
         if not any(n.domain == DOMAIN for n in model.graph.node):
             model = model.transform(InferLBIR())
@@ -26,7 +26,7 @@ class Circuit:
             if not model.get_metadata_prop(METADATA_KEY):
                 if output_dir is None:
                     output_dir = tempfile.mkdtemp(prefix="qonnx_c4ml_")
-                model = model.transform(GenerateChiselCircuit(output_dir, pipeline=pipeline))
+                model = model.transform(GenerateChiselCircuit(output_dir, pipeline=pipeline, style=style))
             model = model.transform(RTLSim(cache_dir=cache_dir))
         self.model = model
         self._node = next(n for n in model.graph.node if n.op_type == "RTLCircuit")

@@ -18,12 +18,15 @@ from qonnx_c4ml.transformations.generate_circuit import DEFAULT_MAX_OPERATORS
 EXIT_MISMATCH, EXIT_ERROR, EXIT_BUG = 1, 2, 3
 PIPELINE_HELP = ("none (combinational), layer (a register stage per layer) or N (a register stage "
                  "every N operator levels)")
+STYLE_HELP = ("parallel: every layer fully parallel, one sample per cycle; streaming: the leading conv/pool "
+              "layers take one pixel per cycle through line buffers; auto: streaming when the conv front is "
+              "large and --pipeline is none")
 DEMO_MODEL = Path(__file__).parent / "data" / "digits_w4a4.onnx"
 DEMO_DATA = Path(__file__).parent / "data" / "digits_test.npz"
 
 
 def compile_model(model_path, output_dir, pipeline="none", top="c4ml_top", force=False,
-                  max_operators=DEFAULT_MAX_OPERATORS, synth=None, synth_flow="generic-fast"):
+                  max_operators=DEFAULT_MAX_OPERATORS, synth=None, synth_flow="generic-fast", style="auto"):
     """InferLBIR + GenerateChiselCircuit (+ yosys) into `output_dir` (written whole or not at all).
 
     Besides the Verilog: `model_lbir.onnx`, `report.json` (+ its readable `report.md` and
@@ -47,7 +50,7 @@ def compile_model(model_path, output_dir, pipeline="none", top="c4ml_top", force
         start = time.perf_counter()
         lbir = model.transform(InferLBIR())
         infer_s = time.perf_counter() - start
-        generated = lbir.transform(GenerateChiselCircuit(staging, pipeline=pipeline, top=top,
+        generated = lbir.transform(GenerateChiselCircuit(staging, pipeline=pipeline, top=top, style=style,
                                                          max_operators=max_operators))
         generate_s = time.perf_counter() - start
         description = circuit_description(generated)
@@ -59,6 +62,10 @@ def compile_model(model_path, output_dir, pipeline="none", top="c4ml_top", force
             "verilog_files": description.files,
             "registered_wrapper": description.registered_wrapper,
             "pipeline": description.pipeline,
+            "style": description.style,
+            # streaming: cycles per input frame (one pixel per cycle) and first pixel -> output
+            "ii_cycles": description.stream.get("ii_cycles", 1),
+            "line_buffer_bits": description.stream.get("line_buffer_bits", 0),
             "latency_cycles": description.latency_cycles,
             "input": {"elements": description.inp.elements, "bits": description.inp.bits,
                       "signed": description.inp.signed},
@@ -91,9 +98,10 @@ def compile_model(model_path, output_dir, pipeline="none", top="c4ml_top", force
 
 def cmd_compile(args):
     report = compile_model(args.model, args.output, args.pipeline, args.top, args.force, args.max_operators,
-                           args.synth, args.synth_flow)
+                           args.synth, args.synth_flow, args.style)
+    stream = f", streaming: {report['ii_cycles']} cycles per frame" if report["style"] == "streaming" else ""
     print(f"wrote {len(report['verilog_files'])} Verilog files and report.json/.md/.html to {args.output} "
-          f"(top {report['top']}, latency {report['latency_cycles']} cycles, "
+          f"(top {report['top']}, latency {report['latency_cycles']} cycles{stream}, "
           f"generated in {report['generate_s']:.3f} s)")
     if args.synth:
         print(f"yosys {report['flow']}: {report['luts']} LUTs, {report['ffs']} FFs, depth {report['depth']} "
@@ -105,7 +113,7 @@ def cmd_verify(args):
     from qonnx_c4ml.verify import verify
 
     report = verify(args.model, samples=args.samples, seed=args.seed, rtl=not args.no_rtl,
-                    pipeline=args.pipeline)
+                    pipeline=args.pipeline, style=args.style)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2, sort_keys=True))
     else:
@@ -212,6 +220,7 @@ def build_parser():
     p.add_argument("-o", "--output", required=True, help="output directory (must be new or empty)")
     p.add_argument("--pipeline", default="none", help=PIPELINE_HELP)
     p.add_argument("--top", default="c4ml_top", help="top module name")
+    p.add_argument("--style", default="auto", choices=["auto", "parallel", "streaming"], help=STYLE_HELP)
     p.add_argument("--force", action="store_true", help="replace a non-empty output directory")
     p.add_argument("--max-operators", type=int, default=DEFAULT_MAX_OPERATORS,
                    help="refuse circuits estimated above this many adders/comparators")
@@ -225,6 +234,7 @@ def build_parser():
     p.add_argument("--samples", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--pipeline", default="none", help=PIPELINE_HELP)
+    p.add_argument("--style", default="auto", choices=["auto", "parallel", "streaming"], help=STYLE_HELP)
     p.add_argument("--no-rtl", action="store_true", help="skip the Verilator stage")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(run=cmd_verify)

@@ -362,6 +362,9 @@ def package(circuit, out_dir, vectors=DEFAULT_VECTORS, inputs=None, seed=0, over
     from qonnx_c4ml.synth import write_vivado_tcl
 
     description = circuit.description
+    if description.style == "streaming":
+        raise C4mlError("packaging a streaming circuit is not supported yet (its testbench would have to "
+                        "send pixels with valid/ready); generate it with style='parallel' to package it")
     verilog_dir = circuit.verilog_dir
     out_dir = check_destination(out_dir, overwrite, verilog_dir)
     if inputs is None:

@@ -207,7 +207,7 @@ def run_qcdq(model, x):
     return session.run(None, {qcdq.graph.input[0].name: x.astype(np.float32)})[0]
 
 
-def verify(model, samples=1000, seed=0, inputs=None, rtl=True, pipeline="none", build_dir=None):
+def verify(model, samples=1000, seed=0, inputs=None, rtl=True, pipeline="none", build_dir=None, style="auto"):
     """Run the differential check (see module doc); returns a VerifyReport."""
     from qonnx_c4ml.transformations import InferLBIR
 
@@ -242,7 +242,7 @@ def verify(model, samples=1000, seed=0, inputs=None, rtl=True, pipeline="none", 
         start = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="qonnx_c4ml_verify_") as scratch:
             # the Verilog is only needed until the (content-hash cached) library is built
-            circuit = Circuit(lbir_model, output_dir=build_dir or scratch, pipeline=pipeline)
+            circuit = Circuit(lbir_model, output_dir=build_dir or scratch, pipeline=pipeline, style=style)
             result = circuit(x)
         report.comparisons.append(compare("rtl", reference, result, report.output_lsb, time.perf_counter() - start))
     return report

@@ -52,7 +52,7 @@ class CombinedCircuits:
         self.models, self.descriptions, files = [], [], []
         for i, model in enumerate(lbir_models):
             generated = model.transform(GenerateChiselCircuit(work_dir, pipeline="none", top=f"c{i}_top",
-                                                              module_prefix=f"c{i}_"))
+                                                              module_prefix=f"c{i}_", style="parallel"))
             self.models.append(generated)
             description = circuit_description(generated)
             self.descriptions.append(description)

@@ -8,7 +8,10 @@ qonnx `execute_onnx` on the original model.
 - the MNIST CNNs on the 1,000 shipped test digits: power-of-two bit-exact with the
   accuracy kept; the float-scale one to the DESIGN.md section 2 rule (same code on >= 99.9 %
   of output elements, never more than 1 LSB), its measured rates printed;
-- a residual block with pipeline=2, whose skip path needs delay registers.
+- a residual block with pipeline=2, whose skip path needs delay registers;
+- the streaming style (line-buffered conv/pool front, one pixel per cycle, fully parallel
+  dense tail): MNIST bit-exact on the 1,000 digits, the small fixtures on 300 inputs each,
+  with the initiation interval the harness counts.
 """
 import json
 from pathlib import Path
@@ -17,9 +20,12 @@ import numpy as np
 import pytest
 from combined import CombinedCircuits, host_split, host_tail
 
+from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
 
+from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.io import read_model
+from qonnx_c4ml.lbir.circuit import STREAM_STATS
 from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR, RTLSim
 from qonnx_c4ml.transformations.generate_circuit import circuit_description
 from qonnx_c4ml.verify import compare, execute, output_lsb, random_inputs, verify
@@ -78,36 +84,50 @@ def test_small_cnns_rtl_against_qonnx(tmp_path, record_property):
     assert not failures, failures
 
 
-def mnist_circuit(name, tmp_path):
+def stream_stats(simulated):
+    """Cycle counts of the last streaming run of the model's RTLCircuit (counted by the harness)."""
+    node = next(n for n in simulated.graph.node if n.op_type == "RTLCircuit")
+    return STREAM_STATS[getCustomOp(node).get_nodeattr("library")]
+
+
+def mnist_circuit(name, tmp_path, style):
     original = read_model(CNN / MANIFEST[name]["file"])
-    generated = original.transform(InferLBIR()).transform(GenerateChiselCircuit(tmp_path / "verilog"))
+    generated = original.transform(InferLBIR()).transform(GenerateChiselCircuit(tmp_path / "verilog", style=style))
+    assert circuit_description(generated).style == style
     return original, generated.transform(RTLSim())
 
 
 @pytest.mark.slow
-def test_mnist_cnn_po2_rtl_bit_exact_and_accurate(tmp_path, record_property):
+@pytest.mark.parametrize("style", ["parallel", "streaming"])
+def test_mnist_cnn_po2_rtl_bit_exact_and_accurate(style, tmp_path, record_property):
     """The issue's acceptance CNN: conv3x3 -> ReLU -> maxpool -> conv3x3 -> ReLU -> maxpool ->
-    dense, 4-bit power-of-two, trained on real MNIST digits; fully parallel in RTL."""
-    original, simulated = mnist_circuit("mnist_cnn_w4a4_po2", tmp_path)
+    dense, 4-bit power-of-two, trained on real MNIST digits; both circuit styles in RTL."""
+    original, simulated = mnist_circuit("mnist_cnn_w4a4_po2", tmp_path, style)
     x, y = mnist_digits()
     reference, rtl = execute(original, x), execute(simulated, x)
     assert np.array_equal(rtl, reference)  # bit for bit, all 1,000 images
     accuracy = float((rtl.argmax(axis=1) == y).mean())
     assert accuracy == MANIFEST["mnist_cnn_w4a4_po2"]["accuracy_qonnx"] and accuracy > 0.9
-    record_property("c4ml_summary", f"MNIST CNN w4a4 po2, fully parallel RTL: bit-exact on {len(y)} digits, "
-                                    f"accuracy {accuracy:.3f} (qonnx {MANIFEST['mnist_cnn_w4a4_po2']['accuracy_qonnx']:.3f})")
+    cycles = ""
+    if style == "streaming":
+        stats = stream_stats(simulated)
+        assert stats["ii"] == 28 * 28 and stats["stall_cycles"] == 0  # one pixel per cycle, never stalled
+        cycles = f", {stats['ii']} cycles per image, latency {stats['latency']} cycles"
+    record_property("c4ml_summary", f"MNIST CNN w4a4 po2, {style} RTL: bit-exact on {len(y)} digits, "
+                                    f"accuracy {accuracy:.3f} (qonnx {MANIFEST['mnist_cnn_w4a4_po2']['accuracy_qonnx']:.3f})"
+                                    f"{cycles}")
 
 
 @pytest.mark.slow
 def test_mnist_cnn_float_scales_within_tolerance(tmp_path, record_property):
     """Brevitas default (float) scales: the threshold circuit is exact in rationals; the float32
     reference may differ only at ties (DESIGN.md section 2), never by more than 1 LSB."""
-    original, simulated = mnist_circuit("mnist_cnn_w3a3_float", tmp_path)
+    original, simulated = mnist_circuit("mnist_cnn_w3a3_float", tmp_path, "streaming")
     x, y = mnist_digits()
     report = compare("rtl", execute(original, x), execute(simulated, x), output_lsb(simulated), 0)
     accuracy = float((execute(simulated, x).argmax(axis=1) == y).mean())
     record_property("c4ml_summary", (
-        f"MNIST CNN w3a3 float scales, RTL vs qonnx on {len(y)} digits: same code {report.same_code_fraction:.4f}, "
+        f"MNIST CNN w3a3 float scales, streaming RTL vs qonnx on {len(y)} digits: same code {report.same_code_fraction:.4f}, "
         f"bit-exact {report.exact_fraction:.4f}, max {report.max_diff_lsb:.3g} LSB, accuracy {accuracy:.3f}"))
     assert report.same_code_fraction >= 0.999 and report.max_diff_lsb <= 1.0
     assert abs(accuracy - MANIFEST["mnist_cnn_w3a3_float"]["accuracy_qonnx"]) <= 0.002
@@ -126,3 +146,35 @@ def test_residual_block_pipelined_skip_path(tmp_path):
     assert len(add.inputs) == 2 and len(add.in_ports) == 2
     x = random_inputs(original, 300, seed=5)
     assert np.array_equal(execute(generated.transform(RTLSim()), x), execute(original, x))
+
+
+STREAMING = [("chisel4ml_cnn", "nchw"), ("conv_stride_pad", "nchw"), ("depthwise_separable", "nchw"),
+             ("trunc_avgpool_a8", "nchw"), ("global_avgpool", "nchw"), ("chisel4ml_cnn", "channels_last")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,layout", STREAMING)
+def test_small_cnns_streaming(name, layout, tmp_path, record_property):
+    original = read_model(CNN / MANIFEST[name]["file"])
+    if layout == "channels_last":
+        original = channels_last(original)
+    generated = original.transform(InferLBIR()).transform(
+        GenerateChiselCircuit(tmp_path / "verilog", style="streaming"))
+    description = circuit_description(generated)
+    simulated = generated.transform(RTLSim())
+    x = random_inputs(original, 300, seed=2)
+    assert np.array_equal(execute(simulated, x), execute(original, x))
+    stats = stream_stats(simulated)
+    c, h, w = description.stream["in_shape"]
+    assert stats["ii"] == description.stream["ii_cycles"] >= h * w
+    record_property("c4ml_summary", f"CNN {name:20} {layout:13} streaming RTL == qonnx on 300 inputs, "
+                                    f"{stats['ii']} cycles per frame, latency {stats['latency']}")
+
+
+def test_streaming_needs_a_conv_front(tmp_path):
+    lbir = read_model(CNN / MANIFEST["residual_block"]["file"]).transform(InferLBIR())
+    with pytest.raises(UnsupportedModelError, match="start with convolution/pool layers"):
+        lbir.transform(GenerateChiselCircuit(tmp_path, style="streaming"))
+    chisel = read_model(CNN / MANIFEST["chisel4ml_cnn"]["file"]).transform(InferLBIR())
+    with pytest.raises(UnsupportedModelError, match="pipeline must be 'none'"):
+        chisel.transform(GenerateChiselCircuit(tmp_path, style="streaming", pipeline="layer"))

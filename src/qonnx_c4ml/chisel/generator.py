@@ -67,6 +67,12 @@ class CircuitDescription:
     layers: list = field(default_factory=list)
     files: list = field(default_factory=list)
     registered_wrapper: str = ""
+    # "parallel": one sample per cycle through the DESIGN.md section 3 interface.
+    # "streaming": the leading conv/pool layers take one pixel per cycle (valid/ready, in_ready
+    # and out_ready added to the interface; in_data is one pixel); `stream` holds their
+    # geometry, initiation interval and latency (chisel.streaming.generate_streaming).
+    style: str = "parallel"
+    stream: dict = field(default_factory=dict)
 
     def to_json(self):
         return json.dumps(asdict(self), sort_keys=True)
@@ -232,6 +238,33 @@ def top_module(name, layers, pipeline, circuit_input, circuit_output, inp):
     if latency == 0:  # clock and reset exist only for the interface
         lines.insert(0, "/* verilator lint_off UNUSEDSIGNAL */")
     return "\n".join(lines) + "\n", latency
+
+
+def streaming_top(name, front, tail, out):
+    """`name`: the streaming front (pixels in, frames out) feeding the fully parallel tail
+    (combinational, read from the front's frame register); valid/ready pass through."""
+    lines = [
+        f"module {name} (",
+        "  input wire clock,",
+        "  input wire reset,",
+        "  input wire in_valid,",
+        "  output wire in_ready,",
+        f"  input wire [{front['pixel_in']['elements'] * front['pixel_in']['bits'] - 1}:0] in_data,",
+        "  output wire out_valid,",
+        "  input wire out_ready,",
+        f"  output wire [{out.width - 1}:0] out_data",
+        ");",
+        f"  wire [{front['out']['elements'] * front['out']['bits'] - 1}:0] frame;",
+        f"  {front['top']} u_front (.clock(clock), .reset(reset), .in_valid(in_valid), .in_ready(in_ready), "
+        ".in_data(in_data), .out_valid(out_valid), .out_ready(out_ready), .out_data(frame));",
+    ]
+    if tail:
+        lines += [f"  {tail} u_tail (.clock(clock), .reset(reset), .in_valid(out_valid), .in_data(frame), "
+                  ".out_valid(), .out_data(out_data));"]
+    else:
+        lines += ["  assign out_data = frame;"]
+    lines.append("endmodule")
+    return "\n".join(lines) + "\n"
 
 
 def registered_wrapper(top, inp, out, latency):

@@ -36,7 +36,7 @@ class StreamingCircuit:
     back-pressure reaches every output pixel; the driver then assembles the frames.
     """
 
-    def __init__(self, description, cache_dir=None, timeout_s=600, top="frame"):
+    def __init__(self, description, cache_dir=None, timeout_s=600, top="frame", so_path=None):
         if top not in ("frame", "stream"):
             raise ValueError(f"top must be 'frame' or 'stream', got {top!r}")
         self.description = description
@@ -48,8 +48,10 @@ class StreamingCircuit:
         self.in_bits = self.pixel_in["elements"] * self.pixel_in["bits"]
         self.out_bits = self.beat_out["elements"] * self.beat_out["bits"]
         module = description["top"] if top == "frame" else description["stream_top"]
-        self.so_path = build_library(description["files"], module, self.in_bits, self.out_bits,
-                                     cache_dir=cache_dir, timeout_s=timeout_s, harness=STREAM_HARNESS_PATH)
+        # `so_path`: an already built library (RTLSim builds once; the Verilog may be gone later)
+        self.so_path = so_path or build_library(description["files"], module, self.in_bits, self.out_bits,
+                                                cache_dir=cache_dir, timeout_s=timeout_s,
+                                                harness=STREAM_HARNESS_PATH)
         lib = ctypes.CDLL(str(self.so_path))
         lib.qc4ml_create.restype = ctypes.c_void_p
         lib.qc4ml_destroy.argtypes = [ctypes.c_void_p]

@@ -31,9 +31,15 @@ class RTLSim(Transformation):
         description = circuit_description(model)
         verilog_dir = Path(model.get_metadata_prop("c4ml_verilog_dir"))
         nodes, circuit_input, circuit_output = lbir_graph(model)
-        library = build_library([verilog_dir / f for f in description.files], description.top,
-                                description.inp.width, description.out.width,
-                                cache_dir=self.cache_dir, timeout_s=self.timeout_s)
+        if description.style == "streaming":  # pixels in through valid/ready: the stream harness
+            from qonnx_c4ml.sim.streaming import StreamingCircuit
+
+            library = StreamingCircuit(streaming_sim_description(description, verilog_dir),
+                                       cache_dir=self.cache_dir, timeout_s=self.timeout_s).so_path
+        else:
+            library = build_library([verilog_dir / f for f in description.files], description.top,
+                                    description.inp.width, description.out.width,
+                                    cache_dir=self.cache_dir, timeout_s=self.timeout_s)
         lbir_path = verilog_dir / "lbir_layers.onnx"
         save_layers(model, nodes, circuit_input, circuit_output, lbir_path)
         circuit = helper.make_node(
@@ -58,3 +64,11 @@ def save_layers(model, nodes, circuit_input, circuit_output, path):
                               [value_info(circuit_output)])
     sub = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(DOMAIN, 1)])
     ModelWrapper(sub).save(str(path))
+
+
+def streaming_sim_description(description, verilog_dir=None):
+    """What qonnx_c4ml.sim.streaming needs to drive a streaming top: its geometry and ports."""
+    stream = dict(description.stream)
+    if verilog_dir is not None:
+        stream["files"] = [str(Path(verilog_dir) / f) for f in description.files]
+    return stream
