@@ -25,16 +25,19 @@ def simulator_for(library, description):
     cache = getattr(_SIMULATORS, "by_library", None)
     if cache is None:
         cache = _SIMULATORS.by_library = {}
-    if library not in cache:
+    # two circuits can share one library (same Verilog) yet differ in how the host feeds it
+    # (a streaming circuit's in_index gather), so the description is part of the key
+    key = (library, description.to_json())
+    if key not in cache:
         if description.style == "streaming":
             from qonnx_c4ml.sim.streaming import StreamingCircuit
             from qonnx_c4ml.transformations.rtlsim import streaming_sim_description
 
-            cache[library] = StreamingCircuit(streaming_sim_description(description), so_path=library)
+            cache[key] = StreamingCircuit(streaming_sim_description(description), so_path=library)
         else:
-            cache[library] = CircuitSimulator(library, description.inp.width, description.out.width,
-                                              description.latency_cycles)
-    return cache[library]
+            cache[key] = CircuitSimulator(library, description.inp.width, description.out.width,
+                                          description.latency_cycles)
+    return cache[key]
 
 
 # cycle counts of the last streaming run per library: cycles, ii, latency, stall_cycles
