@@ -226,3 +226,15 @@ def requantize(module, acc, thresholds, base_code, name):
     if base == 0:
         return count
     return module.add(count, module.const(base), base=f"{name}_code")
+
+
+def max_tree(module, values, base):
+    """max of `values` as a balanced tree of comparator + mux pairs (free where ranges decide)."""
+    level = 0
+    while len(values) > 1:
+        values = sorted(values, key=lambda v: (v.hi, v.lo, v.name))
+        paired = [module.maximum(values[i], values[i + 1], base=f"{base}_l{level}")
+                  for i in range(0, len(values) - 1, 2)]
+        values = paired + (values[-1:] if len(values) % 2 else [])
+        level += 1
+    return values[0]

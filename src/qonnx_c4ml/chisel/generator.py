@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from qonnx_c4ml.chisel.arith import dot_products, requantize
+from qonnx_c4ml.chisel.arith import dot_products, max_tree, requantize
 from qonnx_c4ml.chisel.hw import Module
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.lbir.dtypes import bits_for_range, datatype_range
@@ -168,13 +168,7 @@ def max_pool_module(name, in_port, windows, stage_levels=None):
     module = _module_with_ports(name, [in_port], out, stage_levels)
     inputs = _input_values(module, [in_port], {k for window in windows for k in window})
     module.comment(f"{len(windows)} maxima over windows of up to {max(len(w) for w in windows)} inputs")
-    codes = []
-    for e, window in enumerate(windows):
-        values = [inputs[k] for k in window]
-        while len(values) > 1:
-            paired = [module.maximum(values[i], values[i + 1], base=f"max{e}") for i in range(0, len(values) - 1, 2)]
-            values = paired + ([values[-1]] if len(values) % 2 else [])
-        codes.append(values[0])
+    codes = [max_tree(module, [inputs[k] for k in window], f"max{e}") for e, window in enumerate(windows)]
     module, out, latency, levels = _finish(module, name, codes, out)
     return module, in_port, out, latency, levels
 

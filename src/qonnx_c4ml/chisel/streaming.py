@@ -50,9 +50,9 @@ from pathlib import Path
 
 import numpy as np
 
-from qonnx_c4ml.chisel.arith import dot_products, requantize
+from qonnx_c4ml.chisel.arith import dot_products, max_tree, requantize
 from qonnx_c4ml.chisel.generator import HEADER, WAIVER, Port, port_for_dtype
-from qonnx_c4ml.chisel.hw import Module, Value, literal
+from qonnx_c4ml.chisel.hw import Module, literal
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.lbir.conv import conv_output_hw
 from qonnx_c4ml.lbir.dtypes import bits_for_range, datatype_range
@@ -124,35 +124,6 @@ def _layer_geometry(op):
 
 
 # -- window engines ------------------------------------------------------------------------
-
-def maximum(module, a, b, base="max"):
-    """max(a, b) as a comparator and a mux (free when the ranges decide it)."""
-    if a.lo >= b.hi:
-        return a
-    if b.lo >= a.hi:
-        return b
-    b_wins = module.at_least(module.sub(b, a, base=f"{base}_d"), 0, base=f"{base}_ge")
-    lo, hi = max(a.lo, b.lo), max(a.hi, b.hi)
-    level = max(v.level for v in (a, b, b_wins)) + 1
-    stage = module.stage_of(level)
-    a, b, b_wins = (module.at_stage(v, stage) for v in (a, b, b_wins))
-    value = Value(module.fresh(base), lo, hi, level=level)
-    kind = "wire signed" if value.signed else "wire"
-    module.lines.append(f"  {kind} [{value.width - 1}:0] {value.name} = {b_wins.name} ? "
-                        f"{module.operand(b, value.width)} : {module.operand(a, value.width)};")
-    return value
-
-
-def max_tree(module, values, base):
-    level = 0
-    while len(values) > 1:
-        values = sorted(values, key=lambda v: (v.hi, v.lo, v.name))
-        paired = [maximum(module, values[i], values[i + 1], base=f"{base}_l{level}")
-                  for i in range(0, len(values) - 1, 2)]
-        values = paired + (values[-1:] if len(values) % 2 else [])
-        level += 1
-    return values[0]
-
 
 def window_index(layer, u, v, c):
     """Position of window element (row u, column v, channel c) in the window vector."""
