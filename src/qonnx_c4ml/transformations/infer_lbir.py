@@ -4,8 +4,17 @@ Pattern matched (the shapes Brevitas, QKeras->QONNX and FINN graphs take):
 
     input -> [float glue] -> Q_in -> ( [layout] -> MatMul|Gemm -> [glue] -> [Relu] -> Q )* -> tail
 
+and the same with convolutional layers: the integer tensors are walked as a graph from the
+input quantizer, and each consumer the circuit can take becomes LBIR:
+- Conv (any group, stride, asymmetric pads, a zero Pad before it; NCHW or qonnx
+  channels-last) -> QConv2D, then glue -> Q as for MatMul;
+- MaxPool on quantized codes -> QMaxPool2D;
+- AveragePool / GlobalAveragePool -> a depthwise QConv2D with weights 1, then Trunc or Q;
+- Add of two integer tensors (a residual join) -> QAdd, scales aligned exactly, then glue -> Q.
+
 - `Q` is a quantizer: Quant (any of the 7 rounding modes, narrow, signed/unsigned,
-  per-tensor or per-channel scale, zero-point 0), BipolarQuant or MultiThreshold.
+  per-tensor or per-channel scale, zero-point 0), BipolarQuant or MultiThreshold (and
+  qonnx Trunc v2 after a layer, as Brevitas' TruncAvgPool exports).
 - `glue` is Add/Sub/Mul/Div by constants and BatchNormalization; all of it, with the
   scales, folds into exact integer thresholds (lbir/requant.py).
 - `layout` is Transpose/Reshape/Flatten/Squeeze/Unsqueeze (including the
