@@ -179,9 +179,10 @@ class GenerateChiselCircuit(Transformation):
         for node in nodes:
             op = getCustomOp(node)
             in_ports = [ports.get(name) for name in node.input]
-            if in_ports[0] is None:  # the circuit input
-                in_ports[0] = port_for_dtype(int(np.prod(model.get_tensor_shape(node.input[0])[1:])),
-                                             op.get_nodeattr("in_dtype"))
+            for i, name in enumerate(node.input):
+                if in_ports[i] is None:  # the circuit input (any operand of a QAdd may be it)
+                    dtype = op.get_nodeattr("in_dtype" if i == 0 else "in_dtype_b")
+                    in_ports[i] = port_for_dtype(int(np.prod(model.get_tensor_shape(name)[1:])), dtype)
             name = self.module_prefix + node.name
             if node.op_type == "QMaxPool2D":
                 module, inp, out, layer_latency, levels = max_pool_module(name, in_ports[0], op.windows(), stage_levels)

@@ -710,6 +710,12 @@ class _Lowering:
                                         "only constant Add/Sub/Mul/Div, BatchNormalization and Relu fold")
         # no quantizer: the accumulator leaves the circuit, the host rescales it
         self.removed.update(layer.absorbed)
+        users = [n for n in self.consumers.get(tensor, []) if n.op_type != "Shape"]
+        if node is None and len(users) > 1 and layer.kind != "dense":
+            raise UnsupportedModelError(
+                f"the output of this layer feeds {len(users)} nodes ({', '.join(n.name for n in users)}) "
+                "before any quantizer", layer.linear,
+                "quantize the layer output once (one QuantReLU/QuantIdentity) and branch after it")
         self.emit_accumulator_output(layer, node)
         self.accumulator_outputs += 1
         return None, True
@@ -821,9 +827,21 @@ class _Lowering:
             if thresholds is None:
                 raise UnsupportedModelError("MultiThreshold thresholds are not constant", quant)
             thresholds = np.sort(np.asarray(thresholds, np.float32), axis=-1)
-            rows = np.broadcast_to(thresholds, (n_out, thresholds.shape[-1]))
-            levels = [[Level(as_fraction(t), False) for t in row] for row in rows]
             attrs = {a.name: helper.get_attribute_value(a) for a in quant.attribute}
+            rows = thresholds.reshape(-1, thresholds.shape[-1])
+            if rows.shape[0] not in (1, n_out) and layer.channel_axis is None and len(layer.out_shape) > 1:
+                # per-channel thresholds after a per-element layer (QAdd, requantization): the
+                # channel axis is MultiThreshold's (NCHW by default, or NHWC)
+                layout = attrs.get("data_layout", b"NCHW")
+                axis = len(layer.out_shape) - 1 if layout in (b"NHWC", "NHWC") else 0
+                if rows.shape[0] != layer.out_shape[axis]:
+                    raise UnsupportedModelError(
+                        f"{rows.shape[0]} threshold rows for {layer.out_shape[axis]} channels", quant)
+                rows = rows[self.expand(np.arange(rows.shape[0]), layer.out_shape, axis).ravel()]
+            if rows.shape[0] not in (1, n_out):
+                raise UnsupportedModelError(f"{rows.shape[0]} threshold rows for {n_out} channels", quant)
+            rows = np.broadcast_to(rows, (n_out, rows.shape[-1]))
+            levels = [[Level(as_fraction(t), False) for t in row] for row in rows]
             lo = 0
             value_scale = np.full(n_out, attrs.get("out_scale", 1.0), np.float32)
             value_offset = np.full(n_out, attrs.get("out_bias", 0.0), np.float32)
