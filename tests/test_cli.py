@@ -136,6 +136,16 @@ def test_demo_runs_and_reports_exactness(tmp_path):
     assert accuracy > 90.0
 
 
+@pytest.mark.slow
+def test_demo_cnn_streams_and_is_exact(tmp_path):
+    code, stdout, stderr = run_cli("demo", "--cnn", "-o", tmp_path / "demo")
+    assert code == 0, stderr
+    assert "streaming: 784 cycles per image" in stdout
+    assert "rtl vs qonnx      100.00 % bit-exact" in stdout
+    assert "accuracy (RTL)    94.00 %" in stdout
+    assert (tmp_path / "demo" / "report.html").is_file()
+
+
 def test_floatquant_weights(mlp_path, tmp_path):
     def to_floatquant(model):
         quant = next(n for n in model.graph.node if n.name == "fc1_weight_quant")

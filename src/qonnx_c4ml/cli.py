@@ -21,6 +21,9 @@ PIPELINE_HELP = ("none (combinational), layer (a register stage per layer) or N 
 STYLE_HELP = ("parallel: every layer fully parallel, one sample per cycle; streaming: the leading conv/pool "
               "layers take one pixel per cycle through line buffers; auto: streaming when the conv front is "
               "large and --pipeline is none")
+# the CNN demo: tests/fixtures/cnn/mnist_cnn_w4a4_po2.onnx and its 1,000 test digits
+DEMO_CNN = Path(__file__).parent / "data" / "mnist_cnn_w4a4.onnx"
+DEMO_CNN_DATA = Path(__file__).parent / "data" / "mnist_test.npz"
 DEMO_MODEL = Path(__file__).parent / "data" / "digits_w4a4.onnx"
 DEMO_DATA = Path(__file__).parent / "data" / "digits_test.npz"
 
@@ -138,13 +141,21 @@ def cmd_demo(args):
         model_path, x, labels = trained.model_path, trained.x_test, trained.y_test
         print(f"demo --train: {trained.title}; torch test accuracy {100 * trained.accuracy_torch:.2f} %, "
               f"{len(x)} test samples")
+    elif args.cnn:
+        model_path = DEMO_CNN
+        data = np.load(DEMO_CNN_DATA)
+        x, labels = data["x_uint8"].astype(np.float32) / data["divisor"], data["y"]
+        print(f"demo: {DEMO_CNN.name} (28x28 CNN: conv3x3-maxpool x2 -> dense, 4-bit, trained on MNIST digits), "
+              f"{len(x)} test images")
     else:
         data = np.load(DEMO_DATA)
         x, labels = data["x"], data["y"]
         print(f"demo: {DEMO_MODEL.name} (64-64-32-32-10 MLP, 4-bit, trained on scikit-learn digits), "
               f"{len(x)} test images")
+    if args.pipeline is None:  # the CNN streams (auto style), which needs pipeline none
+        args.pipeline = "none" if args.cnn else "layer"
     start = time.perf_counter()
-    report = compile_model(model_path, output / "verilog", pipeline=args.pipeline, force=True)
+    report = compile_model(model_path, output / "verilog", pipeline=args.pipeline, force=True, style=args.style)
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
     circuit = Circuit(output / "verilog" / "model_lbir.onnx")
@@ -153,12 +164,14 @@ def cmd_demo(args):
     logits = circuit(x)
     rtl_s = time.perf_counter() - start
     accuracy = float(np.mean(np.argmax(logits, axis=1) == labels))
-    check = verify(model_path, inputs=x, rtl=True, pipeline=args.pipeline, build_dir=output / "verify")
+    check = verify(model_path, inputs=x, rtl=True, pipeline=args.pipeline, build_dir=output / "verify",
+                   style=args.style)
     rows = [
         ("QONNX -> Verilog", f"{compile_s:.3f} s ({len(report['verilog_files'])} files in {output / 'verilog'})"),
         ("Verilator build", f"{build_s:.2f} s (reruns of the same design hit the content-hash cache)"),
         ("RTL simulation", f"{len(x)} images in {rtl_s:.3f} s"),
-        ("latency", f"{report['latency_cycles']} cycles (pipeline={report['pipeline']})"),
+        ("latency", f"{report['latency_cycles']} cycles (pipeline={report['pipeline']})" +
+         (f", streaming: {report['ii_cycles']} cycles per image" if report["style"] == "streaming" else "")),
         ("accuracy (RTL)", f"{100 * accuracy:.2f} %"),
     ]
     for c in check.comparisons:
@@ -241,7 +254,10 @@ def build_parser():
 
     p = sub.add_parser("demo", help="compile, simulate and verify the shipped example model")
     p.add_argument("-o", "--output", help="directory for the demo's files (default: a new temp dir)")
-    p.add_argument("--pipeline", default="layer", help=PIPELINE_HELP)
+    p.add_argument("--pipeline", default=None, help=PIPELINE_HELP + " (default: layer; none with --cnn)")
+    p.add_argument("--style", default="auto", choices=["auto", "parallel", "streaming"], help=STYLE_HELP)
+    p.add_argument("--cnn", action="store_true",
+                   help="demo the shipped 28x28 MNIST CNN (streams its conv layers by default) instead of the MLP")
     p.add_argument("--train", action="store_true",
                    help="train (1 epoch), prune (50 %%) and export the Brevitas jets model on scikit-learn "
                         "digits first and demo that model (needs: pip install 'qonnx-c4ml[train]')")
