@@ -35,16 +35,9 @@ DEFAULT_VECTORS = 100
 MAX_REPORTED_MISMATCHES = 10
 
 
-def port_range(port):
-    """(lo, hi) of the integer codes one element of `port` can carry."""
-    if port.signed:
-        return -(1 << (port.bits - 1)), (1 << (port.bits - 1)) - 1
-    return 0, (1 << port.bits) - 1
-
-
 def random_codes(port, count, seed=0):
     """`count` input vectors: the corners (all lo, all hi, all 0) first, then uniform random codes."""
-    lo, hi = port_range(port)
+    lo, hi = port.code_range
     rng = np.random.default_rng(seed)
     codes = rng.integers(lo, hi + 1, size=(count, port.elements), dtype=np.int64)
     corners = [np.full(port.elements, value, dtype=np.int64) for value in dict.fromkeys((lo, hi, 0))]
@@ -337,8 +330,8 @@ def readme(description, files, n_vectors, input_file, expected_file, source=None
     sources = _sources_text(files)
     wrapper = description.registered_wrapper
     wrapper_module = Path(wrapper).stem if wrapper else ""
-    lo_in, hi_in = port_range(inp)
-    lo_out, hi_out = port_range(out)
+    lo_in, hi_in = inp.code_range
+    lo_out, hi_out = out.code_range
     combinational = latency == 0
     if combinational:
         timing = ("Combinational (latency 0): out_data and out_valid follow in_data and in_valid within "

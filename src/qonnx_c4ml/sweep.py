@@ -384,16 +384,9 @@ def run_sweep(config, output_dir, scheduler=None, workers=None, force=False, pro
 
 
 def write_results(output_dir, rows):
-    """sweep.json and sweep.csv, then sweep.png/.md/.html (and sweep.csv again) via qonnx_c4ml.report."""
-    import csv
-
+    """sweep.json, then sweep.csv/.png/.md/.html via qonnx_c4ml.report."""
     output_dir = Path(output_dir)
     (output_dir / "sweep.json").write_text(json.dumps(rows, indent=2) + "\n")
-    with open(output_dir / "sweep.csv", "w", newline="", encoding="utf-8") as stream:
-        writer = csv.DictWriter(stream, fieldnames=ROW_KEYS, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: "" if row.get(k) is None else row[k] for k in ROW_KEYS})
     from qonnx_c4ml.report import write_sweep_report
 
     return write_sweep_report(output_dir, rows)

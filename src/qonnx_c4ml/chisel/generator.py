@@ -40,6 +40,13 @@ class Port:
     def width(self):
         return self.elements * self.bits
 
+    @property
+    def code_range(self):
+        """(lo, hi) of the integer codes one element can carry."""
+        if self.signed:
+            return -(1 << (self.bits - 1)), (1 << (self.bits - 1)) - 1
+        return 0, (1 << self.bits) - 1
+
 
 @dataclass
 class LayerCircuit:

@@ -221,7 +221,7 @@ def stream_layer_verilog(layer):
     row_bits = max(coord_bits, _signed_bits(-4 * (h + kh + rows + pt + pb + 2), 4 * (h + kh + rows + pt + pb + 2)))
     col_bits = max(1, (w - 1).bit_length())
     if layer.op_type == "QMaxPool2D":
-        pad_code = datatype_range_of_port(layer.inp)[0]
+        pad_code = layer.inp.code_range[0]
     else:
         pad_code = 0
     pad_pixel = "{" + ", ".join([literal(pad_code, layer.inp.bits)] * c_in) + "}"
@@ -364,12 +364,6 @@ def stream_layer_verilog(layer):
         "endmodule",
     ]
     return "\n".join(out) + "\n"
-
-
-def datatype_range_of_port(port):
-    if port.signed:
-        return -(1 << (port.bits - 1)), (1 << (port.bits - 1)) - 1
-    return 0, (1 << port.bits) - 1
 
 
 # -- chain and frame top -------------------------------------------------------------------

@@ -48,10 +48,10 @@ class QAdd(CustomOp):
 
     def connections(self, b_offset):
         """Sparse rows over the concatenated inputs [a, b] (b starts at `b_offset`)."""
-        weights = self.weight_codes()
+        weights, channel = self.weight_codes(), self.channel_of_outputs()
         rows = []
         for e, (i, j) in enumerate(zip(self.get_nodeattr("index_a"), self.get_nodeattr("index_b"))):
-            w_a, w_b = (int(v) for v in weights[self.channel_of_outputs()[e]])
+            w_a, w_b = (int(v) for v in weights[channel[e]])
             rows.append([(k, w) for k, w in ((int(i), w_a), (b_offset + int(j), w_b)) if w])
         return rows
 

@@ -104,8 +104,10 @@ def requantize_codes(acc, requant, thresholds, channel_of, out_base):
     for requant="none"); `acc` (N, E) int64, one threshold row per output channel."""
     if requant == "none":
         return acc
+    channel_of = np.asarray(channel_of)
     out = np.empty_like(acc)
-    for e in range(acc.shape[1]):
+    for channel in np.unique(channel_of):  # one search per channel (a conv's pixels share a row)
+        columns = np.flatnonzero(channel_of == channel)
         # thresholds are sorted, so #{k: acc >= T_k} is a right-sided search
-        out[:, e] = np.searchsorted(thresholds[channel_of[e]], acc[:, e], side="right")
+        out[:, columns] = np.searchsorted(thresholds[channel], acc[:, columns], side="right")
     return out + out_base

@@ -231,11 +231,10 @@ class GenerateChiselCircuit(Transformation):
         for node in front:
             getCustomOp(node).set_nodeattr("verilog_module", stream["top"])
         tail_top, out, layers = "", Port(**stream["out"]), []
-        if rest:
-            tail_model = model  # the tail's layers are generated as a parallel circuit of their own
+        if rest:  # the tail's layers are generated as a parallel circuit of their own
             tail = GenerateChiselCircuit(self.output_dir, "none", f"{self.top}_tail", self.module_prefix,
                                          self.max_operators, "parallel")
-            sub = _subgraph(tail_model, rest, front[-1].output[0], circuit_output)
+            sub = lbir_submodel(model, rest, front[-1].output[0], circuit_output)
             tail.apply(sub)
             tail_description = circuit_description(sub)
             for node in rest:  # carry the Verilog paths back to the model's nodes
@@ -262,8 +261,9 @@ class GenerateChiselCircuit(Transformation):
         return model, False
 
 
-def _subgraph(model, nodes, inp, out):
-    """The LBIR `nodes` as a model of their own, from tensor `inp` to `out` (shapes from `model`)."""
+def lbir_submodel(model, nodes, inp, out):
+    """Copies of the LBIR `nodes` as a model of their own, from tensor `inp` to `out` (shapes
+    from `model`): a streaming circuit's parallel tail, RTLSim's saved layers."""
     from onnx import helper
 
     from qonnx.core.modelwrapper import ModelWrapper
@@ -271,21 +271,13 @@ def _subgraph(model, nodes, inp, out):
     def info(name):
         return helper.make_tensor_value_info(name, 1, model.get_tensor_shape(name))
 
-    graph = helper.make_graph([copy_node(n) for n in nodes], "tail", [info(inp)], [info(out)])
+    graph = helper.make_graph(nodes, "lbir_layers", [info(inp)], [info(out)])  # copies the nodes
     sub = ModelWrapper(helper.make_model(graph, opset_imports=list(model.model.opset_import)))
-    for name in {i for n in nodes for i in n.input} | {out}:
+    for name in {o for n in nodes for o in n.output} - {out}:
         shape = model.get_tensor_shape(name)
-        if shape is not None and name not in (inp, out):
+        if shape is not None:
             sub.set_tensor_shape(name, shape)
     return sub
-
-
-def copy_node(node):
-    from onnx import NodeProto
-
-    copy = NodeProto()
-    copy.CopyFrom(node)
-    return copy
 
 
 def circuit_description(model):

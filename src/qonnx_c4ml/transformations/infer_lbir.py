@@ -43,6 +43,7 @@ from qonnx.transformation.infer_shapes import InferShapes
 
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.lbir import DOMAIN
+from qonnx_c4ml.lbir.conv import conv_output_hw
 from qonnx_c4ml.lbir.dense import accumulator_range
 from qonnx_c4ml.names import unique_name
 from qonnx_c4ml.lbir.dtypes import datatype_for_range, datatype_range
@@ -100,11 +101,9 @@ class Activation:
     source: str = None  # the original float tensor this stands for (None: the codes themselves)
     pads: tuple = (0, 0, 0, 0)  # zero padding (top, left, bottom, right) a Pad node asked for
 
-    def channels_first(self, channels_last):
-        """`index` viewed as (C, H, W): transposed back from (H, W, C) for channels-last ops."""
-        return np.transpose(self.index, (2, 0, 1)) if channels_last else self.index
-
-    def view(self, array, channels_last):
+    @staticmethod
+    def view(array, channels_last):
+        """A per-sample image array as (C, H, W): transposed back from (H, W, C) for channels-last ops."""
         return np.transpose(array, (2, 0, 1)) if channels_last else array
 
     @property
@@ -448,7 +447,7 @@ class _Lowering:
         if act.index.ndim != 3:
             raise UnsupportedModelError(f"input of per-sample shape {act.index.shape} is not an image", node,
                                         "2-D convolutions and pools need (C, H, W) or (H, W, C) inputs")
-        index = act.channels_first(channels_last)
+        index = act.view(act.index, channels_last)
         in_order = np.array_equal(index.ravel(), np.arange(index.size)) and \
             index.size == int(np.prod(act.codes_shape))
         return tuple(int(d) for d in index.shape), ([] if in_order else [int(i) for i in index.ravel()])
@@ -529,8 +528,7 @@ class _Lowering:
             if bias is None:
                 raise UnsupportedModelError("the bias is not constant", node)
             beta = [b + as_fraction(c) for b, c in zip(beta, np.asarray(bias, np.float64).reshape(-1))]
-        out_hw = ((in_shape[1] + pads[0] + pads[2] - kh) // strides[0] + 1,
-                  (in_shape[2] + pads[1] + pads[3] - kw) // strides[1] + 1)
+        out_hw = conv_output_hw(in_shape, (kh, kw), strides, pads)
         out_shape, axis, index = self.output_image(node, n_out, out_hw, channels_last)
         layer = Layer(self.fresh_name(node.name or node.output[0]), node, act, codes, alpha, beta,
                       [node.name], [], kind="conv", out_shape=out_shape, channel_axis=axis, out_index=index,
@@ -564,8 +562,7 @@ class _Lowering:
         weights = np.ones((channels, 1, *kernel), dtype=np.int64)
         alpha = [channel[c][0] / window for c in range(channels)]
         beta = [channel[c][1] for c in range(channels)]  # the mean of a constant offset is itself
-        out_hw = ((in_shape[1] + pads[0] + pads[2] - kernel[0]) // strides[0] + 1,
-                  (in_shape[2] + pads[1] + pads[3] - kernel[1]) // strides[1] + 1)
+        out_hw = conv_output_hw(in_shape, kernel, strides, pads)
         out_shape, axis, index = self.output_image(node, channels, out_hw, False)
         layer = Layer(self.fresh_name(node.name or node.output[0]), node, act, weights, alpha, beta,
                       [node.name], [], kind="conv", out_shape=out_shape, channel_axis=axis, out_index=index,
@@ -587,8 +584,7 @@ class _Lowering:
         kernel = [int(v) for v in attrs["kernel_shape"]]
         strides = [int(v) for v in attrs.get("strides", [1, 1])]
         pads = [int(v) for v in attrs.get("pads", [0, 0, 0, 0])]
-        out_hw = ((in_shape[1] + pads[0] + pads[2] - kernel[0]) // strides[0] + 1,
-                  (in_shape[2] + pads[1] + pads[3] - kernel[1]) // strides[1] + 1)
+        out_hw = conv_output_hw(in_shape, kernel, strides, pads)
         out_shape, axis, index = self.output_image(node, in_shape[0], out_hw, channels_last)
         name = self.fresh_name(node.name or node.output[0])
         out_codes = self.fresh_name(node.output[0] + "_codes")

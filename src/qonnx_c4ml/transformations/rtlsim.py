@@ -10,11 +10,10 @@ from pathlib import Path
 
 from onnx import helper
 
-from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.base import Transformation
 
 from qonnx_c4ml.lbir import DOMAIN
-from qonnx_c4ml.transformations.generate_circuit import circuit_description, lbir_graph
+from qonnx_c4ml.transformations.generate_circuit import circuit_description, lbir_graph, lbir_submodel
 
 
 class RTLSim(Transformation):
@@ -57,13 +56,7 @@ class RTLSim(Transformation):
 
 def save_layers(model, nodes, circuit_input, circuit_output, path):
     """The LBIR layers as a model of their own (input and output shapes from `model`)."""
-    def value_info(name):
-        return helper.make_tensor_value_info(name, 1, model.get_tensor_shape(name))
-
-    graph = helper.make_graph(list(nodes), "lbir_layers", [value_info(circuit_input)],
-                              [value_info(circuit_output)])
-    sub = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(DOMAIN, 1)])
-    ModelWrapper(sub).save(str(path))
+    lbir_submodel(model, nodes, circuit_input, circuit_output).save(str(path))
 
 
 def streaming_sim_description(description, verilog_dir=None):
