@@ -115,3 +115,26 @@ def test_op_without_exact_rule_is_named():
     batch_model, context = execute_context(model, x)
     with pytest.raises(ExactUnsupported, match="Softmax"):
         exact_reference(batch_model, context)
+
+
+def test_random_graphs_lbir_equals_exact_reference():
+    """Differential: 60 random MLPs (half with float scales/BatchNorm, every quantizer kind and
+    rounding mode, softmax-free) — LBIR on the exact reference's code for every output, and
+    the exact reference equal to float32 qonnx on the power-of-two ones."""
+    from qonnx_builder import build_mlp, random_mlp_spec
+    from qonnx_c4ml.transformations import InferLBIR
+    from qonnx_c4ml.verify import compare, compare_exact, execute, output_lsb
+
+    rng = np.random.default_rng(2026)
+    for case in range(60):
+        spec = random_mlp_spec(rng, float_scales=0.5)
+        model = build_mlp(spec)
+        x = random_inputs(model, 200, seed=case)
+        exact, reference = _exact_values(model, x)
+        lbir_model = model.transform(InferLBIR())
+        lsb = output_lsb(lbir_model)
+        check = compare_exact(compare("lbir", reference, execute(lbir_model, x), lsb, 0), exact.approx(),
+                              execute(lbir_model, x), lsb)
+        assert check.exact_same_code_fraction == 1.0, (case, spec)
+        if spec.po2:
+            assert np.array_equal(exact.approx(), reference.astype(np.float64)), (case, spec)
