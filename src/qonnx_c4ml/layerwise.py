@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qonnx.core.onnx_exec import execute_node, execute_onnx
+from qonnx.core.onnx_exec import execute_node
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.infer_shapes import InferShapes
 
@@ -70,18 +70,18 @@ def _opset(model):
     return next((o.version for o in model.model.opset_import if o.domain in ("", "ai.onnx")), 13)
 
 
-def check_layers(original, x, context=None):
-    """One LayerCheck per LBIR layer, in graph order (see module doc). `context`: (batch
-    model, qonnx float32 execution context) of `original` on `x`, when already computed."""
-    from qonnx_c4ml.verify import execute_context, output_lsb, with_batch
+def check_layers(original, x, context=None, lowered=None, lbir_context=None):
+    """One LayerCheck per LBIR layer, in graph order (see module doc). Already computed parts
+    may be passed: `context` (batch model, qonnx float32 execution context of `original` on
+    `x`), `lowered` (lower_with_activations(original)), `lbir_context` (batch LBIR model,
+    its execution context on `x`)."""
+    from qonnx_c4ml.verify import execute_context, output_lsb
 
     _, reference = context or execute_context(original, x)
-    lbir_model, acts = lower_with_activations(original)
+    lbir_model, acts = lowered or lower_with_activations(original)
     lsb = output_lsb(lbir_model)
-    lbir_model = with_batch(lbir_model, x.shape[0])
+    lbir_model, lbir_context = lbir_context or execute_context(lbir_model, x)
     graph = lbir_model.graph
-    lbir_context = execute_onnx(lbir_model, {graph.input[0].name: x.astype(np.float32)},
-                                return_full_exec_context=True)
     by_codes = {}
     for act in acts.values():
         if act.source is not None and act.source in reference:

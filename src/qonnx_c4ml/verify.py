@@ -329,8 +329,15 @@ def verify(model, samples=1000, seed=0, inputs=None, rtl=True, pipeline="none", 
         report.comparisons.append(Comparison("qcdq", 0, 0, 0, 0, skipped=str(error).splitlines()[0][:120]))
 
     start = time.perf_counter()
-    lbir_model = original.transform(InferLBIR())
-    lbir = execute(lbir_model, x)
+    if layerwise:  # the same graph as InferLBIR, plus the map of its integer tensors
+        from qonnx_c4ml.layerwise import check_layers, lower_with_activations
+
+        lbir_model, acts = lower_with_activations(original)
+        lbir_batch, lbir_context = execute_context(lbir_model, x)
+        lbir = lbir_context[lbir_batch.graph.output[0].name]
+    else:
+        lbir_model = original.transform(InferLBIR())
+        lbir = execute(lbir_model, x)
     report.output_lsb = output_lsb(lbir_model)
     report.comparisons.append(compare("lbir", reference, lbir, report.output_lsb, time.perf_counter() - start))
     results = {"lbir": lbir}
@@ -362,8 +369,7 @@ def verify(model, samples=1000, seed=0, inputs=None, rtl=True, pipeline="none", 
             if c.stage in results:
                 compare_exact(c, exact_values, results[c.stage], lsb)
     if layerwise:
-        from qonnx_c4ml.layerwise import check_layers
-
-        report.layers = check_layers(original, x, context=(batch_model, context))
+        report.layers = check_layers(original, x, context=(batch_model, context), lowered=(lbir_model, acts),
+                                     lbir_context=(lbir_batch, lbir_context))
         report.first_failing_layer = next((layer.name for layer in report.layers if not layer.ok), None)
     return report

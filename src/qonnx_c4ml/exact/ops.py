@@ -148,6 +148,8 @@ def elementwise(node, inputs, engine):
     """Add/Sub/Mul/Div with at most one data operand; two data operands only for Add/Sub."""
     a, b = inputs
     data_a, data_b = (isinstance(v, Exact) and v.batched for v in (a, b))
+    if not (data_a or data_b):
+        return None  # arithmetic on constants: qonnx's float32 value stands, as InferLBIR folds it
     if data_a and data_b:
         if node.op_type not in ("Add", "Sub"):
             raise ExactUnsupported(f"{node.op_type} of two data tensors")

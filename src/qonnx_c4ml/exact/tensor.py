@@ -105,7 +105,7 @@ class Exact:
         return np.broadcast_to(np.asarray(array, dtype=object), self.shape).copy()
 
     def approx(self):
-        """Nearest float64 values (for reporting; decisions never use them)."""
+        """float64 values within a few ulps (for comparisons in LSBs; decisions never use them)."""
         scale = np.asarray([float(v) for v in self.scale.ravel()]).reshape(self.scale.shape)
         offset = np.asarray([float(v) for v in self.offset.ravel()]).reshape(self.offset.shape)
         return self.ints.astype(np.float64) * scale + offset
