@@ -1,4 +1,4 @@
-"""The differential check: qonnx reference == onnxruntime(QCDQ) == LBIR numpy == RTL.
+"""The differential check: exact reference == LBIR numpy == RTL, beside qonnx and onnxruntime(QCDQ).
 
 `verify(model, samples=N)` runs the same N inputs through
 - `reference`: qonnx `execute_onnx` on the original QONNX model,
@@ -288,8 +288,8 @@ def run_qcdq(model, x):
 
 
 def run_exact(report, model, context):
-    """The exact reference's output values (float64 nearest), or None with the reason in
-    `report.exact_skipped`."""
+    """The exact reference's output values (float64, within a few ulps), or None with the
+    reason in `report.exact_skipped` (an op without exact rule, or a failure, shown)."""
     from qonnx_c4ml.exact import ExactUnsupported, exact_reference
 
     start = time.perf_counter()
