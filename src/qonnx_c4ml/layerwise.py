@@ -114,11 +114,14 @@ def check_layers(original, x, context=None, lowered=None, lbir_context=None):
     return checks
 
 
-def layer_table(checks, first_failing):
-    """The per-layer lines of VerifyReport.table()."""
+def layer_table(checks, first_failing, decides=True):
+    """The per-layer lines of VerifyReport.table(); `decides`: the per-layer rule is the
+    verdict (no exact reference), else the lines are diagnostics."""
+    role = "" if decides else " (diagnostic: the exact reference decides)"
     lines = [f"layerwise (each layer fed the float32 reference's input codes): {len(checks)} layers, "
-             + (f"first failing: {first_failing}" if first_failing else "all within the rule")]
+             + (f"first outside the float32 rule: {first_failing}" if first_failing else "all within the float32 rule")
+             + role]
     for c in checks:
         lines.append(f"  {c.name:32} {c.op:11} {100 * c.same_code_fraction:8.3f}% {c.max_diff_lsb:6.3g} LSB"
-                     f"{'' if c.ok else '  FAILS'}")
+                     f"{'' if c.ok else '  outside the rule'}")
     return "\n".join(lines)

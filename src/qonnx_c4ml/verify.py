@@ -185,7 +185,7 @@ class VerifyReport:
         if self.layers is not None:
             from qonnx_c4ml.layerwise import layer_table
 
-            lines.append(layer_table(self.layers, self.first_failing_layer))
+            lines.append(layer_table(self.layers, self.first_failing_layer, decides=self.exact_agreement is None))
         return "\n".join(lines)
 
     @property

@@ -130,7 +130,8 @@ def test_layerwise_names_the_first_broken_layer(monkeypatch):
     assert report.first_failing_layer == broken["name"]
     names = [c.name for c in report.layers]
     assert all(c.ok for c in report.layers[:names.index(broken["name"])])
-    assert "FAILS" in report.table()
+    assert f"first outside the float32 rule: {broken['name']}" in report.table()
+    assert "outside the rule" in report.table()
 
 
 @pytest.mark.slow
