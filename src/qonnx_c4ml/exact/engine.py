@@ -61,7 +61,12 @@ class ExactEngine:
     def run(self):
         """The exact value of the graph output (an `Exact`), or raises ExactUnsupported."""
         self.dynamic = {i.name for i in self.model.graph.input}
-        for node in self.model.graph.node:
+        nodes = list(self.model.graph.node)
+        last_use = {name: position for position, node in enumerate(nodes) for name in node.input}
+        keep = {o.name for o in self.model.graph.output}
+        for position, node in enumerate(nodes):
+            for name in [n for n in self.exact if last_use.get(n, -1) < position and n not in keep]:
+                del self.exact[name]  # no later node reads it: free the batch's integers
             inputs = [self.value(i) for i in node.input]
             if any(i in self.dynamic for i in node.input):
                 self.dynamic.update(node.output)
