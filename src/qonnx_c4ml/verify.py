@@ -185,7 +185,7 @@ class VerifyReport:
         if self.layers is not None:
             from qonnx_c4ml.layerwise import layer_table
 
-            lines.append(layer_table(self.layers, self.first_failing_layer, decides=self.exact_agreement is None))
+            lines.append(layer_table(self.layers, self.first_failing_layer))
         return "\n".join(lines)
 
     @property
@@ -199,15 +199,16 @@ class VerifyReport:
 
     @property
     def passed(self):
-        """The verdict (CLI exit status): exact agreement when the exact reference exists
-        (layerwise figures are then diagnostics); without it the float32 rule — per layer
-        when layerwise checks ran (deep networks compound float32 flips end to end),
-        end to end otherwise."""
+        """The verdict (CLI exit status): exact agreement end to end when the exact reference
+        exists, else the float32 rule — per layer when layerwise checks ran (deep networks
+        compound float32 flips end to end), end to end otherwise; with layerwise checks,
+        also every layer passing (exactly, where the exact reference exists)."""
+        layers_ok = self.first_failing_layer is None
         verdict = self.exact_agreement
         if verdict is not None:
-            return verdict
+            return verdict and layers_ok
         if self.layers is not None:
-            return self.first_failing_layer is None
+            return layers_ok
         return self.within_tolerance
 
     @property

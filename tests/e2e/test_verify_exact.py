@@ -130,8 +130,19 @@ def test_layerwise_names_the_first_broken_layer(monkeypatch):
     assert report.first_failing_layer == broken["name"]
     names = [c.name for c in report.layers]
     assert all(c.ok for c in report.layers[:names.index(broken["name"])])
-    assert f"first outside the float32 rule: {broken['name']}" in report.table()
-    assert "outside the rule" in report.table()
+    failing = next(c for c in report.layers if c.name == broken["name"])
+    assert failing.exact_same_code_fraction < 1.0
+    assert f"first failing: {broken['name']}" in report.table() and "FAILS" in report.table()
+    assert not report.passed
+
+
+def test_layerwise_on_tie_heavy_mlp_is_judged_exactly_and_reports_per_layer_noise():
+    report = verify(tie_heavy_mlp(), samples=1000, seed=0, rtl=False, layerwise=True)
+    assert len(report.layers) == 3 and report.first_failing_layer is None and report.passed
+    for layer in report.layers:
+        assert layer.exact_same_code_fraction == 1.0 and layer.noise_same_code_fraction < 0.995, layer
+        assert layer.same_code_fraction < 0.999  # the float32 rule alone would fail every layer
+    assert "judged by the exact per-layer reference" in report.table()
 
 
 @pytest.mark.slow

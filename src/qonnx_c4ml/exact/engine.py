@@ -13,12 +13,19 @@ RULES = {**OPS, **QUANTIZERS}
 
 class ExactEngine:
     """Evaluates `model` exactly, given qonnx's float32 execution context of the same batch
-    (`context`, from execute_onnx(..., return_full_exec_context=True))."""
+    (`context`, from execute_onnx(..., return_full_exec_context=True)).
 
-    def __init__(self, model, context):
+    `seeds` {tensor: Exact} fixes tensors: later nodes read the seed, while the node that
+    produces a seeded tensor is still evaluated into `computed[tensor]` — so every layer is
+    computed exactly from given inputs (the layerwise check seeds the float32 reference's
+    own activations)."""
+
+    def __init__(self, model, context, seeds=None):
         self.model = model
         self.context = context
-        self.exact = {}
+        self.seeds = dict(seeds or {})
+        self.exact = dict(self.seeds)
+        self.computed = {}
 
     # -- helpers for the rules ------------------------------------------------------------
     @staticmethod
@@ -63,7 +70,7 @@ class ExactEngine:
         self.dynamic = {i.name for i in self.model.graph.input}
         nodes = list(self.model.graph.node)
         last_use = {name: position for position, node in enumerate(nodes) for name in node.input}
-        keep = {o.name for o in self.model.graph.output}
+        keep = {o.name for o in self.model.graph.output} | set(self.seeds)
         for position, node in enumerate(nodes):
             for name in [n for n in self.exact if last_use.get(n, -1) < position and n not in keep]:
                 del self.exact[name]  # no later node reads it: free the batch's integers
@@ -81,7 +88,10 @@ class ExactEngine:
             except ExactUnsupported as error:
                 raise ExactUnsupported(f"{node.op_type} '{node.name}': {error}") from None
             for name, out in zip(node.output, outputs or []):
-                self.exact[name] = out
+                if name in self.seeds:
+                    self.computed[name] = out
+                else:
+                    self.exact[name] = out
         result = self.exact.get(self.model.graph.output[0].name)
         if result is None or not result.batched:
             raise ExactUnsupported("the graph output does not depend on exact data")
