@@ -160,8 +160,8 @@ def check_layers(original, x, context=None, lowered=None, lbir_context=None):
         got, expected = local[name].astype(np.float64), reference[name].astype(np.float64)
         diff = np.abs(got - expected)
         row = dict(name=node.name, op=node.op_type, elements=int(diff.size),
-                   same_code_fraction=float(np.mean(diff < 0.5 * scale)), max_diff_lsb=float(diff.max(initial=0) / scale),
-                   compared_with=name)
+                   same_code_fraction=float(np.mean(diff < 0.5 * scale)),
+                   max_diff_lsb=float(diff.max(initial=0) / scale), compared_with=name)
         if exact_output is not None:
             row.update(exact_same_code_fraction=_same_code_fraction(got, exact_output, 0.5 * scale),
                        noise_same_code_fraction=_same_code_fraction(expected, exact_output, 0.5 * scale))
