@@ -32,7 +32,7 @@ num/den with integers and rounds by floor division and remainder (`quantizers`).
 float64 would not do: products of two float32 are exact in float64, sums of many products of
 arbitrary float32 scales are not.
 
-`exact_reference(model, x, context)` returns the exact output; `ExactUnsupported` is raised
+`exact_reference(model, context)` returns the exact output; `ExactUnsupported` is raised
 for an op without an exact rule (the caller falls back to the float32 rule). Adding an op is
 one rule function (node, inputs, engine) -> outputs in `ops.OPS` or `quantizers.QUANTIZERS`.
 """
