@@ -1,4 +1,4 @@
-"""The differential check: qonnx reference == onnxruntime(QCDQ) == LBIR numpy == RTL.
+"""The differential check: exact reference == LBIR numpy == RTL, beside qonnx and onnxruntime(QCDQ).
 
 `verify(model, samples=N)` runs the same N inputs through
 - `reference`: qonnx `execute_onnx` on the original QONNX model,
@@ -8,6 +8,17 @@
 - `rtl`: the same graph with the layers replaced by the Verilator-built circuit,
 and reports, for each against the reference, the exact-match fraction of output elements,
 the largest absolute difference and that difference in output LSBs, plus each stage's time.
+
+The exact reference (`qonnx_c4ml.exact`: the same graph in exact rational arithmetic) is
+run too. Each stage is also compared with it (`exact_same_code_fraction`,
+`exact_max_diff_lsb`), and so is the float32 reference itself: `reference_noise` says how
+often qonnx's own float32 execution lands on another code than the exact value (rounding
+ties its summation order decides). Pass/fail (`VerifyReport.passed`, the CLI's exit status):
+with the exact reference, LBIR and RTL must be on the exact reference's code for every
+output element — the noise is reported, never a reason to pass or fail; without it (a
+graph op it has no exact rule for, named in `exact_skipped`) the float32 rule decides
+(`within_tolerance`: >= 99.9 % same code, <= 1 LSB). `layerwise=True` adds the per-layer
+check of `qonnx_c4ml.layerwise`.
 """
 import copy
 import time
@@ -65,6 +76,15 @@ def execute(model, x):
     return execute_onnx(model, {name: x.astype(np.float32)})[model.graph.output[0].name]
 
 
+def execute_context(model, x):
+    """(batch-sized model, every tensor of qonnx's float32 execution of it) for the batch `x`."""
+    if model.get_tensor_shape(model.graph.input[0].name)[0] != x.shape[0]:
+        model = with_batch(model, x.shape[0])
+    context = execute_onnx(model, {model.graph.input[0].name: x.astype(np.float32)},
+                           return_full_exec_context=True)
+    return model, context
+
+
 def input_quantizer(model):
     """(scale, lo, hi) of the first quantizer after the model input, or None."""
     consts = ConstantEvaluator(model)
@@ -115,6 +135,9 @@ class Comparison:
     seconds: float
     skipped: str = ""
     same_code_fraction: float = 0.0
+    # against the exact reference (None when it is not available)
+    exact_same_code_fraction: float = None
+    exact_max_diff_lsb: float = None
 
 
 @dataclass
@@ -124,20 +147,69 @@ class VerifyReport:
     output_lsb: float
     comparisons: list = field(default_factory=list)
     reference_seconds: float = 0.0
+    exact_seconds: float = 0.0
+    exact_skipped: str = ""  # why there is no exact reference ("" when there is one)
+    reference_noise: Comparison = None  # float32 qonnx against the exact reference
+    layers: list = None  # layerwise=True: one qonnx_c4ml.layerwise.LayerCheck per layer
+    first_failing_layer: str = None
 
     def as_dict(self):
         return asdict(self)
 
     def table(self):
-        lines = [f"{'stage':8} {'bit-exact':>9} {'same code':>9} {'max |diff|':>11} {'max LSB':>8} {'time s':>8}"]
-        lines.append(f"{'qonnx':8} {'(ref)':>9} {'':>9} {'':>11} {'':>8} {self.reference_seconds:8.3f}")
+        """One row per stage: against float32 qonnx (bit-exact, same code, max |diff|, max LSB)
+        and against the exact reference (same code, max LSB); the qonnx row is the noise."""
+        exact = not self.exact_skipped and self.reference_noise is not None
+        head = f"{'stage':8} {'bit-exact':>9} {'same code':>9} {'max |diff|':>11} {'max LSB':>8} {'time s':>8}"
+        lines = [head + (f"   vs exact: {'same code':>9} {'max LSB':>8}" if exact else "")]
+        ref = f"{'qonnx':8} {'(ref)':>9} {'':>9} {'':>11} {'':>8} {self.reference_seconds:8.3f}"
+        if exact:
+            noise = self.reference_noise
+            ref += (f"   noise: {100 * (1 - noise.same_code_fraction):.3f}% of outputs on another code, "
+                    f"max {noise.max_diff_lsb:.3g} LSB")
+        lines.append(ref)
         for c in self.comparisons:
             if c.skipped:
                 lines.append(f"{c.stage:8} skipped: {c.skipped}")
-            else:
-                lines.append(f"{c.stage:8} {100 * c.exact_fraction:8.3f}% {100 * c.same_code_fraction:8.3f}% "
-                             f"{c.max_abs_diff:11.4g} {c.max_diff_lsb:8.3g} {c.seconds:8.3f}")
+                continue
+            line = (f"{c.stage:8} {100 * c.exact_fraction:8.3f}% {100 * c.same_code_fraction:8.3f}% "
+                    f"{c.max_abs_diff:11.4g} {c.max_diff_lsb:8.3g} {c.seconds:8.3f}")
+            if exact and c.exact_same_code_fraction is not None:
+                line += f"              {100 * c.exact_same_code_fraction:8.3f}% {c.exact_max_diff_lsb:8.3g}"
+            lines.append(line)
+        if exact:
+            lines.append(f"{'exact':8} exact reference in {self.exact_seconds:.3f} s; "
+                         f"qonnx float32 on another code for {100 * (1 - noise.same_code_fraction):.3f}% of outputs")
+        else:
+            lines.append(f"{'exact':8} skipped: {self.exact_skipped or 'not run'} (float32 rule decides)")
+        if self.layers is not None:
+            from qonnx_c4ml.layerwise import layer_table
+
+            lines.append(layer_table(self.layers, self.first_failing_layer))
         return "\n".join(lines)
+
+    @property
+    def exact_agreement(self):
+        """LBIR and RTL on the exact reference's code for every output element (None: no
+        exact reference)."""
+        if self.exact_skipped or self.reference_noise is None:
+            return None
+        return all(c.exact_same_code_fraction == 1.0 for c in self.comparisons
+                   if c.stage in ("lbir", "rtl") and not c.skipped)
+
+    @property
+    def passed(self):
+        """The verdict (CLI exit status): exact agreement end to end when the exact reference
+        exists, else the float32 rule — per layer when layerwise checks ran (deep networks
+        compound float32 flips end to end), end to end otherwise; with layerwise checks,
+        also every layer passing (exactly, where the exact reference exists)."""
+        layers_ok = self.first_failing_layer is None
+        verdict = self.exact_agreement
+        if verdict is not None:
+            return verdict and layers_ok
+        if self.layers is not None:
+            return layers_ok
+        return self.within_tolerance
 
     @property
     def all_exact(self):
@@ -161,6 +233,15 @@ def compare(stage, reference, result, lsb, seconds):
     return Comparison(stage, float(np.mean(diff == 0)), float(diff.max(initial=0.0)),
                       float(diff.max(initial=0.0) / lsb) if lsb else float("nan"), seconds,
                       same_code_fraction=same_code)
+
+
+def compare_exact(comparison, exact_values, result, lsb):
+    """Fill `comparison`'s fields against the exact reference (float64 nearest values: the
+    circuit's outputs are whole LSBs apart, so half an LSB separates codes robustly)."""
+    diff = np.abs(exact_values - result.astype(np.float64))
+    comparison.exact_same_code_fraction = float(np.mean(diff < 0.5 * lsb)) if lsb else float(np.mean(diff == 0))
+    comparison.exact_max_diff_lsb = float(diff.max(initial=0.0) / lsb) if lsb else float("nan")
+    return comparison
 
 
 def output_lsb(lbir_model):
@@ -207,15 +288,39 @@ def run_qcdq(model, x):
     return session.run(None, {qcdq.graph.input[0].name: x.astype(np.float32)})[0]
 
 
-def verify(model, samples=1000, seed=0, inputs=None, rtl=True, pipeline="none", build_dir=None, style="auto"):
-    """Run the differential check (see module doc); returns a VerifyReport."""
+def run_exact(report, model, context):
+    """The exact reference's output values (float64, within a few ulps), or None with the
+    reason in `report.exact_skipped` (an op without exact rule, or a failure, shown)."""
+    from qonnx_c4ml.exact import ExactUnsupported, exact_reference
+
+    start = time.perf_counter()
+    try:
+        values = exact_reference(model, context).approx()
+    except ExactUnsupported as error:
+        report.exact_skipped = str(error).splitlines()[0][:160]
+        return None
+    except Exception as error:  # noqa: BLE001 - a bug here must not stop the float32 check; it is shown
+        report.exact_skipped = f"exact reference failed ({type(error).__name__}: {str(error).splitlines()[0][:120]})"
+        return None
+    report.exact_seconds = time.perf_counter() - start
+    return values
+
+
+def verify(model, samples=1000, seed=0, inputs=None, rtl=True, pipeline="none", build_dir=None, style="auto",
+           exact=True, layerwise=False):
+    """Run the differential check (see module doc); returns a VerifyReport. `exact=False`
+    skips the exact reference, `layerwise=True` adds the per-layer check."""
     from qonnx_c4ml.transformations import InferLBIR
 
     original = load_model(model)
     x = random_inputs(original, samples, seed) if inputs is None else np.asarray(inputs, np.float32)
     start = time.perf_counter()
-    reference = execute(original, x)
+    batch_model, context = execute_context(original, x)
+    reference = context[batch_model.graph.output[0].name]
     report = VerifyReport(int(x.shape[0]), seed, 0.0, reference_seconds=time.perf_counter() - start)
+    exact_values = run_exact(report, batch_model, context) if exact else None
+    if not exact:
+        report.exact_skipped = "not requested"
 
     start = time.perf_counter()
     try:
@@ -225,14 +330,24 @@ def verify(model, samples=1000, seed=0, inputs=None, rtl=True, pipeline="none", 
         report.comparisons.append(Comparison("qcdq", 0, 0, 0, 0, skipped=str(error).splitlines()[0][:120]))
 
     start = time.perf_counter()
-    lbir_model = original.transform(InferLBIR())
-    lbir = execute(lbir_model, x)
+    if layerwise:  # the same graph as InferLBIR, plus the map of its integer tensors
+        from qonnx_c4ml.layerwise import check_layers, lower_with_activations
+
+        lbir_model, acts = lower_with_activations(original)
+        lbir_batch, lbir_context = execute_context(lbir_model, x)
+        lbir = lbir_context[lbir_batch.graph.output[0].name]
+    else:
+        lbir_model = original.transform(InferLBIR())
+        lbir = execute(lbir_model, x)
     report.output_lsb = output_lsb(lbir_model)
     report.comparisons.append(compare("lbir", reference, lbir, report.output_lsb, time.perf_counter() - start))
+    results = {"lbir": lbir}
     for c in report.comparisons:
         if c.stage == "qcdq" and not c.skipped and report.output_lsb:
             c.max_diff_lsb = c.max_abs_diff / report.output_lsb
             c.same_code_fraction = compare("qcdq", reference, qcdq, report.output_lsb, 0).same_code_fraction
+        if c.stage == "qcdq" and not c.skipped:
+            results["qcdq"] = qcdq
 
     if rtl:
         import tempfile
@@ -245,4 +360,17 @@ def verify(model, samples=1000, seed=0, inputs=None, rtl=True, pipeline="none", 
             circuit = Circuit(lbir_model, output_dir=build_dir or scratch, pipeline=pipeline, style=style)
             result = circuit(x)
         report.comparisons.append(compare("rtl", reference, result, report.output_lsb, time.perf_counter() - start))
+        results["rtl"] = result
+
+    if exact_values is not None:
+        lsb = report.output_lsb
+        report.reference_noise = compare_exact(compare("qonnx", exact_values, reference, lsb, 0.0),
+                                               exact_values, reference, lsb)
+        for c in report.comparisons:
+            if c.stage in results:
+                compare_exact(c, exact_values, results[c.stage], lsb)
+    if layerwise:
+        report.layers = check_layers(original, x, context=(batch_model, context), lowered=(lbir_model, acts),
+                                     lbir_context=(lbir_batch, lbir_context))
+        report.first_failing_layer = next((layer.name for layer in report.layers if not layer.ok), None)
     return report
