@@ -20,6 +20,7 @@ from qonnx.core.onnx_exec import execute_onnx
 from qonnx.transformation.change_batchsize import ChangeBatchSize
 from qonnx.transformation.infer_shapes import InferShapes
 
+from qonnx_c4ml.transformations.batch_axis import model_is_batchless
 from qonnx_c4ml.transformations.constants import QUANTIZER_OPS, ConstantEvaluator, quant_code_range, quant_parameters
 
 
@@ -58,9 +59,14 @@ def with_batch(model, batch):
 
 
 def execute(model, x):
-    """Outputs of `model` (qonnx execute_onnx) for the batch `x`, as one numpy array."""
+    """Outputs of `model` (qonnx execute_onnx) for the batch `x`, as one numpy array (a batch-less
+    model, e.g. torch.flatten(x), runs one sample at a time: its outputs one after another)."""
+    if x.shape[0] != 1 and model_is_batchless(model):
+        return np.concatenate([execute(model, x[i:i + 1]) for i in range(x.shape[0])])
     if model.get_tensor_shape(model.graph.input[0].name)[0] != x.shape[0]:
         model = with_batch(model, x.shape[0])
+    elif not model.check_all_tensor_shapes_specified():  # a raw export: qonnx needs shapes to execute
+        model = model.transform(InferShapes())
     name = model.graph.input[0].name
     return execute_onnx(model, {name: x.astype(np.float32)})[model.graph.output[0].name]
 
@@ -84,10 +90,16 @@ def input_quantizer(model):
     return None
 
 
-def random_inputs(model, samples, seed=0):
-    """Inputs covering the input quantizer's codes, its clipping, and exact rounding ties."""
+def random_inputs(model, samples, seed=0, input_datatype=None):
+    """Inputs covering the input quantizer's codes, its clipping, and exact rounding ties (on the
+    input type's grid for a model without input quantizer, see transformations/input_type.py)."""
+    from qonnx_c4ml.transformations.input_type import input_grid_at_graph_input
+
     rng = np.random.default_rng(seed)
     shape = [samples] + list(model.get_tensor_shape(model.graph.input[0].name)[1:])
+    grid = input_grid_at_graph_input(model, input_datatype)  # None when an input quantizer comes first
+    if grid is not None:
+        return grid.random(shape, rng)
     found = input_quantizer(model)
     if found is None:
         return rng.normal(0, 1, shape).astype(np.float32)
@@ -207,12 +219,14 @@ def run_qcdq(model, x):
     return session.run(None, {qcdq.graph.input[0].name: x.astype(np.float32)})[0]
 
 
-def verify(model, samples=1000, seed=0, inputs=None, rtl=True, pipeline="none", build_dir=None, style="auto"):
-    """Run the differential check (see module doc); returns a VerifyReport."""
+def verify(model, samples=1000, seed=0, inputs=None, rtl=True, pipeline="none", build_dir=None, style="auto",
+           input_datatype=None):
+    """Run the differential check (see module doc); returns a VerifyReport. `input_datatype`:
+    InferLBIR's (a model without input quantizer); random inputs then lie on its grid."""
     from qonnx_c4ml.transformations import InferLBIR
 
     original = load_model(model)
-    x = random_inputs(original, samples, seed) if inputs is None else np.asarray(inputs, np.float32)
+    x = random_inputs(original, samples, seed, input_datatype) if inputs is None else np.asarray(inputs, np.float32)
     start = time.perf_counter()
     reference = execute(original, x)
     report = VerifyReport(int(x.shape[0]), seed, 0.0, reference_seconds=time.perf_counter() - start)
@@ -225,7 +239,7 @@ def verify(model, samples=1000, seed=0, inputs=None, rtl=True, pipeline="none", 
         report.comparisons.append(Comparison("qcdq", 0, 0, 0, 0, skipped=str(error).splitlines()[0][:120]))
 
     start = time.perf_counter()
-    lbir_model = original.transform(InferLBIR())
+    lbir_model = original.transform(InferLBIR(input_datatype=input_datatype))
     lbir = execute(lbir_model, x)
     report.output_lsb = output_lsb(lbir_model)
     report.comparisons.append(compare("lbir", reference, lbir, report.output_lsb, time.perf_counter() - start))

@@ -19,6 +19,14 @@ def is_batchless(graph_shape, per_sample_ndim):
     return graph_shape is not None and len(graph_shape) == per_sample_ndim
 
 
+def model_is_batchless(model):
+    """True if the model's output has lost the batch axis (a rank-1 output of a batch-1 input of
+    rank >= 2): qonnx can run it one sample at a time only."""
+    in_shape = model.get_tensor_shape(model.graph.input[0].name)
+    out_shape = model.get_tensor_shape(model.graph.output[0].name)
+    return bool(in_shape and out_shape) and len(out_shape) == 1 and len(in_shape) >= 2 and in_shape[0] == 1
+
+
 def per_sample_shape(node, in_shape, out_shape, per_sample_ndim):
     """Per-sample shape after the layout op `node` turns a tensor of graph shape `in_shape`
     (one sample has `per_sample_ndim` axes) into `out_shape`; raises if it mixes samples."""

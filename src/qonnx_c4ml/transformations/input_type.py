@@ -184,6 +184,8 @@ def apply_input_grid(model, input_datatype=None):
         return tensors
     if first is None or first.op_type not in LAYER_OPS or first.input[0] != tensors[-1]:
         return tensors  # the lowering's own message says what stops it
+    if option is None and not any(n.op_type in QUANTIZER_OPS for n in model.graph.node):
+        return tensors  # a float model: the lowering says so
     grid = _grid_before_layer(model, tensors, nodes, first, option)
     _insert_quantizer(model, tensors[-1], first, grid)
     return tensors
