@@ -319,3 +319,9 @@ def test_verify_raw_legacy_export(tmp_path):
     code, stdout, stderr = run_cli("verify", WILD / "brevitas_mlp_legacy.onnx", "--samples", "200", "--no-rtl")
     assert code == 0, stderr
     assert "lbir      100.000%" in stdout
+
+
+def test_package_rejects_a_bad_input_type_before_any_work(mlp_path, tmp_path):
+    code, _, stderr = run_cli("package", mlp_path, "-o", tmp_path / "pkg", "--input-type", "FIXED<3>")
+    assert_one_line_error(code, stderr, "input type 'FIXED<3>'", "FIXED<w,i>")
+    assert not (tmp_path / "pkg").exists()

@@ -3,7 +3,8 @@
 - `to_legacy(model)`: a cleaned QONNX model rewritten the way older Brevitas/FINN exporters
   wrote it: quantizers in a legacy domain, every initializer also a graph input, no
   value_info or annotations, IR version 6, and the flatten as Shape -> Gather -> Unsqueeze ->
-  Concat -> Reshape (the model's own ONNX opset is kept: its ops need it).  The result is what a user loads; the tests give it to InferLBIR raw.
+  Concat -> Reshape (the model's own ONNX opset is kept: its ops need it).  The result is
+  what a user loads; the tests give it to InferLBIR raw.
 - `qkeras_mlp(...)`: `MatMul(global_in, Quant(W))` first, as qonnx's Keras converter writes a
   QKeras model, optionally with host preprocessing (Add, Div) before the first layer.
 - `batchless_cnn(...)`: chisel4ml's Brevitas test shape, `Reshape(x, [-1])` from [1, C, H, W].
@@ -48,13 +49,16 @@ def _shape_idiom(graph, reshape, opset):
     """Reshape(x, const) -> Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [-1])): x.view(x.shape[0], -1)."""
     p = reshape.name.replace("/", "_") or "flatten"
     at = list(graph.node).index(reshape)
+    def constant(name, dims, values):
+        return helper.make_node("Constant", [], [name], value=helper.make_tensor(name, TensorProto.INT64, dims, values))
+
     nodes = [helper.make_node("Shape", [reshape.input[0]], [f"{p}_shape"]),
-             helper.make_node("Constant", [], [f"{p}_zero"], value=helper.make_tensor("z", TensorProto.INT64, [], [0])),
+             constant(f"{p}_zero", [], [0]),
              helper.make_node("Gather", [f"{p}_shape", f"{p}_zero"], [f"{p}_batch"], axis=0),
-             helper.make_node("Constant", [], [f"{p}_axes"], value=helper.make_tensor("a", TensorProto.INT64, [1], [0])),
+             constant(f"{p}_axes", [1], [0]),
              helper.make_node("Unsqueeze", [f"{p}_batch", f"{p}_axes"], [f"{p}_batch1"]) if opset >= 13 else
              helper.make_node("Unsqueeze", [f"{p}_batch"], [f"{p}_batch1"], axes=[0]),
-             helper.make_node("Constant", [], [f"{p}_rest"], value=helper.make_tensor("r", TensorProto.INT64, [1], [-1])),
+             constant(f"{p}_rest", [1], [-1]),
              helper.make_node("Concat", [f"{p}_batch1", f"{p}_rest"], [f"{p}_target"], axis=0)]
     for k, node in enumerate(nodes):
         graph.node.insert(at + k, node)
@@ -95,7 +99,8 @@ class _Builder:
         return self.quant(y, np.float32(2.0) ** -2, act_bits, name + "_act", signed=False)
 
     def model(self, in_shape, out, out_shape, name="wild"):
-        graph = helper.make_graph(self.nodes, name, [helper.make_tensor_value_info("global_in", TensorProto.FLOAT, in_shape)],
+        graph = helper.make_graph(self.nodes, name,
+                                  [helper.make_tensor_value_info("global_in", TensorProto.FLOAT, in_shape)],
                                   [helper.make_tensor_value_info(out, TensorProto.FLOAT, out_shape)],
                                   initializer=self.inits)
         proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(GENERAL, 1)])

@@ -69,15 +69,16 @@ def rename_legacy_domains(model):
     del model.model.opset_import[:]
     for domain, version in versions.items():
         model.model.opset_import.add(domain=domain, version=version)
-    model.model.ir_version = max(model.model.ir_version, MIN_IR_VERSION)
 
 
 def remove_static_inputs(model):
-    """Graph inputs that are initializers (old exporters list every weight) stop being inputs."""
+    """Graph inputs that are initializers (old exporters list every weight) stop being inputs
+    (which needs IR version 4 or later)."""
     initializers = {i.name for i in model.graph.initializer}
     static = [i for i in model.graph.input if i.name in initializers]
     for value in static:
         model.graph.input.remove(value)
+    model.model.ir_version = max(model.model.ir_version, MIN_IR_VERSION)
 
 
 def has_foldable_constants(model):
