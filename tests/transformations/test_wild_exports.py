@@ -209,3 +209,10 @@ def test_reshape_mixing_samples_is_still_rejected():
     for in_shape, out_shape in (([1, 8], [2, 4]), ([4, 8], [32]), ([8], [2, 4])):
         with pytest.raises(UnsupportedModelError, match=r"node 'mix' \(Reshape\): reshape to .* changes the batch"):
             per_sample_shape(node, in_shape, out_shape, 1)
+
+
+def test_legacy_form_without_input_quantizer():
+    """Both at once: a QKeras-style model in legacy form, its input type given."""
+    legacy = to_legacy(qkeras_mlp(seed=2), "finn.custom_op.general")
+    lbir = ModelWrapper(legacy).transform(InferLBIR(input_datatype="FIXED<12,4>"))
+    assert_exact(legacy, lbir, grid_inputs("FIXED<12,4>", (12,)))
