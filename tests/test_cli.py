@@ -283,3 +283,45 @@ def test_pipelined_report_states_levels_and_latency(mlp_path, tmp_path):
         assert layer["operator_levels"] >= 1
         assert layer["latency_cycles"] == -(-layer["operator_levels"] // 2)
     assert report["latency_cycles"] == 1 + sum(layer["latency_cycles"] for layer in report["layers"])
+
+
+# -- issue 10: models as users bring them, --input-type --------------------------------------------
+WILD = __import__("pathlib").Path(__file__).resolve().parent / "fixtures" / "wild"
+
+
+@pytest.mark.parametrize("text", ["FLOAT<3>", "INT0", "garbage"])
+def test_bad_input_type_option(mlp_path, tmp_path, text):
+    code, _, stderr = run_cli("compile", mlp_path, "-o", tmp_path / "out", "--input-type", text)
+    assert_one_line_error(code, stderr, f"input type '{text}'", "accepted: INTn or UINTn", "FIXED<w,i>")
+    assert not (tmp_path / "out").exists()
+
+
+def test_model_without_input_quantizer_needs_and_takes_input_type(tmp_path):
+    from wild_models import qkeras_mlp
+
+    path = tmp_path / "qkeras.onnx"
+    qkeras_mlp().save(str(path))
+    code, _, stderr = run_cli("compile", path, "-o", tmp_path / "out")
+    assert_one_line_error(code, stderr, "node 'dense0' (MatMul)", "no input quantizer", "--input-type")
+    code, stdout, stderr = run_cli("verify", path, "--input-type", "FIXED<16,6>", "--samples", "200", "--no-rtl")
+    assert code == 0, stderr
+    assert "lbir      100.000%" in stdout
+    code, _, stderr = run_cli("compile", path, "-o", tmp_path / "out", "--input-type", "FIXED<16,6>")
+    assert code == 0, stderr
+
+
+def test_input_type_conflicting_with_the_input_quantizer(mlp_path, tmp_path):
+    code, _, stderr = run_cli("verify", mlp_path, "--input-type", "UINT8", "--no-rtl")
+    assert_one_line_error(code, stderr, "node 'input_quant' (Quant)", "input type UINT8", "drop the input type")
+
+
+def test_verify_raw_legacy_export(tmp_path):
+    code, stdout, stderr = run_cli("verify", WILD / "brevitas_mlp_legacy.onnx", "--samples", "200", "--no-rtl")
+    assert code == 0, stderr
+    assert "lbir      100.000%" in stdout
+
+
+def test_package_rejects_a_bad_input_type_before_any_work(mlp_path, tmp_path):
+    code, _, stderr = run_cli("package", mlp_path, "-o", tmp_path / "pkg", "--input-type", "FIXED<3>")
+    assert_one_line_error(code, stderr, "input type 'FIXED<3>'", "FIXED<w,i>")
+    assert not (tmp_path / "pkg").exists()

@@ -148,3 +148,20 @@ def test_show_errors(tmp_path):
         busy.listen()
         assert_one_line_error(*run_show(DEMO_MODEL, "--port", busy.getsockname()[1]), "cannot serve", "--port")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["float.onnx"]
+
+
+def test_show_prepare_takes_the_input_type(tmp_path):
+    """A model without input quantizer (QKeras style) is shown as LBIR with its input type."""
+    from wild_models import qkeras_mlp
+
+    from qonnx_c4ml.errors import UnsupportedModelError
+    from qonnx_c4ml.show import prepare
+
+    path = tmp_path / "qkeras.onnx"
+    qkeras_mlp().save(str(path))
+    work = tmp_path / "work"
+    work.mkdir()
+    shown, view, _ = prepare(path, "lbir", work, input_datatype="FIXED<16,6>")
+    assert view == "lbir" and any(n.op_type == "QDense" for n in onnx.load(str(shown)).graph.node)
+    with pytest.raises(UnsupportedModelError, match="input_datatype"):
+        prepare(path, "lbir", work)

@@ -206,6 +206,8 @@ path = "float.onnx"
     ("[[models]]\npath = 'a.onnx'\nbits = [4]\n", "bits does not apply to a model file"),
     ("[[models]]\ntopology = [4, 2]\n[[models]]\ntopology = [4, 2]\n", "two models are named 'mlp-4-2'"),
     ("bits = [4]\n", "no models"),
+    ("[[models]]\npath = 'a.onnx'\ninput_type = 'FLOAT<3>'\n", "models[0].input_type: input type 'FLOAT<3>'"),
+    ("[[models]]\ntopology = [4, 2]\ninput_type = 'INT8'\n", "input_type does not apply to a topology"),
     ("bits = [4\n", "not valid TOML"),
 ])
 def test_bad_config(tmp_path, capsys, text, message):
@@ -334,3 +336,20 @@ def test_random_mlp_verifies_bit_exact(topology, bits, prune):
 
     report = verify(random_mlp(topology, bits, prune, seed=1), samples=200, rtl=False)
     assert report.all_exact, report.table()
+
+
+def test_model_file_without_input_quantizer_takes_input_type(tmp_path):
+    """A QKeras-style file (MatMul(global_in, Quant(W))) swept with its input type."""
+    from wild_models import qkeras_mlp
+
+    from qonnx_c4ml.sweep import run_point
+
+    qkeras_mlp().save(str(tmp_path / "qkeras.onnx"))
+    config = write_config(tmp_path / "c.toml", "[synth]\nenabled = false\n[[models]]\npath = 'qkeras.onnx'\n"
+                                                "input_type = 'FIXED<16,6>'\n")
+    point = load_config(config)[0]
+    assert point["input_type"] == "FIXED<16,6>"
+    row = run_point(point, tmp_path / "point")
+    assert row["error"] is None and row["adders"] > 0
+    row = run_point(dict(point, input_type=None), tmp_path / "point")
+    assert "no input quantizer" in row["error"]

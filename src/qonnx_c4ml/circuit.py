@@ -18,10 +18,10 @@ from qonnx_c4ml.verify import execute, load_model
 
 
 class Circuit:
-    def __init__(self, model, output_dir=None, pipeline="none", cache_dir=None, style="auto"):
+    def __init__(self, model, output_dir=None, pipeline="none", cache_dir=None, style="auto", input_datatype=None):
         model = load_model(model)
         if not any(n.domain == DOMAIN for n in model.graph.node):
-            model = model.transform(InferLBIR())
+            model = model.transform(InferLBIR(input_datatype=input_datatype))
         if not any(n.op_type == "RTLCircuit" for n in model.graph.node):
             if not model.get_metadata_prop(METADATA_KEY):
                 if output_dir is None:

@@ -18,6 +18,8 @@ from qonnx_c4ml.transformations.generate_circuit import DEFAULT_MAX_OPERATORS
 EXIT_MISMATCH, EXIT_ERROR, EXIT_BUG = 1, 2, 3
 PIPELINE_HELP = ("none (combinational), layer (a register stage per layer) or N (a register stage "
                  "every N operator levels)")
+INPUT_TYPE_HELP = ("input type of a model without an input quantizer (hls4ml convention), e.g. FIXED<16,6>, INT8, "
+                   "UINT8, BIPOLAR: the host rounds the float input half to even onto that grid and saturates")
 STYLE_HELP = ("parallel: every layer fully parallel, one sample per cycle; streaming: the leading conv/pool "
               "layers take one pixel per cycle through line buffers; auto: streaming when the conv front is "
               "large and --pipeline is none")
@@ -29,12 +31,13 @@ DEMO_DATA = Path(__file__).parent / "data" / "digits_test.npz"
 
 
 def compile_model(model_path, output_dir, pipeline="none", top="c4ml_top", force=False,
-                  max_operators=DEFAULT_MAX_OPERATORS, synth=None, synth_flow="generic-fast", style="auto"):
+                  max_operators=DEFAULT_MAX_OPERATORS, synth=None, synth_flow="generic-fast", style="auto",
+                  input_datatype=None):
     """InferLBIR + GenerateChiselCircuit (+ yosys) into `output_dir` (written whole or not at all).
 
     Besides the Verilog: `model_lbir.onnx`, `report.json` (+ its readable `report.md` and
     self-contained `report.html` with plots, see report.py) and `vivado_synth.tcl` (an
-    out-of-context synthesis script for users with Vivado)."""
+    out-of-context synthesis script for users with Vivado). `input_datatype`: InferLBIR's."""
     from qonnx_c4ml.io import read_model
     from qonnx_c4ml.report import write_report
     from qonnx_c4ml.synth import synthesize, write_vivado_tcl
@@ -46,12 +49,13 @@ def compile_model(model_path, output_dir, pipeline="none", top="c4ml_top", force
         raise C4mlError(f"{output_dir} exists and is not a directory")
     if output_dir.exists() and any(output_dir.iterdir()) and not force:
         raise C4mlError(f"{output_dir} is not empty; choose a new directory or pass --force to replace it")
+    infer = InferLBIR(input_datatype=input_datatype)  # a bad type string fails before any work
     model = read_model(model_path)
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
     try:
         start = time.perf_counter()
-        lbir = model.transform(InferLBIR())
+        lbir = model.transform(infer)
         infer_s = time.perf_counter() - start
         generated = lbir.transform(GenerateChiselCircuit(staging, pipeline=pipeline, top=top, style=style,
                                                          max_operators=max_operators))
@@ -101,7 +105,7 @@ def compile_model(model_path, output_dir, pipeline="none", top="c4ml_top", force
 
 def cmd_compile(args):
     report = compile_model(args.model, args.output, args.pipeline, args.top, args.force, args.max_operators,
-                           args.synth, args.synth_flow, args.style)
+                           args.synth, args.synth_flow, args.style, args.input_type)
     stream = f", streaming: {report['ii_cycles']} cycles per frame" if report["style"] == "streaming" else ""
     print(f"wrote {len(report['verilog_files'])} Verilog files and report.json/.md/.html to {args.output} "
           f"(top {report['top']}, latency {report['latency_cycles']} cycles{stream}, "
@@ -113,10 +117,14 @@ def cmd_compile(args):
 
 
 def cmd_verify(args):
+    from qonnx_c4ml.transformations.input_type import parse_input_datatype
     from qonnx_c4ml.verify import verify
 
+    if args.input_type is not None:
+        parse_input_datatype(args.input_type)  # a bad type string fails before any work
     report = verify(args.model, samples=args.samples, seed=args.seed, rtl=not args.no_rtl,
-                    pipeline=args.pipeline, style=args.style, exact=not args.no_exact, layerwise=args.layerwise)
+                    pipeline=args.pipeline, style=args.style, exact=not args.no_exact, layerwise=args.layerwise,
+                    input_datatype=args.input_type)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2, sort_keys=True))
     else:
@@ -192,10 +200,15 @@ def cmd_package(args):
     from qonnx_c4ml.circuit import Circuit
     from qonnx_c4ml.package import check_destination, package
 
+    from qonnx_c4ml.transformations.input_type import parse_input_datatype
+
     check_destination(args.output, overwrite=args.force)  # refuse before compiling, not after
+    if args.input_type is not None:
+        parse_input_datatype(args.input_type)
     work = Path(tempfile.mkdtemp(prefix="qonnx_c4ml_package_"))
     try:
-        compile_model(args.model, work / "verilog", pipeline=args.pipeline, force=True)
+        compile_model(args.model, work / "verilog", pipeline=args.pipeline, force=True,
+                      input_datatype=args.input_type)
         circuit = Circuit(work / "verilog" / "model_lbir.onnx")
         result = package(circuit, args.output, vectors=args.vectors, seed=args.seed, overwrite=args.force,
                          source=Path(args.model).name)
@@ -212,7 +225,8 @@ def cmd_show(args):
 
     view = "lbir" if args.lbir else "original" if args.original else "auto"
     try:
-        return show(args.model, view=view, port=args.port, browse=not args.no_browser)
+        return show(args.model, view=view, port=args.port, browse=not args.no_browser,
+                    input_datatype=args.input_type)
     except KeyboardInterrupt:  # Ctrl-C before the server was up
         return 130
 
@@ -240,6 +254,7 @@ def build_parser():
     p.add_argument("--synth", choices=["yosys"], help="synthesize and add LUTs/FFs/depth to report.json")
     p.add_argument("--synth-flow", default="generic-fast", choices=["generic-fast", "generic", "xilinx"],
                    help="yosys flow (generic-fast: synth -noabc + abc -fast -lut 6; the full flow is slow)")
+    p.add_argument("--input-type", help=INPUT_TYPE_HELP)
     p.set_defaults(run=cmd_compile)
 
     p = sub.add_parser("verify", help="differential check: qonnx, onnxruntime QCDQ, LBIR, RTL")
@@ -254,6 +269,7 @@ def build_parser():
     p.add_argument("--layerwise", action="store_true",
                    help="also check every layer fed the float32 reference's own input codes")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--input-type", help=INPUT_TYPE_HELP + "; random inputs are drawn on that grid")
     p.set_defaults(run=cmd_verify)
 
     p = sub.add_parser("demo", help="compile, simulate and verify the shipped example model")
@@ -275,6 +291,7 @@ def build_parser():
     p.add_argument("--vectors", type=int, default=100, help="number of random test vectors (default 100)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random test vectors")
     p.add_argument("--force", action="store_true", help="replace a non-empty output directory")
+    p.add_argument("--input-type", help=INPUT_TYPE_HELP)
     p.set_defaults(run=cmd_package)
 
     p = sub.add_parser("show", help="view the model in netron (as LBIR graph by default), on 127.0.0.1")
@@ -287,6 +304,7 @@ def build_parser():
     p.add_argument("--port", type=int, default=None,
                    help="port on 127.0.0.1 (default: netron's choice, 8080 if free; 0: any free port)")
     p.add_argument("--no-browser", action="store_true", help="only print the URL")
+    p.add_argument("--input-type", help=INPUT_TYPE_HELP + " (for the LBIR view)")
     p.set_defaults(run=cmd_show)
 
     p = sub.add_parser("sweep", help="models x bit widths x prune rates x pipelines on Dask: LUTs, depth, times")

@@ -20,10 +20,8 @@ import numpy as np
 
 from qonnx.core.onnx_exec import execute_node
 from qonnx.custom_op.registry import getCustomOp
-from qonnx.transformation.infer_shapes import InferShapes
 
 from qonnx_c4ml.lbir import DOMAIN
-from qonnx_c4ml.names import unique_name
 
 SAME_CODE_MIN, MAX_LSB = 0.999, 1.0
 
@@ -53,20 +51,12 @@ class LayerCheck:
             self.ok = bool(self.same_code_fraction >= SAME_CODE_MIN and self.max_diff_lsb <= MAX_LSB)
 
 
-def lower_with_activations(model):
+def lower_with_activations(model, input_datatype=None):
     """InferLBIR's result and its map {original tensor: Activation} (where each integer
-    tensor's codes live and what float value they stand for). The same steps as
-    InferLBIR.apply (a test checks the graphs are identical), keeping the lowering object."""
-    from qonnx_c4ml.transformations.infer_lbir import _Lowering
+    tensor's codes live and what float value they stand for)."""
+    from qonnx_c4ml.transformations.infer_lbir import InferLBIR
 
-    model = model.transform(InferShapes())
-    taken = set()
-    for index, node in enumerate(model.graph.node):
-        if not node.name or node.name in taken:
-            node.name = unique_name(f"{node.op_type}_{index}", taken)
-        taken.add(node.name)
-    lowering = _Lowering(model)
-    return lowering.run(), lowering.acts
+    return InferLBIR(input_datatype=input_datatype).lower(model)
 
 
 def reference_codes(value, act, shape):

@@ -63,8 +63,9 @@ def _safe_name(stem):
     return re.sub(r"[^A-Za-z0-9._-]", "_", stem) or "model"
 
 
-def prepare(model_path, view="auto", work_dir=None):
-    """Write the model to show into `work_dir`; returns (path, view shown, note)."""
+def prepare(model_path, view="auto", work_dir=None, input_datatype=None):
+    """Write the model to show into `work_dir`; returns (path, view shown, note).
+    `input_datatype`: InferLBIR's, for a model without an input quantizer."""
     from qonnx_c4ml.io import read_model
     from qonnx_c4ml.lbir import DOMAIN
     from qonnx_c4ml.transformations.constants import QUANTIZER_OPS
@@ -87,7 +88,7 @@ def prepare(model_path, view="auto", work_dir=None):
     if view == "lbir" and not is_lbir:
         from qonnx_c4ml.transformations import InferLBIR
 
-        model = model.transform(InferLBIR())
+        model = model.transform(InferLBIR(input_datatype=input_datatype))
         path = Path(work_dir) / f"{stem}_lbir.onnx"
     else:
         path = Path(work_dir) / f"{stem}.onnx"
@@ -95,7 +96,7 @@ def prepare(model_path, view="auto", work_dir=None):
     return path, view, note
 
 
-def serve_model(model_path, view="auto", port=None, browse=False):
+def serve_model(model_path, view="auto", port=None, browse=False, input_datatype=None):
     """Serve `model_path` (see module doc) with netron on 127.0.0.1; returns a `Served`.
 
     `port`: None lets netron choose (8080, 8081 or a random free port), 0 any free port."""
@@ -103,7 +104,7 @@ def serve_model(model_path, view="auto", port=None, browse=False):
 
     tmp_dir = Path(tempfile.mkdtemp(prefix="qonnx_c4ml_show_"))
     try:
-        path, shown, note = prepare(model_path, view, tmp_dir)
+        path, shown, note = prepare(model_path, view, tmp_dir, input_datatype)
         # netron logs "Serving ..." at INFO (configuring the root logger if nobody has); we print our own line
         logging.getLogger("netron").setLevel(logging.WARNING)
         try:
@@ -132,10 +133,10 @@ def _has_browser():
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def show(model_path, view="auto", port=None, browse=True, out=None):
+def show(model_path, view="auto", port=None, browse=True, out=None, input_datatype=None):
     """Serve until Ctrl-C or SIGTERM (clean exit); returns 0. The CLI's `show`."""
     out = out or sys.stdout
-    served = serve_model(model_path, view, port, browse)
+    served = serve_model(model_path, view, port, browse, input_datatype)
     what = "the LBIR graph (after InferLBIR)" if served.view == "lbir" else "the model as it is"
     previous = None
 

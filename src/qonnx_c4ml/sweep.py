@@ -46,7 +46,7 @@ from qonnx_c4ml.errors import C4mlError
 ROW_KEYS = ["model", "bits", "prune", "pipeline", "luts", "ffs", "depth", "latency_cycles", "generate_s",
             "synth_s", "adders", "error"]
 CONFIG_KEYS = {"models", "bits", "prune", "pipeline", "seed", "synth", "max_operators"}
-MODEL_KEYS = {"name", "topology", "path", "bits", "prune", "seed"}
+MODEL_KEYS = {"name", "topology", "path", "bits", "prune", "seed", "input_type"}
 SYNTH_KEYS = {"enabled", "flow", "timeout_s"}
 DEFAULT_WORKERS = 2
 CONNECT_TIMEOUT_S = 10
@@ -180,10 +180,20 @@ def load_config(path):
                     raise C4mlError(f"{path}: models[{k}].{key} does not apply to a model file (only to a topology)")
             if not isinstance(model["path"], str) or not model["path"]:
                 raise C4mlError(f"{path}: models[{k}].path must be a file name")
+            if "input_type" in model:  # a model file without input quantizer (InferLBIR's input_datatype)
+                from qonnx_c4ml.transformations.input_type import parse_input_datatype
+
+                try:
+                    parse_input_datatype(model["input_type"])
+                except C4mlError as error:
+                    raise C4mlError(f"{path}: models[{k}].input_type: {error}") from None
             file = Path(model["path"]).expanduser()
             file = (file if file.is_absolute() else path.resolve().parent / file).resolve()
             name = model.get("name", file.stem)
         else:
+            if "input_type" in model:
+                raise C4mlError(f"{path}: models[{k}].input_type does not apply to a topology (it has an input "
+                                "quantizer), only to a model file")
             topology = model["topology"]
             if not isinstance(topology, list) or len(topology) < 2 or not all(_int(n) and n > 0 for n in topology):
                 raise C4mlError(f"{path}: models[{k}].topology = {topology!r} is not a list of at least two "
@@ -197,7 +207,7 @@ def load_config(path):
         if "path" in model:
             for pipeline in pipelines:
                 points.append({**common, "model": name, "path": str(file), "bits": None, "prune": None,
-                               "pipeline": pipeline, "cost": 0})
+                               "pipeline": pipeline, "cost": 0, "input_type": model.get("input_type")})
             continue
         model_seed = model.get("seed", seed)
         if not _int(model_seed):
@@ -258,7 +268,7 @@ def run_point(point, output_dir):
             model.save(str(output_dir / "model.onnx"))
         stage = "generate"
         start = time.perf_counter()
-        lbir = model.transform(InferLBIR())
+        lbir = model.transform(InferLBIR(input_datatype=point.get("input_type")))
         generated = lbir.transform(GenerateChiselCircuit(
             output_dir / "verilog", pipeline=point["pipeline"], top=TOP,
             max_operators=point.get("max_operators") or DEFAULT_MAX_OPERATORS))

@@ -31,6 +31,7 @@ from qonnx.core.onnx_exec import execute_onnx
 from qonnx.transformation.change_batchsize import ChangeBatchSize
 from qonnx.transformation.infer_shapes import InferShapes
 
+from qonnx_c4ml.transformations.batch_axis import model_is_batchless
 from qonnx_c4ml.transformations.constants import QUANTIZER_OPS, ConstantEvaluator, quant_code_range, quant_parameters
 
 
@@ -69,17 +70,20 @@ def with_batch(model, batch):
 
 
 def execute(model, x):
-    """Outputs of `model` (qonnx execute_onnx) for the batch `x`, as one numpy array."""
-    if model.get_tensor_shape(model.graph.input[0].name)[0] != x.shape[0]:
-        model = with_batch(model, x.shape[0])
-    name = model.graph.input[0].name
-    return execute_onnx(model, {name: x.astype(np.float32)})[model.graph.output[0].name]
+    """Outputs of `model` (qonnx execute_onnx) for the batch `x`, as one numpy array (a batch-less
+    model, e.g. torch.flatten(x), runs one sample at a time: its outputs one after another)."""
+    if x.shape[0] != 1 and model_is_batchless(model):
+        return np.concatenate([execute(model, x[i:i + 1]) for i in range(x.shape[0])])
+    batch_model, context = execute_context(model, x)
+    return context[batch_model.graph.output[0].name]
 
 
 def execute_context(model, x):
     """(batch-sized model, every tensor of qonnx's float32 execution of it) for the batch `x`."""
     if model.get_tensor_shape(model.graph.input[0].name)[0] != x.shape[0]:
         model = with_batch(model, x.shape[0])
+    elif not model.check_all_tensor_shapes_specified():  # a raw export: qonnx needs shapes to execute
+        model = model.transform(InferShapes())
     context = execute_onnx(model, {model.graph.input[0].name: x.astype(np.float32)},
                            return_full_exec_context=True)
     return model, context
@@ -104,10 +108,16 @@ def input_quantizer(model):
     return None
 
 
-def random_inputs(model, samples, seed=0):
-    """Inputs covering the input quantizer's codes, its clipping, and exact rounding ties."""
+def random_inputs(model, samples, seed=0, input_datatype=None):
+    """Inputs covering the input quantizer's codes, its clipping, and exact rounding ties (on the
+    input type's grid for a model without input quantizer, see transformations/input_type.py)."""
+    from qonnx_c4ml.transformations.input_type import input_grid_at_graph_input
+
     rng = np.random.default_rng(seed)
     shape = [samples] + list(model.get_tensor_shape(model.graph.input[0].name)[1:])
+    grid = input_grid_at_graph_input(model, input_datatype)  # None when an input quantizer comes first
+    if grid is not None:
+        return grid.random(shape, rng)
     found = input_quantizer(model)
     if found is None:
         return rng.normal(0, 1, shape).astype(np.float32)
@@ -307,20 +317,32 @@ def run_exact(report, model, context):
 
 
 def verify(model, samples=1000, seed=0, inputs=None, rtl=True, pipeline="none", build_dir=None, style="auto",
-           exact=True, layerwise=False):
+           exact=True, layerwise=False, input_datatype=None):
     """Run the differential check (see module doc); returns a VerifyReport. `exact=False`
-    skips the exact reference, `layerwise=True` adds the per-layer check."""
+    skips the exact reference, `layerwise=True` adds the per-layer check, `input_datatype`:
+    InferLBIR's (a model without input quantizer); random inputs then lie on its grid."""
     from qonnx_c4ml.transformations import InferLBIR
 
     original = load_model(model)
-    x = random_inputs(original, samples, seed) if inputs is None else np.asarray(inputs, np.float32)
+    x = random_inputs(original, samples, seed, input_datatype) if inputs is None else np.asarray(inputs, np.float32)
     start = time.perf_counter()
-    batch_model, context = execute_context(original, x)
-    reference = context[batch_model.graph.output[0].name]
+    # a batch-less model (e.g. torch.flatten(x)) runs one sample at a time: no full context
+    batchless = x.shape[0] != 1 and model_is_batchless(original)
+    if batchless:
+        reference, batch_model, context = execute(original, x), None, None
+    else:
+        batch_model, context = execute_context(original, x)
+        reference = context[batch_model.graph.output[0].name]
     report = VerifyReport(int(x.shape[0]), seed, 0.0, reference_seconds=time.perf_counter() - start)
-    exact_values = run_exact(report, batch_model, context) if exact else None
+    exact_values = None
     if not exact:
         report.exact_skipped = "not requested"
+    elif batchless:
+        report.exact_skipped = "batch-less model (qonnx runs it one sample at a time): float32 rule"
+    else:
+        exact_values = run_exact(report, batch_model, context)
+    if layerwise and batchless:
+        raise ValueError("--layerwise needs a model with a batch axis (this one reshapes it away)")
 
     start = time.perf_counter()
     try:
@@ -333,11 +355,11 @@ def verify(model, samples=1000, seed=0, inputs=None, rtl=True, pipeline="none", 
     if layerwise:  # the same graph as InferLBIR, plus the map of its integer tensors
         from qonnx_c4ml.layerwise import check_layers, lower_with_activations
 
-        lbir_model, acts = lower_with_activations(original)
+        lbir_model, acts = lower_with_activations(original, input_datatype)
         lbir_batch, lbir_context = execute_context(lbir_model, x)
         lbir = lbir_context[lbir_batch.graph.output[0].name]
     else:
-        lbir_model = original.transform(InferLBIR())
+        lbir_model = original.transform(InferLBIR(input_datatype=input_datatype))
         lbir = execute(lbir_model, x)
     report.output_lsb = output_lsb(lbir_model)
     report.comparisons.append(compare("lbir", reference, lbir, report.output_lsb, time.perf_counter() - start))

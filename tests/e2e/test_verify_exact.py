@@ -90,7 +90,7 @@ def test_cli_exit_status_follows_the_exact_reference(tmp_path):
 
 
 def test_lowering_for_layerwise_is_inferlbir():
-    """layerwise repeats InferLBIR.apply's steps to keep the activation map: same graph."""
+    """InferLBIR.lower (layerwise: graph + activation map) gives the graph InferLBIR.apply gives."""
     for model in (load_model(MOBILENET_TINY), tie_heavy_mlp()):
         ours, acts = layerwise.lower_with_activations(load_model(model))
         theirs = load_model(model).transform(InferLBIR())
@@ -114,8 +114,8 @@ def test_layerwise_names_the_first_broken_layer(monkeypatch):
     original = layerwise.lower_with_activations
     broken = {}
 
-    def corrupted(model):
-        lowered, acts = original(model)
+    def corrupted(model, input_datatype=None):
+        lowered, acts = original(model, input_datatype)
         convs = [n for n in lowered.graph.node if n.op_type == "QConv2D"]
         node = convs[2]
         attr = next(a for a in node.attribute if a.name == "thresholds")

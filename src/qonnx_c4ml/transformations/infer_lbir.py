@@ -56,6 +56,7 @@ from qonnx_c4ml.lbir.requant import (
     rounding_levels,
     scale_levels,
 )
+from qonnx_c4ml.transformations.batch_axis import batched_name, declared_shape_nodes, per_sample_shape, transpose_axes
 from qonnx_c4ml.transformations.constants import (
     LAYOUT_OPS,
     QUANTIZER_OPS,
@@ -63,6 +64,8 @@ from qonnx_c4ml.transformations.constants import (
     quant_code_range,
     quant_parameters,
 )
+from qonnx_c4ml.transformations.input_type import OPTION_HINT, parse_input_datatype
+from qonnx_c4ml.transformations.prepare import prepare_for_lowering, restore_input_annotations
 
 GLUE_OPS = ("Add", "Sub", "Mul", "Div", "BatchNormalization")
 LINEAR_OPS = ("MatMul", "Gemm")
@@ -125,19 +128,25 @@ def _sanitize(name):
 
 
 class InferLBIR(Transformation):
-    """Replace the quantized layers of a QONNX model by LBIR QDense nodes (see module doc)."""
+    """Replace the quantized layers of a QONNX model (as exporters write it, see prepare.py) by LBIR
+    nodes (see module doc); `input_datatype` ("FIXED<16,6>", ...): input_type.py."""
+
+    def __init__(self, input_datatype=None):
+        super().__init__()
+        self.input_datatype = None if input_datatype is None else parse_input_datatype(input_datatype)
 
     def apply(self, model):
-        model = model.transform(InferShapes())
         if any(n.domain == DOMAIN for n in model.graph.node):
-            return model, False  # already lowered
-        # the lowering tracks nodes by name; exporters may leave names empty or repeated
-        taken = set()
-        for index, node in enumerate(model.graph.node):
-            if not node.name or node.name in taken:
-                node.name = unique_name(f"{node.op_type}_{index}", taken)
-            taken.add(node.name)
-        return _Lowering(model).run(), False
+            return model.transform(InferShapes()), False  # already lowered
+        return self.lower(model)[0], False
+
+    def lower(self, model):
+        """(LBIR model, {tensor of the prepared model: Activation}): the map says where each
+        integer tensor's codes live and what they stand for (verify's layer-by-layer check)."""
+        prepared, input_chain = prepare_for_lowering(model, self.input_datatype)
+        lowering = _Lowering(prepared)
+        lowered = restore_input_annotations(prepared, lowering.run(), input_chain)
+        return lowered, lowering.acts
 
 
 class _Lowering:
@@ -256,12 +265,8 @@ class _Lowering:
         return [act] if act is not None else []
 
     def input_boundary(self, graph_input):
-        """Find the input quantizer; emit host nodes producing its integer codes."""
-        dtype = self.model.get_tensor_datatype(graph_input)
-        shape = self.model.get_tensor_shape(graph_input)
-        if dtype is not None and dtype.is_integer() and dtype != DataType["FLOAT32"]:
-            lo, hi = int(dtype.min()), int(dtype.max())
-            return self.make_activation(graph_input, shape[1:], 1.0, 0.0, lo, hi)
+        """Find the input quantizer (prepare.py inserted one for an annotated or given input type);
+        emit host nodes producing its integer codes."""
         tensor = graph_input
         while True:
             node = self.only_consumer(tensor)
@@ -269,13 +274,13 @@ class _Lowering:
                 raise UnsupportedModelError(
                     f"no input quantizer found on the path from the model input '{graph_input}'",
                     hint="the model looks float-only: quantize the input (e.g. QuantIdentity) "
-                    "and the layers")
+                    "and the layers, or " + OPTION_HINT)
             if node.op_type in QUANTIZER_OPS and node.input[0] == tensor:
                 return self.host_input_quantizer(node)
             if node.op_type in HOST_PREFIX_OPS:
                 tensor = node.output[0]
                 continue
-            hint = UNSUPPORTED_HINTS.get(node.op_type, "quantize the model input before any layer")
+            hint = UNSUPPORTED_HINTS.get(node.op_type, "quantize the model input before any layer, or " + OPTION_HINT)
             raise UnsupportedModelError(
                 "reached before any input quantizer; the circuit needs integer inputs", node, hint)
 
@@ -354,10 +359,7 @@ class _Lowering:
             return act
         batch_in = self.model.get_tensor_shape(node.input[0])
         if node.op_type == "Transpose":
-            perm = helper.get_attribute_value(node.attribute[0]) if node.attribute else None
-            if perm is None or perm[0] != 0:
-                raise UnsupportedModelError("transposes that move the batch axis are not supported", node)
-            axes = [p - 1 for p in perm[1:]]
+            axes = transpose_axes(node, batch_in, act.index.ndim)
             move = lambda a: np.transpose(a, axes)  # noqa: E731
         else:
             if node.op_type == "Reshape":
@@ -375,9 +377,8 @@ class _Lowering:
                     if axis != 1:
                         raise UnsupportedModelError(f"Flatten with axis={axis} mixes the batch axis", node)
                     new_shape = (batch_in[0], int(np.prod(batch_in[1:])))
-            if new_shape is None or new_shape[0] != batch_in[0]:
-                raise UnsupportedModelError(f"reshape to {new_shape} changes the batch axis", node)
-            move = lambda a: a.reshape(tuple(new_shape[1:]))  # noqa: E731
+            per_sample = per_sample_shape(node, batch_in, new_shape, act.index.ndim)
+            move = lambda a: a.reshape(per_sample)  # noqa: E731
         # pending pads are in image coordinates (top, left, bottom, right): a Transpose between
         # a Pad and a channels-last Conv (qonnx's conversion leaves one) keeps them meaningful
         return Activation(act.codes, move(act.index), move(act.scale), move(act.offset),
@@ -962,6 +963,7 @@ class _Lowering:
 
     def dequantize(self, codes, target, scale, terms):
         """Host nodes: target = codes * scale + terms[0] + terms[1] ..., float32 like qonnx."""
+        declared, target = target, batched_name(self.model, target, self.fresh_name)  # e.g. after Reshape(x, [-1])
         self.host(self.constant(codes + "_dequant_scale", np.asarray(scale, np.float32).reshape(1, -1)))
         current = codes + "_scaled" if terms else target
         self.host(helper.make_node("Mul", [codes, codes + "_dequant_scale"], [current], name=codes + "_dequant_mul"))
@@ -971,6 +973,7 @@ class _Lowering:
             self.host(self.constant(name, np.asarray(term, np.float32).reshape(1, -1)))
             self.host(helper.make_node("Add", [current, name], [out], name=f"{name}_add"))
             current = out
+        self.new_nodes += declared_shape_nodes(target, declared)
 
     def host(self, node):
         self.new_nodes.append(node)
