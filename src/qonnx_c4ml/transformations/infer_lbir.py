@@ -13,8 +13,9 @@ input quantizer, and each consumer the circuit can take becomes LBIR:
 - Add of two integer tensors (a residual join) -> QAdd, scales aligned exactly, then glue -> Q.
 
 - `Q` is a quantizer: Quant (any of the 7 rounding modes, narrow, signed/unsigned,
-  per-tensor or per-channel scale, zero-point 0), BipolarQuant or MultiThreshold (and
-  qonnx Trunc v2 after a layer, as Brevitas' TruncAvgPool exports).
+  per-tensor or per-channel scale, integer zero-points: transformations/zero_point.py),
+  FloatQuant (minifloat: transformations/float_quantizer.py), BipolarQuant or
+  MultiThreshold (and qonnx Trunc v2 after a layer, as Brevitas' TruncAvgPool exports).
 - `glue` is Add/Sub/Mul/Div by constants and BatchNormalization; all of it, with the
   scales, folds into exact integer thresholds (lbir/requant.py).
 - `layout` is Transpose/Reshape/Flatten/Squeeze/Unsqueeze (including the
@@ -47,6 +48,7 @@ from qonnx_c4ml.lbir.conv import conv_output_hw
 from qonnx_c4ml.lbir.dense import accumulator_range
 from qonnx_c4ml.names import unique_name
 from qonnx_c4ml.lbir.dtypes import datatype_for_range, datatype_range
+from qonnx_c4ml.lbir.staircase import threshold_columns
 from qonnx_c4ml.lbir.requant import (
     HALF,
     Level,
@@ -63,6 +65,8 @@ from qonnx_c4ml.transformations.constants import (
     quant_code_range,
     quant_parameters,
 )
+from qonnx_c4ml.transformations.float_quantizer import check_code_range, float_levels, host_float_input
+from qonnx_c4ml.transformations.zero_point import align_rows, refuse_bipolar_zero_point, shifted_levels, zero_point
 
 GLUE_OPS = ("Add", "Sub", "Mul", "Div", "BatchNormalization")
 LINEAR_OPS = ("MatMul", "Gemm")
@@ -73,7 +77,6 @@ HOST_PREFIX_OPS = GLUE_OPS + LAYOUT_OPS
 # qonnx's ConvertToChannelsLast puts Conv/MaxPool/BatchNormalization in this domain (NHWC)
 CHANNELS_LAST_DOMAIN = "qonnx.custom_op.channels_last"
 UNSUPPORTED_HINTS = {
-    "FloatQuant": "minifloat (FloatQuant) quantization is not supported; use integer Quant",
     "MaxPool": "a MaxPool between a layer and its quantizer does not fold; quantize first "
     "(QuantReLU before MaxPool2d), as Brevitas models usually do",
     "Add": "a residual Add needs both operands quantized (add a QuantIdentity on each branch)",
@@ -179,12 +182,9 @@ class _Lowering:
                 f"the model has {len(graph.input)} inputs and {len(graph.output)} outputs",
                 hint="export a model with exactly one input and one output")
         if not any(n.op_type in QUANTIZER_OPS for n in graph.node):
-            floatquant = next((n for n in graph.node if n.op_type == "FloatQuant"), None)
-            if floatquant is not None:
-                raise UnsupportedModelError("minifloat quantization is not supported", floatquant,
-                                            "use integer Quant (IntQuant) quantizers")
             raise UnsupportedModelError(
-                "the model has no quantizers (Quant, BipolarQuant or MultiThreshold): it is a float model",
+                "the model has no quantizers (Quant, FloatQuant, BipolarQuant or MultiThreshold): "
+                "it is a float model",
                 hint="export a quantized model (Brevitas QuantLinear/QuantReLU, QKeras) to QONNX")
         shape = self.model.get_tensor_shape(graph.input[0].name)
         if not shape or any(not isinstance(d, int) or d <= 0 for d in shape[1:]):
@@ -291,19 +291,29 @@ class _Lowering:
                     "per-channel input quantizer scales are not supported", node,
                     "use a per-tensor scale for the input quantizer")
             bipolar = bits == 1 and signed  # qonnx: 1-bit signed Quant is bipolar
+            zero = zero_point(node, self.consts)
+            if zero.size != 1:
+                raise UnsupportedModelError("per-channel input zero-points are not supported", node,
+                                            "use a per-tensor zero-point for the input quantizer")
+            if bipolar:
+                refuse_bipolar_zero_point(node, zero)
             divided = codes + "_scaled"
             self.host(helper.make_node("Div", [node.input[0], node.input[1]], [divided],
                                        name=codes + "_div"))
             self.host(self.constant(codes + "_one", np.float32(1.0)))
             self.host(self.constant(codes + "_zero", np.float32(0.0)))
-            self.host(helper.make_node(
-                "Quant", [divided, codes + "_one", codes + "_zero", node.input[3]],
+            self.host(helper.make_node(  # with zero-point z its output is q - z (zero_point.py)
+                "Quant", [divided, codes + "_one", node.input[2], node.input[3]],
                 [codes + "_pm1" if bipolar else codes], name=codes + "_quant",
                 domain="qonnx.custom_op.general",
                 signed=int(signed), narrow=int(narrow), rounding_mode=mode))
             if bipolar:
                 return self.bipolar_codes(codes, shape, scale, out)
             lo, hi = quant_code_range(bits, signed, narrow)
+            z = int(zero.ravel()[0])
+            return self.make_activation(codes, shape[1:], scale, 0.0, lo - z, hi - z, source=out)
+        if node.op_type == "FloatQuant":
+            scale, lo, hi = host_float_input(self, node, codes)
             return self.make_activation(codes, shape[1:], scale, 0.0, lo, hi, source=out)
         if node.op_type == "BipolarQuant":
             scale = self.consts.value(node.input[1])
@@ -795,18 +805,26 @@ class _Lowering:
     def requantize(self, layer, quant, alpha, beta, relu):
         """Thresholds for the quantizer `quant` on y = alpha*acc + beta (+relu)."""
         n_out = len(alpha)
+        zeros, column_weights = np.zeros(n_out, np.int64), None
         if quant.op_type in ("Quant", "IntQuant"):
             scale, bits, signed, narrow, mode = quant_parameters(quant, self.consts)
             scales = self.per_channel(quant, quant.input[1], layer)
             scale_f32 = self.channel_vector(quant, scale, layer).astype(np.float32)
+            zeros = self.channel_vector(quant, zero_point(quant, self.consts), layer).astype(np.int64)
             if bits == 1 and signed:  # qonnx: 1-bit signed Quant is bipolar
+                refuse_bipolar_zero_point(quant, zeros)
                 levels = [[Level(Fraction(0), False)]] * n_out
                 lo, value_scale, value_offset = 0, 2 * scale_f32, -scale_f32
-            else:
+            else:  # codes are q - z (zero_point.py)
                 lo, hi = quant_code_range(bits, signed, narrow)
                 base = rounding_levels(mode, lo, hi)
-                levels = [scale_levels(base, s) for s in scales]
+                levels = [shifted_levels(base, z, s) for s, z in zip(scales, zeros)]
                 value_scale, value_offset = scale_f32, np.zeros(n_out, np.float32)
+        elif quant.op_type == "FloatQuant":  # codes are v / unit (lbir/floatquant.py)
+            levels, column_weights, lo, unit = float_levels(quant, self.consts,
+                                                            self.per_channel(quant, quant.input[1], layer))
+            scale_f32 = self.channel_vector(quant, self.consts.value(quant.input[1]), layer).astype(np.float32)
+            value_scale, value_offset = scale_f32 * unit, np.zeros(n_out, np.float32)
         elif quant.op_type == "BipolarQuant":
             s = self.consts.value(quant.input[1])
             if s is None or np.asarray(s).size != 1 or not float(np.asarray(s).ravel()[0]) > 0:
@@ -849,13 +867,16 @@ class _Lowering:
         for m in range(n_out):
             lv = relu_levels(levels[m]) if relu else levels[m]
             rows.append(integer_thresholds(lv, abs(alpha[m]), beta[m], int(acc_min[m]), int(acc_max[m])))
-        thresholds = np.array(rows, dtype=np.int64).reshape(n_out, -1)
-        thresholds, lo = drop_constant_columns(thresholds, acc_min, acc_max, lo)
-        code_min = lo + (thresholds <= acc_min[:, None]).sum(axis=1).min(initial=0)
-        code_max = lo + (thresholds <= acc_max[:, None]).sum(axis=1).max(initial=0)
+        if np.any(zeros != zeros[0]):  # per-channel zero-points: one shared out_base
+            rows, lo = align_rows(rows, lo, zeros, acc_min, acc_max)
+        else:
+            lo -= int(zeros[0])
+        thresholds, lo, column_weights, code_min, code_max = threshold_columns(rows, acc_min, acc_max, lo,
+                                                                               column_weights)
+        check_code_range(quant, code_min, code_max)
         out_codes = self.fresh_name(quant.output[0] + "_codes")
         out_dtype = datatype_for_range(int(code_min), int(code_max))
-        self.lbir(layer, weights, out_codes, out_dtype, "thresholds", thresholds, lo)
+        self.lbir(layer, weights, out_codes, out_dtype, "thresholds", thresholds, lo, column_weights)
         value_scale = self.expand(np.asarray(value_scale, np.float32), layer.out_shape, layer.channel_axis)
         value_offset = self.expand(np.asarray(value_offset, np.float32), layer.out_shape, layer.channel_axis)
         return Activation(out_codes, layer.out_index, _fractions(value_scale, value_scale.shape),
@@ -890,10 +911,12 @@ class _Lowering:
             levels.append(Level((n - HALF) * as_fraction(scale), strict=(n % 2 != 0)))
         return [levels] * len(layer.alpha), lo, out_scale
 
-    def lbir(self, layer, weights, out_codes, out_dtype, requant, thresholds, out_base):
+    def lbir(self, layer, weights, out_codes, out_dtype, requant, thresholds, out_base, threshold_weights=None):
         tensor = lambda name, v: helper.make_tensor(name, TensorProto.INT64, v.shape, v.ravel().tolist())  # noqa: E731
         common = dict(name=layer.name, domain=DOMAIN, weights=tensor("weights", weights), in_dtype=layer.act.dtype,
                       out_dtype=out_dtype, requant=requant, out_base=int(out_base))
+        if threshold_weights is not None:  # minifloat codes: code = out_base + sum_k w_k [acc >= T_k]
+            common["threshold_weights"] = [int(w) for w in threshold_weights]
         if layer.kind == "conv":
             node = helper.make_node("QConv2D", [layer.act.codes], [out_codes], **common, **layer.attrs)
         elif layer.kind == "add":
@@ -1057,15 +1080,6 @@ class Layer:
             return lo_a + lo_b, hi_a + hi_b
         # a convolution's padded taps read 0, inside every code range here, so bounds hold
         return accumulator_range(matrix, *datatype_range(self.act.dtype))
-
-
-def drop_constant_columns(thresholds, acc_min, acc_max, lo):
-    """Remove threshold columns reached (or missed) by every row whatever the input."""
-    if thresholds.size == 0:
-        return thresholds, lo
-    always = np.all(thresholds <= acc_min[:, None], axis=0)
-    never = np.all(thresholds > acc_max[:, None], axis=0)
-    return thresholds[:, ~(always | never)], lo + int(always.sum())
 
 
 def ordered(nodes, graph):
