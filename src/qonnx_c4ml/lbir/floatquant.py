@@ -119,9 +119,10 @@ class Minifloat:
         return min(max(v, -self.max_value), self.max_value)
 
     def grid(self):
-        """Unclipped grid points of both signs, up to one binade past max_value."""
+        """Unclipped grid points of both signs, up to one binade past max_value (and past the
+        subnormal range, when max_val clips inside it)."""
         m, low = self.mantissa_bits, 1 - self.bias
-        top = floor_log2(self.max_value) + 1
+        top = max(floor_log2(self.max_value), low) + 1
         if (top - low + 2) << m > MAX_VALUES:
             raise ValueError(f"E{self.exponent_bits}M{m} has more than {MAX_VALUES} values")
         points = {k * pow2(low - m) for k in range(1 << m)}  # subnormals and 0
