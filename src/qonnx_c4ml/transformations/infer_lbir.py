@@ -31,8 +31,6 @@ QDense with `requant="none"` whose accumulator the host scales back to the MatMu
 A MatMul/Gemm left in the tail means a non-foldable op sits between quantizers: error.
 """
 from dataclasses import dataclass, field
-from fractions import Fraction
-from math import ceil, floor
 
 import numpy as np
 from onnx import TensorProto, helper
@@ -49,15 +47,7 @@ from qonnx_c4ml.lbir.dense import accumulator_range
 from qonnx_c4ml.names import unique_name
 from qonnx_c4ml.lbir.dtypes import datatype_for_range, datatype_range
 from qonnx_c4ml.lbir.staircase import threshold_columns
-from qonnx_c4ml.lbir.requant import (
-    HALF,
-    Level,
-    as_fraction,
-    integer_thresholds,
-    relu_levels,
-    rounding_levels,
-    scale_levels,
-)
+from qonnx_c4ml.lbir.requant import as_fraction, integer_thresholds, relu_levels
 from qonnx_c4ml.transformations.constants import (
     LAYOUT_OPS,
     QUANTIZER_OPS,
@@ -65,8 +55,9 @@ from qonnx_c4ml.transformations.constants import (
     quant_code_range,
     quant_parameters,
 )
-from qonnx_c4ml.transformations.float_quantizer import check_code_range, float_levels, host_float_input
-from qonnx_c4ml.transformations.zero_point import align_rows, refuse_bipolar_zero_point, shifted_levels, zero_point
+from qonnx_c4ml.transformations.float_quantizer import check_code_range, host_float_input
+from qonnx_c4ml.transformations.quantizer_levels import quantizer_levels
+from qonnx_c4ml.transformations.zero_point import align_rows, refuse_bipolar_zero_point, zero_point
 
 GLUE_OPS = ("Add", "Sub", "Mul", "Div", "BatchNormalization")
 LINEAR_OPS = ("MatMul", "Gemm")
@@ -805,60 +796,8 @@ class _Lowering:
     def requantize(self, layer, quant, alpha, beta, relu):
         """Thresholds for the quantizer `quant` on y = alpha*acc + beta (+relu)."""
         n_out = len(alpha)
-        zeros, column_weights = np.zeros(n_out, np.int64), None
-        if quant.op_type in ("Quant", "IntQuant"):
-            scale, bits, signed, narrow, mode = quant_parameters(quant, self.consts)
-            scales = self.per_channel(quant, quant.input[1], layer)
-            scale_f32 = self.channel_vector(quant, scale, layer).astype(np.float32)
-            zeros = self.channel_vector(quant, zero_point(quant, self.consts), layer).astype(np.int64)
-            if bits == 1 and signed:  # qonnx: 1-bit signed Quant is bipolar
-                refuse_bipolar_zero_point(quant, zeros)
-                levels = [[Level(Fraction(0), False)]] * n_out
-                lo, value_scale, value_offset = 0, 2 * scale_f32, -scale_f32
-            else:  # codes are q - z (zero_point.py)
-                lo, hi = quant_code_range(bits, signed, narrow)
-                base = rounding_levels(mode, lo, hi)
-                levels = [shifted_levels(base, z, s) for s, z in zip(scales, zeros)]
-                value_scale, value_offset = scale_f32, np.zeros(n_out, np.float32)
-        elif quant.op_type == "FloatQuant":  # codes are v / unit (lbir/floatquant.py)
-            levels, column_weights, lo, unit = float_levels(quant, self.consts,
-                                                            self.per_channel(quant, quant.input[1], layer))
-            scale_f32 = self.channel_vector(quant, self.consts.value(quant.input[1]), layer).astype(np.float32)
-            value_scale, value_offset = scale_f32 * unit, np.zeros(n_out, np.float32)
-        elif quant.op_type == "BipolarQuant":
-            s = self.consts.value(quant.input[1])
-            if s is None or np.asarray(s).size != 1 or not float(np.asarray(s).ravel()[0]) > 0:
-                raise UnsupportedModelError("BipolarQuant scale must be a positive per-tensor constant", quant)
-            s = np.float32(np.asarray(s).ravel()[0])
-            levels = [[Level(Fraction(0), False)]] * n_out
-            lo = 0
-            value_scale, value_offset = np.full(n_out, 2 * s, np.float32), np.full(n_out, -s, np.float32)
-        elif quant.op_type == "Trunc":
-            levels, lo, out_scale = self.trunc_levels(quant, layer)
-            value_scale, value_offset = np.full(n_out, out_scale, np.float32), np.zeros(n_out, np.float32)
-        else:  # MultiThreshold
-            thresholds = self.consts.value(quant.input[1])
-            if thresholds is None:
-                raise UnsupportedModelError("MultiThreshold thresholds are not constant", quant)
-            thresholds = np.sort(np.asarray(thresholds, np.float32), axis=-1)
-            attrs = {a.name: helper.get_attribute_value(a) for a in quant.attribute}
-            rows = thresholds.reshape(-1, thresholds.shape[-1])
-            if rows.shape[0] not in (1, n_out) and layer.channel_axis is None and len(layer.out_shape) > 1:
-                # per-channel thresholds after a per-element layer (QAdd, requantization): the
-                # channel axis is MultiThreshold's (NCHW by default, or NHWC)
-                layout = attrs.get("data_layout", b"NCHW")
-                axis = len(layer.out_shape) - 1 if layout in (b"NHWC", "NHWC") else 0
-                if rows.shape[0] != layer.out_shape[axis]:
-                    raise UnsupportedModelError(
-                        f"{rows.shape[0]} threshold rows for {layer.out_shape[axis]} channels", quant)
-                rows = rows[self.expand(np.arange(rows.shape[0]), layer.out_shape, axis).ravel()]
-            if rows.shape[0] not in (1, n_out):
-                raise UnsupportedModelError(f"{rows.shape[0]} threshold rows for {n_out} channels", quant)
-            rows = np.broadcast_to(rows, (n_out, rows.shape[-1]))
-            levels = [[Level(as_fraction(t), False) for t in row] for row in rows]
-            lo = 0
-            value_scale = np.full(n_out, attrs.get("out_scale", 1.0), np.float32)
-            value_offset = np.full(n_out, attrs.get("out_bias", 0.0), np.float32)
+        quantizer = quantizer_levels(self, layer, quant)  # transformations/quantizer_levels.py
+        levels, lo, zeros = quantizer.levels, quantizer.lo, quantizer.zeros
         signs = np.array([1 if a >= 0 else -1 for a in alpha])
         # rows (output channels) with a negative combined scale compare -acc
         weights = layer.weights * signs.reshape((-1,) + (1,) * (layer.weights.ndim - 1))
@@ -872,44 +811,16 @@ class _Lowering:
         else:
             lo -= int(zeros[0])
         thresholds, lo, column_weights, code_min, code_max = threshold_columns(rows, acc_min, acc_max, lo,
-                                                                               column_weights)
+                                                                               quantizer.column_weights)
         check_code_range(quant, code_min, code_max)
         out_codes = self.fresh_name(quant.output[0] + "_codes")
         out_dtype = datatype_for_range(int(code_min), int(code_max))
         self.lbir(layer, weights, out_codes, out_dtype, "thresholds", thresholds, lo, column_weights)
-        value_scale = self.expand(np.asarray(value_scale, np.float32), layer.out_shape, layer.channel_axis)
-        value_offset = self.expand(np.asarray(value_offset, np.float32), layer.out_shape, layer.channel_axis)
+        value_scale = self.expand(quantizer.value_scale, layer.out_shape, layer.channel_axis)
+        value_offset = self.expand(quantizer.value_offset, layer.out_shape, layer.channel_axis)
         return Activation(out_codes, layer.out_index, _fractions(value_scale, value_scale.shape),
                           _fractions(value_offset, value_offset.shape), value_scale, value_offset,
                           int(code_min), int(code_max), (int(layer.out_index.size),), quant.output[0])
-
-    def trunc_levels(self, node, layer):
-        """Levels of qonnx's Trunc (v2, what Brevitas' TruncAvgPool exports):
-        code = mode(clip(round(x / scale) / 2**t)), t = round(log2(out_scale / scale)), value = code * out_scale.
-        `round(x/scale) >= n` (an integer n) is `x/scale >= n - 1/2`, the tie going up when n is even."""
-        if len(node.input) != 6:
-            raise UnsupportedModelError("only Trunc with 6 inputs (qonnx Trunc v2) is supported", node,
-                                        "re-export with Brevitas >= 0.11")
-        scale, zeropt, _, out_scale, out_bits = (self.consts.value(i) for i in node.input[1:])
-        if any(v is None or np.asarray(v).size != 1 for v in (scale, zeropt, out_scale, out_bits)):
-            raise UnsupportedModelError("Trunc parameters must be per-tensor constants", node)
-        if float(np.asarray(zeropt).ravel()[0]) != 0:
-            raise UnsupportedModelError("Trunc with a non-zero zero-point is not supported", node)
-        scale, out_scale = (np.float32(np.asarray(v).ravel()[0]) for v in (scale, out_scale))
-        if not (scale > 0 and out_scale > 0):
-            raise UnsupportedModelError("Trunc scales must be positive", node)
-        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        mode = attrs.get("rounding_mode", b"FLOOR")
-        mode = mode.decode() if isinstance(mode, bytes) else mode
-        t = int(np.round(np.log2(np.float32(out_scale / scale))))
-        lo, hi = quant_code_range(int(np.asarray(out_bits).ravel()[0]), bool(attrs.get("signed", 1)),
-                                  bool(attrs.get("narrow", 0)))
-        levels = []
-        for level in rounding_levels(mode, lo, hi):  # on v = r / 2**t, r = round(x / scale)
-            bound = level.value * Fraction(2) ** t
-            n = floor(bound) + 1 if level.strict else ceil(bound)  # smallest integer r reaching it
-            levels.append(Level((n - HALF) * as_fraction(scale), strict=(n % 2 != 0)))
-        return [levels] * len(layer.alpha), lo, out_scale
 
     def lbir(self, layer, weights, out_codes, out_dtype, requant, thresholds, out_base, threshold_weights=None):
         tensor = lambda name, v: helper.make_tensor(name, TensorProto.INT64, v.shape, v.ravel().tolist())  # noqa: E731
