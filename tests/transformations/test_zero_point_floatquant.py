@@ -29,6 +29,8 @@ ZERO_POINT = {
     "zp_input": MLPSpec(10, [L(16), L(4, relu=False, signed=True)], in_signed=False, in_bits=8,
                         in_zero_point=128.0),
     "zp_weights": MLPSpec(16, [L(24, w_zero_point=2.0), L(5, quantizer="none", relu=False, w_zero_point=-1.0)]),
+    "zp_weights_per_channel": MLPSpec(16, [L(6, per_channel=True, w_zero_point=[[1.0, -2.0, 0.0, 3.0, 1.0, -1.0]]),
+                                           L(3, quantizer="none", relu=False)]),
     "zp_8bit_everything": MLPSpec(16, [L(32, a_bits=8, w_bits=8, zero_point=100.0, w_zero_point=3.0),
                                        L(6, a_bits=8, relu=False, zero_point=128.0)],
                                   in_bits=8, in_signed=False, in_zero_point=77.0),

@@ -3,6 +3,7 @@
     x      : integer codes, shape (N, *in_shape), flattened in C order to (N, K)
     acc    = x @ weights.T                  int64, exact
     out    = out_base + #{k : acc >= thresholds[m, k]}     (requant="thresholds")
+           = out_base + sum_k w_k [acc >= thresholds[m, k]]   (with threshold_weights w: minifloat codes)
     out    = acc                                          (requant="none": last layer, host dequantizes)
 
 The weights are the quantized weight codes with every scale, bias, BatchNorm and rounding

@@ -97,8 +97,10 @@ def float_weight(node, evaluator):
     codes = np.array([int(Fraction(float(v)) / unit) for v in values.ravel()], dtype=np.int64)
     nonzero = [int(c) for c in codes if c]
     shift = min((two_adic_valuation(Fraction(c)) for c in nonzero), default=0)
+    codes >>= shift
+    check_code_range(node, int(codes.min(initial=0)), int(codes.max(initial=0)))  # keeps accumulators in int64
     factor = np.float32(float(unit * 2 ** shift))
-    return QuantizedConstant((codes >> shift).reshape(values.shape), scale * factor, 0.0)
+    return QuantizedConstant(codes.reshape(values.shape), scale * factor, 0.0)
 
 
 def host_float_input(lowering, node, codes):
