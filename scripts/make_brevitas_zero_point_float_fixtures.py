@@ -12,6 +12,10 @@ on uniform inputs in [-0.5, 2.5), exported with `export_qonnx(dynamo=False)`:
   restricted to powers of two, and an FP8 QuantIdentity on the output: FloatQuant E4M3,
   bias 7, max_val 448, saturating.
 
+* `zero_point_fp8_cnn.onnx` (1x6x6 input): ShiftedUint8 input -> QuantConv2d 3x3 pad 1 ->
+  ShiftedUint8 -> MaxPool2d -> QuantConv2d 3x3 pad 1 (FP8 weights) -> FP8 -> QuantLinear (FP8
+  weights) -> FP8: zero-points through zero padding and pooling, minifloat convolutions.
+
 Cleanup is qonnx's `cleanup_model` steps with FloatQuant kept out of FoldConstants:
 `cleanup_model` itself folds FloatQuant weight quantizers into float constants (it keeps only
 Quant/BipolarQuant), after which the weights are plain floats the flow cannot take.
@@ -65,6 +69,25 @@ def mlp(act_quant, weight_quant, bias, quantized_output=False):
     return nn.Sequential(*layers)
 
 
+class MixedCNN(nn.Module):
+    """Zero-point activations into padded convolutions and a max pool, then FP8 (E4M3)."""
+
+    def __init__(self):
+        super().__init__()
+        self.inp = qnn.QuantIdentity(act_quant=ShiftedUint8ActPerTensorFixedPoint, return_quant_tensor=True)
+        self.conv0 = qnn.QuantConv2d(1, 4, 3, padding=1, bias=True, weight_quant=Int8WeightPerTensorFixedPoint)
+        self.act0 = qnn.QuantIdentity(act_quant=ShiftedUint8ActPerTensorFixedPoint, return_quant_tensor=True)
+        self.pool = nn.MaxPool2d(2)
+        self.conv1 = qnn.QuantConv2d(4, 4, 3, padding=1, bias=False, weight_quant=Po2Fp8Weight)
+        self.act1 = qnn.QuantIdentity(act_quant=Po2Fp8Act, return_quant_tensor=True)
+        self.fc = qnn.QuantLinear(36, 5, bias=False, weight_quant=Po2Fp8Weight)
+        self.out = qnn.QuantIdentity(act_quant=Po2Fp8Act)
+
+    def forward(self, x):
+        x = self.act1(self.conv1(self.pool(self.act0(self.conv0(self.inp(x))))))
+        return self.out(self.fc(x.flatten(1)))
+
+
 def cleanup_keeping_floatquant(model):
     for t in [InferShapes(), GiveUniqueParameterTensors(),
               FoldConstants(exclude_op_types=["Quant", "BipolarQuant", "FloatQuant"]),
@@ -74,16 +97,16 @@ def cleanup_keeping_floatquant(model):
     return model
 
 
-def export(net, path):
+def export(net, path, shape=(16,)):
     torch.manual_seed(0)
     net.train()
     with torch.no_grad():
         for _ in range(20):
-            net(torch.rand(64, 16) * 3 - 0.5)
+            net(torch.rand(64, *shape) * 3 - 0.5)
     net.eval()
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw.onnx"
-        export_qonnx(net, torch.rand(1, 16), export_path=str(raw), dynamo=False)
+        export_qonnx(net, torch.rand(1, *shape), export_path=str(raw), dynamo=False)
         cleanup_keeping_floatquant(ModelWrapper(str(raw))).save(str(path))
 
 
@@ -97,6 +120,8 @@ def main():
     export(mlp(ShiftedUint8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint, True), out / "shifted_uint8_mlp.onnx")
     torch.manual_seed(1)
     export(mlp(Po2Fp8Act, Po2Fp8Weight, False, quantized_output=True), out / "fp8_e4m3_mlp.onnx")
+    torch.manual_seed(2)
+    export(MixedCNN(), out / "zero_point_fp8_cnn.onnx", shape=(1, 6, 6))
     print(f"wrote {out}")
 
 
