@@ -1,8 +1,8 @@
 """Zero-point and FloatQuant models in RTL (Verilator), bit-exact against qonnx.
 
-Two models go the user's way (InferLBIR -> GenerateChiselCircuit -> RTLSim -> execute_onnx);
-every model of tests/transformations/test_zero_point_floatquant.py then runs in one
-combined Verilator build (tests/e2e/combined.py), host prefix and tail by qonnx.
+Four models go the user's way (InferLBIR -> GenerateChiselCircuit -> RTLSim -> execute_onnx);
+the other models of tests/transformations/test_zero_point_floatquant.py run in one combined
+Verilator build (tests/e2e/combined.py), host prefix and tail by qonnx.
 """
 import sys
 from pathlib import Path
@@ -21,7 +21,10 @@ from test_zero_point_floatquant import FLOAT, ZERO_POINT, inputs  # noqa: E402
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("name", ["zp_8bit_everything", "zp_per_channel", "fq_everything_e2m1", "fq_input_e4m3"])
+THROUGH_RTLSIM = ["zp_8bit_everything", "zp_per_channel", "fq_everything_e2m1", "fq_input_e4m3"]
+
+
+@pytest.mark.parametrize("name", THROUGH_RTLSIM)
 def test_through_rtlsim(name, tmp_path):
     spec = {**ZERO_POINT, **FLOAT}[name]
     model = build_mlp(spec)
@@ -35,7 +38,12 @@ def test_through_rtlsim(name, tmp_path):
 
 def test_all_models_in_one_build(tmp_path):
     specs = {**ZERO_POINT, **FLOAT}
-    names = sorted(specs)
+    # the RTLSim ones are covered above; HALF_EVEN is ROUND's alias; minifloat rounding modes
+    # and the E4M3 hidden layer (comparator-heavy: minutes of Verilator C++ build on 2 cores)
+    # are sampled, the E4M3 hidden layer runs in RTL in tests/e2e/test_brevitas_zero_point_float.py
+    skip = set(THROUGH_RTLSIM) | {"fq_act_e4m3_hidden"} | {
+        f"fq_rounding_{m}" for m in ("HALF_EVEN", "CEIL", "UP", "DOWN", "HALF_DOWN")} | {"zp_rounding_HALF_EVEN"}
+    names = sorted(n for n in specs if n not in skip)
     originals = [build_mlp(specs[n]) for n in names]
     lowered = [m.transform(InferLBIR()) for m in originals]
     combined = CombinedCircuits(lowered, tmp_path / "verilog", cache_dir=tmp_path / "cache")

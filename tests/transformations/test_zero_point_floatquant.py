@@ -57,7 +57,7 @@ FLOAT = {
                                            float_weights=True), L(4, quantizer="none", relu=False)]),
 }
 FLOAT.update({
-    f"fq_rounding_{mode}": MLPSpec(16, [L(20, quantizer="floatquant", float_format=E3M2, rounding=mode, relu=False),
+    f"fq_rounding_{mode}": MLPSpec(16, [L(10, quantizer="floatquant", float_format=E3M2, rounding=mode, relu=False),
                                         L(6, quantizer="floatquant", float_format=E3M2, rounding=mode, relu=False)],
                                    in_float=E3M2, in_rounding=mode)
     for mode in ROUNDING_MODES

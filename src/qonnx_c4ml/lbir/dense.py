@@ -19,7 +19,6 @@ from qonnx.custom_op.base import CustomOp
 from qonnx_c4ml.lbir.staircase import cumulative_weights
 
 
-
 class QDense(CustomOp):
     """Integer dense layer with threshold requantization (LBIR)."""
 

@@ -22,7 +22,7 @@ from onnx import helper
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.lbir.requant import HALF, Level, as_fraction, rounding_levels
 from qonnx_c4ml.transformations.constants import quant_code_range, quant_parameters
-from qonnx_c4ml.transformations.float_quantizer import float_levels
+from qonnx_c4ml.transformations.float_quantizer import float_levels, minifloat_parameters
 from qonnx_c4ml.transformations.zero_point import refuse_bipolar_zero_point, shifted_levels, zero_point
 
 
@@ -62,6 +62,7 @@ def quant_levels(lowering, layer, quant):
 
 def minifloat_levels(lowering, layer, quant):
     n_out = len(layer.alpha)
+    minifloat_parameters(quant, lowering.consts)  # checked before the scales are read exactly
     levels, weights, lo, unit = float_levels(quant, lowering.consts, lowering.per_channel(quant, quant.input[1], layer))
     scale_f32 = lowering.channel_vector(quant, lowering.consts.value(quant.input[1]), layer).astype(np.float32)
     return QuantizerLevels(levels, lo, scale_f32 * unit, np.zeros(n_out, np.float32), np.zeros(n_out, np.int64),
