@@ -292,7 +292,6 @@ class _Lowering:
             self.host(helper.make_node("Div", [node.input[0], node.input[1]], [divided],
                                        name=codes + "_div"))
             self.host(self.constant(codes + "_one", np.float32(1.0)))
-            self.host(self.constant(codes + "_zero", np.float32(0.0)))
             self.host(helper.make_node(  # with zero-point z its output is q - z (zero_point.py)
                 "Quant", [divided, codes + "_one", node.input[2], node.input[3]],
                 [codes + "_pm1" if bipolar else codes], name=codes + "_quant",
