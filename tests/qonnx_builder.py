@@ -32,6 +32,10 @@ class LayerSpec:
     narrow: bool = False
     rounding: str = "ROUND"
     zero_fraction: float = 0.3  # fraction of zero weights (pruning)
+    zero_point: object = 0.0  # output Quant zero-point (scalar or one per output channel)
+    w_zero_point: object = 0.0  # weight Quant zero-point (scalar or (1, n_out))
+    float_format: tuple = (4, 3, 7, 448.0)  # quantizer="floatquant": (E, M, bias, max_val)
+    float_weights: bool = False  # FloatQuant weights in float_format
 
 
 @dataclass
@@ -48,6 +52,8 @@ class MLPSpec:
     normalize: bool = False  # host-side input normalization (Sub, Div) before the input quantizer
     softmax: bool = False  # host-side Softmax after the last layer (QKeras jet taggers)
     extra: dict = field(default_factory=dict)
+    in_zero_point: float = 0.0
+    in_float: tuple = None  # FloatQuant input quantizer (E, M, bias, max_val) instead of Quant
 
 
 class _Graph:
@@ -73,9 +79,17 @@ class _Graph:
         self.nodes.append(helper.make_node(op, inputs, [out], name=name, domain=domain, **attrs))
         return out
 
-    def quant(self, x, scale, bits, name, signed=True, narrow=False, rounding="ROUND"):
-        return self.node("Quant", [x, self.const(scale), self.const(0.0), self.const(float(bits))], name,
+    def quant(self, x, scale, bits, name, signed=True, narrow=False, rounding="ROUND", zero_point=0.0):
+        return self.node("Quant", [x, self.const(scale), self.const(zero_point), self.const(float(bits))], name,
                          QONNX_DOMAIN, signed=int(signed), narrow=int(narrow), rounding_mode=rounding)
+
+    def floatquant(self, x, scale, fmt, name, rounding="ROUND"):
+        """qonnx FloatQuant with fmt = (exponent bits, mantissa bits, bias, max_val)."""
+        e, m, bias, max_val = fmt
+        return self.node("FloatQuant", [x, self.const(scale), self.const(float(e)), self.const(float(m)),
+                                        self.const(float(bias)), self.const(float(max_val))], name,
+                         QONNX_DOMAIN, rounding_mode=rounding, has_inf=0, has_nan=1, has_subnormal=1,
+                         saturation=1)
 
 
 def _scale(rng, po2, shape=()):
@@ -93,8 +107,11 @@ def build_mlp(spec: MLPSpec, out_path=None):
     if spec.normalize:
         x = g.node("Sub", [x, g.const(np.float32(0.25))], "norm_sub")
         x = g.node("Div", [x, g.const(np.float32(1.5))], "norm_div")
-    x = g.quant(x, _scale(rng, spec.po2), spec.in_bits, "input_quant", signed=spec.in_signed,
-                rounding=spec.in_rounding)
+    if spec.in_float:
+        x = g.floatquant(x, _scale(rng, spec.po2), spec.in_float, "input_quant", rounding=spec.in_rounding)
+    else:
+        x = g.quant(x, _scale(rng, spec.po2), spec.in_bits, "input_quant", signed=spec.in_signed,
+                    rounding=spec.in_rounding, zero_point=spec.in_zero_point)
     if spec.layout == "flatten":
         x = g.node("Flatten", [x], "flatten", axis=1)
     elif spec.layout == "transpose_flatten":
@@ -118,7 +135,12 @@ def build_mlp(spec: MLPSpec, out_path=None):
             codes = rng.integers(-top, top, size=w_shape)
             codes[rng.random(w_shape) < layer.zero_fraction] = 0
             raw = (codes + rng.uniform(-0.3, 0.3, size=w_shape)) * scale
-            w = g.quant(g.const(raw), scale, layer.w_bits, f"fc{i}_weight_quant", signed=True)
+            if layer.float_weights:
+                w = g.floatquant(g.const(rng.standard_normal(w_shape) * scale * 4), scale, layer.float_format,
+                                 f"fc{i}_weight_quant")
+            else:
+                w = g.quant(g.const(raw), scale, layer.w_bits, f"fc{i}_weight_quant", signed=True,
+                            zero_point=layer.w_zero_point)
         b = rng.normal(0, 0.3, layer.n_out).astype(np.float32)
         if layer.bias_quantized and spec.po2:
             b = np.round(b * 64).astype(np.float32) / np.float32(64)
@@ -140,7 +162,9 @@ def build_mlp(spec: MLPSpec, out_path=None):
         if layer.quantizer == "quant":
             scale = _scale(rng, spec.po2)
             y = g.quant(y, scale, layer.a_bits, f"fc{i}_act_quant", signed=layer.signed,
-                        narrow=layer.narrow, rounding=layer.rounding)
+                        narrow=layer.narrow, rounding=layer.rounding, zero_point=layer.zero_point)
+        elif layer.quantizer == "floatquant":
+            y = g.floatquant(y, _scale(rng, spec.po2), layer.float_format, f"fc{i}_act_quant", rounding=layer.rounding)
         elif layer.quantizer == "bipolar":
             y = g.node("BipolarQuant", [y, g.const(_scale(rng, spec.po2))], f"fc{i}_act_quant", QONNX_DOMAIN)
         elif layer.quantizer == "multithreshold":

@@ -96,10 +96,27 @@ def set_quant_input(node_name, position, value):
     return edit
 
 
-def test_nonzero_zero_point(mlp_path, tmp_path):
+def test_integer_zero_point_compiles(mlp_path, tmp_path):
     path = mutate(mlp_path, tmp_path, set_quant_input("fc0_act_quant", 2, 3.0))
     code, _, stderr = run_cli("compile", path, "-o", tmp_path / "out")
-    assert_one_line_error(code, stderr, "fc0_act_quant", "zero-point")
+    assert code == 0, stderr
+
+
+def test_non_integer_zero_point(mlp_path, tmp_path):
+    path = mutate(mlp_path, tmp_path, set_quant_input("fc0_act_quant", 2, 3.5))
+    code, _, stderr = run_cli("compile", path, "-o", tmp_path / "out")
+    assert_one_line_error(code, stderr, "fc0_act_quant", "non-integer zero-point", "integer zero-point")
+
+
+def test_bipolar_quant_with_zero_point(mlp_path, tmp_path):
+    def one_bit(model):
+        set_quant_input("fc0_act_quant", 3, 1.0)(model)
+        set_quant_input("fc0_act_quant", 2, 1.0)(model)
+        quant = next(n for n in model.graph.node if n.name == "fc0_act_quant")
+        next(a for a in quant.attribute if a.name == "signed").i = 1
+    path = mutate(mlp_path, tmp_path, one_bit)
+    code, _, stderr = run_cli("compile", path, "-o", tmp_path / "out")
+    assert_one_line_error(code, stderr, "fc0_act_quant", "bipolar", "zero-point")
 
 
 def test_zero_scale(mlp_path, tmp_path):
@@ -146,14 +163,44 @@ def test_demo_cnn_streams_and_is_exact(tmp_path):
     assert (tmp_path / "demo" / "report.html").is_file()
 
 
-def test_floatquant_weights(mlp_path, tmp_path):
+def test_floatquant_with_quant_inputs(mlp_path, tmp_path):
     def to_floatquant(model):
         quant = next(n for n in model.graph.node if n.name == "fc1_weight_quant")
-        quant.op_type = "FloatQuant"  # inputs differ, but the op type alone must be refused
+        quant.op_type = "FloatQuant"  # Quant's 4 inputs: not a FloatQuant the flow can read
         del quant.attribute[:]
     path = mutate(mlp_path, tmp_path, to_floatquant)
     code, _, stderr = run_cli("compile", path, "-o", tmp_path / "out")
-    assert_one_line_error(code, stderr, "fc1_weight_quant", "FloatQuant")
+    assert_one_line_error(code, stderr, "fc1_weight_quant", "FloatQuant needs the 6 inputs")
+
+
+FLOAT_SPEC = MLPSpec(8, [LayerSpec(12, quantizer="floatquant", float_weights=True),
+                         LayerSpec(4, quantizer="none", relu=False)], in_float=(4, 3, 7, 448.0))
+
+
+def test_floatquant_compiles(tmp_path):
+    build_mlp(FLOAT_SPEC, tmp_path / "fp8.onnx")
+    code, _, stderr = run_cli("compile", tmp_path / "fp8.onnx", "-o", tmp_path / "out")
+    assert code == 0, stderr
+
+
+@pytest.mark.parametrize("edit,fragment", [
+    (("saturation", 0), "saturation=0"),
+    (("max_val", -1.0), "max_val"),
+    (("mantissa", 2.5), "mantissa width"),
+])
+def test_floatquant_refusals(tmp_path, edit, fragment):
+    model = build_mlp(FLOAT_SPEC).model
+    quant = next(n for n in model.graph.node if n.name == "fc0_act_quant")
+    what, value = edit
+    if what == "saturation":
+        next(a for a in quant.attribute if a.name == "saturation").i = value
+    else:
+        position = {"max_val": 5, "mantissa": 3}[what]
+        init = next(i for i in model.graph.initializer if i.name == quant.input[position])
+        init.CopyFrom(helper.make_tensor(init.name, 1, [], [value]))
+    onnx.save(model, str(tmp_path / "bad.onnx"))
+    code, _, stderr = run_cli("compile", tmp_path / "bad.onnx", "-o", tmp_path / "out")
+    assert_one_line_error(code, stderr, "fc0_act_quant", "FloatQuant", fragment)
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), -0.5])
@@ -230,7 +277,7 @@ def clear_input_shape(model):
 
 BAD_MODELS = {
     "missing_shape": (clear_input_shape, "no static shape"),
-    "zero_point": (set_quant_input("fc0_act_quant", 2, 1.0), "zero-point"),
+    "zero_point": (set_quant_input("fc0_act_quant", 2, 0.5), "zero-point"),
     "nan_scale": (set_quant_input("fc0_act_quant", 1, float("nan")), "scale"),
     "bit_width": (set_quant_input("fc1_weight_quant", 3, 24.0), "bit width"),
 }

@@ -200,8 +200,11 @@ def staircase_with_parity(thresholds):
     return None
 
 
-def requantize(module, acc, thresholds, base_code, name):
-    """Code = base_code + #{k : acc >= T_k} for sorted integer thresholds (exact)."""
+def requantize(module, acc, thresholds, base_code, name, weights=None):
+    """Code = base_code + #{k : acc >= T_k} for sorted integer thresholds (exact); with
+    `weights`, base_code + sum_k weights[k] * [acc >= T_k] (minifloat codes)."""
+    if weights is not None and len(weights) and any(int(w) != 1 for w in weights):
+        return weighted_requantize(module, acc, thresholds, base_code, name, weights)
     reachable = [t for t in thresholds if acc.lo < t <= acc.hi]
     always = sum(1 for t in thresholds if t <= acc.lo)
     base = base_code + always
@@ -223,6 +226,24 @@ def requantize(module, acc, thresholds, base_code, name):
     else:
         bits = [(module.at_least(acc, t, base=f"{name}_ge{i}"), 1) for i, t in enumerate(reachable)]
         count = balanced_sum(module, bits, base=f"{name}_count")
+    if base == 0:
+        return count
+    return module.add(count, module.const(base), base=f"{name}_code")
+
+
+def weighted_requantize(module, acc, thresholds, base_code, name, weights):
+    """base_code + sum_k w_k [acc >= T_k]: one comparator per reachable threshold, its bit
+    shifted into place for each binary digit of w_k (minifloat gaps are powers of two)."""
+    base = base_code + sum(int(w) for t, w in zip(thresholds, weights) if t <= acc.lo)
+    terms = []
+    for i, (t, w) in enumerate(zip(thresholds, weights)):
+        if acc.lo < t <= acc.hi:
+            bit = module.at_least(acc, int(t), base=f"{name}_ge{i}")
+            terms += [(module.shift_left(bit, k, base=f"{name}_w{i}_{k}") if k else bit, 1)
+                      for k in range(int(w).bit_length()) if int(w) >> k & 1]
+    if not terms:
+        return module.const(base)
+    count = balanced_sum(module, terms, base=f"{name}_sum")
     if base == 0:
         return count
     return module.add(count, module.const(base), base=f"{name}_code")

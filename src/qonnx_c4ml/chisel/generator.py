@@ -137,7 +137,7 @@ def _finish(module, name, codes, out):
 
 
 def linear_module(name, in_ports, connections, out_dtype, requant, thresholds, channel_of, out_base,
-                  stage_levels=None):
+                  stage_levels=None, threshold_weights=None):
     """The module of one linear LBIR layer (QDense, QConv2D, QAdd): combinational, or with
     `stage_levels` a register stage every that many operator levels.
 
@@ -159,7 +159,7 @@ def linear_module(name, in_ports, connections, out_dtype, requant, thresholds, c
         if requant == "thresholds":
             row = thresholds[channel_of[e]]
             module.comment(f"output {e}: code = {out_base} + #(acc >= T), {len(row)} thresholds")
-            code = requantize(module, acc, [int(t) for t in row], int(out_base), f"out{e}")
+            code = requantize(module, acc, [int(t) for t in row], int(out_base), f"out{e}", threshold_weights)
         else:
             code = acc
         if code.lo < lo or code.hi > hi:

@@ -162,7 +162,7 @@ def engine_module(layer, op, stage_levels=None):
         for m, acc in enumerate(accs):
             if requant == "thresholds":
                 code = requantize(module, acc, [int(t) for t in thresholds[m]], int(op.get_nodeattr("out_base")),
-                                  f"out{m}")
+                                  f"out{m}", op.get_nodeattr("threshold_weights"))
             else:
                 code = acc
             codes.append(code)

@@ -178,7 +178,7 @@ def trunc(node, inputs, engine):
     attrs = engine.attributes(node)
     mode = attrs.get("rounding_mode", "FLOOR")
     host = [np.asarray(engine.host(v, node), np.float32) for v in inputs[1:]]
-    scale, zeropt = host[0], host[1]
+    scale = host[0]
     s = per_sample_constant(engine.fractions(inputs[1], node), x)
     zp = per_sample_constant(engine.fractions(inputs[2], node), x)
     num, den = affine_numerators(x, s, zp)

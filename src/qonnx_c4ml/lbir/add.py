@@ -33,6 +33,8 @@ class QAdd(CustomOp):
             "requant": ("s", False, "thresholds", {"thresholds", "none"}),
             "thresholds": ("t", False, np.zeros((0, 0), dtype=np.int64)),
             "out_base": ("i", False, 0),
+            # one positive weight per threshold column: code = out_base + sum_k w_k [acc >= T_k]
+            "threshold_weights": ("ints", False, []),
             "verilog_module": ("s", False, ""),
             "verilog_file": ("s", False, ""),
         }
@@ -72,7 +74,7 @@ class QAdd(CustomOp):
         acc = (weights[channel, 0] * a[:, self.get_nodeattr("index_a")]
                + weights[channel, 1] * b[:, self.get_nodeattr("index_b")])
         out = requantize_codes(acc, self.get_nodeattr("requant"), self.threshold_codes(), channel,
-                               self.get_nodeattr("out_base"))
+                               self.get_nodeattr("out_base"), self.get_nodeattr("threshold_weights"))
         context[node.output[0]] = out.astype(np.float32)
 
     def verify_node(self):

@@ -18,7 +18,7 @@ import numpy as np
 from qonnx.core.datatype import DataType
 from qonnx.custom_op.base import CustomOp
 
-from qonnx_c4ml.lbir.dense import requantize_codes
+from qonnx_c4ml.lbir.dense import requantize_codes, threshold_weight_messages
 
 
 def conv_output_hw(in_shape, kernel, strides, pads):
@@ -84,6 +84,8 @@ class QConv2D(CustomOp):
             "requant": ("s", False, "thresholds", {"thresholds", "none"}),
             "thresholds": ("t", False, np.zeros((0, 0), dtype=np.int64)),
             "out_base": ("i", False, 0),
+            # one positive weight per threshold column: code = out_base + sum_k w_k [acc >= T_k]
+            "threshold_weights": ("ints", False, []),
             "verilog_module": ("s", False, ""),
             "verilog_file": ("s", False, ""),
         }
@@ -133,7 +135,8 @@ class QConv2D(CustomOp):
             codes = codes[:, in_index]
         acc = conv_forward(codes.astype(np.int64), self.weight_codes(), in_shape, strides, pads, group)
         out = requantize_codes(acc.reshape(acc.shape[0], -1), self.get_nodeattr("requant"),
-                               self.threshold_codes(), self.channel_of_outputs(), self.get_nodeattr("out_base"))
+                               self.threshold_codes(), self.channel_of_outputs(), self.get_nodeattr("out_base"),
+                               self.get_nodeattr("threshold_weights"))
         context[node.output[0]] = out.astype(np.float32)
 
     def verify_node(self):
@@ -152,6 +155,7 @@ class QConv2D(CustomOp):
                 messages.append(f"one threshold row per output channel expected, got shape {thresholds.shape}")
             elif thresholds.size and np.any(np.diff(thresholds, axis=1) < 0):
                 messages.append("thresholds must be sorted along each row")
+            messages += threshold_weight_messages(self.get_nodeattr("threshold_weights"), thresholds)
         in_index = self.get_nodeattr("in_index")
         if in_index and len(in_index) != int(np.prod(in_shape)):
             messages.append("in_index needs one entry per image element")

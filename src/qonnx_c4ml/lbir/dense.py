@@ -3,6 +3,7 @@
     x      : integer codes, shape (N, *in_shape), flattened in C order to (N, K)
     acc    = x @ weights.T                  int64, exact
     out    = out_base + #{k : acc >= thresholds[m, k]}     (requant="thresholds")
+           = out_base + sum_k w_k [acc >= thresholds[m, k]]   (with threshold_weights w: minifloat codes)
     out    = acc                                          (requant="none": last layer, host dequantizes)
 
 The weights are the quantized weight codes with every scale, bias, BatchNorm and rounding
@@ -15,6 +16,7 @@ import numpy as np
 from qonnx.core.datatype import DataType
 from qonnx.custom_op.base import CustomOp
 
+from qonnx_c4ml.lbir.staircase import cumulative_weights
 
 
 class QDense(CustomOp):
@@ -29,6 +31,8 @@ class QDense(CustomOp):
             "requant": ("s", False, "thresholds", {"thresholds", "none"}),
             "thresholds": ("t", False, np.zeros((0, 0), dtype=np.int64)),
             "out_base": ("i", False, 0),
+            # one positive weight per threshold column: code = out_base + sum_k w_k [acc >= T_k]
+            "threshold_weights": ("ints", False, []),
             # set by GenerateChiselCircuit
             "verilog_module": ("s", False, ""),
             "verilog_file": ("s", False, ""),
@@ -65,6 +69,7 @@ class QDense(CustomOp):
             self.get_nodeattr("requant"),
             self.threshold_codes(),
             self.get_nodeattr("out_base"),
+            self.get_nodeattr("threshold_weights"),
         ).astype(np.float32)
 
     def verify_node(self):
@@ -80,7 +85,15 @@ class QDense(CustomOp):
                 messages.append("one threshold row per output channel expected")
             if thresholds.size and np.any(np.diff(thresholds, axis=1) < 0):
                 messages.append("thresholds must be sorted along each row")
+            messages += threshold_weight_messages(self.get_nodeattr("threshold_weights"), thresholds)
         return messages
+
+
+def threshold_weight_messages(weights, thresholds):
+    """verify_node's check of `threshold_weights`: empty, or one positive weight per column."""
+    if len(weights) and (len(weights) != thresholds.shape[-1] or min(weights) <= 0):
+        return ["threshold_weights needs one positive weight per threshold column"]
+    return []
 
 
 def accumulator_range(weights, lo, hi):
@@ -93,15 +106,16 @@ def accumulator_range(weights, lo, hi):
     return np.minimum(low, high).sum(axis=1), np.maximum(low, high).sum(axis=1)
 
 
-def dense_forward(codes, weights, requant, thresholds, out_base):
+def dense_forward(codes, weights, requant, thresholds, out_base, threshold_weights=None):
     """Exact integer forward pass; `codes` (N, K) int64 -> (N, M) int64."""
     acc = codes @ weights.T
-    return requantize_codes(acc, requant, thresholds, np.arange(acc.shape[1]), out_base)
+    return requantize_codes(acc, requant, thresholds, np.arange(acc.shape[1]), out_base, threshold_weights)
 
 
-def requantize_codes(acc, requant, thresholds, channel_of, out_base):
-    """out[:, e] = out_base + #{k : acc[:, e] >= thresholds[channel_of[e], k]} (or acc itself
-    for requant="none"); `acc` (N, E) int64, one threshold row per output channel."""
+def requantize_codes(acc, requant, thresholds, channel_of, out_base, threshold_weights=None):
+    """out[:, e] = out_base + sum_k w_k [acc[:, e] >= thresholds[channel_of[e], k]] (or acc
+    itself for requant="none"); `acc` (N, E) int64, one threshold row per output channel,
+    w_k = `threshold_weights` (all ones when empty: the count of thresholds reached)."""
     if requant == "none":
         return acc
     channel_of = np.asarray(channel_of)
@@ -110,4 +124,6 @@ def requantize_codes(acc, requant, thresholds, channel_of, out_base):
         columns = np.flatnonzero(channel_of == channel)
         # thresholds are sorted, so #{k: acc >= T_k} is a right-sided search
         out[:, columns] = np.searchsorted(thresholds[channel], acc[:, columns], side="right")
+    if threshold_weights is not None and len(threshold_weights):
+        out = cumulative_weights(threshold_weights, thresholds.shape[-1])[out]
     return out + out_base

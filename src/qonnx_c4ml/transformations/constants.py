@@ -15,8 +15,10 @@ from qonnx.custom_op.registry import getCustomOp, is_custom_op
 
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.lbir.requant import ROUNDING_MODES
+from qonnx_c4ml.transformations.float_quantizer import float_weight
+from qonnx_c4ml.transformations.zero_point import refuse_bipolar_zero_point, zero_point
 
-QUANTIZER_OPS = ("Quant", "IntQuant", "BipolarQuant", "MultiThreshold")
+QUANTIZER_OPS = ("Quant", "IntQuant", "BipolarQuant", "MultiThreshold", "FloatQuant")
 # ops that only move elements around: applied to codes and scales alike
 LAYOUT_OPS = ("Transpose", "Reshape", "Flatten", "Identity", "Squeeze", "Unsqueeze")
 
@@ -43,7 +45,8 @@ class QuantizedConstant:
 
 
 def quant_parameters(node, evaluator):
-    """(scale, bitwidth, signed, narrow, rounding_mode) of a Quant node, checked."""
+    """(scale, bitwidth, signed, narrow, rounding_mode) of a Quant node, checked (its integer
+    zero-point is read by `zero_point`)."""
     scale = evaluator.value(node.input[1])
     zeropt = evaluator.value(node.input[2])
     bitwidth = evaluator.value(node.input[3])
@@ -56,9 +59,7 @@ def quant_parameters(node, evaluator):
         raise UnsupportedModelError(
             f"scale must be finite and > 0, found {scale.ravel()[:4]}", node,
             "check the exporter's scale calibration")
-    if np.any(np.asarray(zeropt) != 0):
-        raise UnsupportedModelError(
-            "non-zero zero-point is not supported", node, "use a symmetric quantizer (zero_point=0)")
+    zero_point(node, evaluator)  # integer zero-points only (transformations/zero_point.py)
     bits = np.asarray(bitwidth).ravel()
     if bits.size != 1 or bits[0] != int(bits[0]) or not 1 <= bits[0] <= 16:
         raise UnsupportedModelError(
@@ -138,9 +139,8 @@ class ConstantEvaluator:
         result = None
         node = self.producer(name)
         if node is not None and node.op_type == "FloatQuant":
-            raise UnsupportedModelError("minifloat (FloatQuant) weights are not supported", node,
-                                        "use integer Quant weight quantizers")
-        if node is not None and node.op_type in ("Quant", "IntQuant"):
+            result = float_weight(node, self)
+        elif node is not None and node.op_type in ("Quant", "IntQuant"):
             result = self._quantize_weight(node)
         elif node is not None and node.op_type == "BipolarQuant":
             raw = self.value(node.input[0])
@@ -167,11 +167,14 @@ class ConstantEvaluator:
         if raw is None:
             return None
         scale, bits, signed, narrow, mode = quant_parameters(node, self)
-        # the same float32 steps qonnx's int_quant takes, so the codes are the reference's
-        scaled = np.asarray(raw, dtype=np.float32) / scale
+        zero = zero_point(node, self)
+        # the same float32 steps qonnx's int_quant takes, so the codes are the reference's;
+        # codes are q - z (value (q - z) * scale, see zero_point.py)
+        scaled = np.asarray(raw, dtype=np.float32) / scale + zero.astype(np.float32)
         if bits == 1 and signed:
+            refuse_bipolar_zero_point(node, zero)
             codes = np.where(scaled >= 0, 1, -1)
         else:
             lo, hi = quant_code_range(bits, signed, narrow)
-            codes = resolve_rounding_mode(mode)(np.clip(scaled, lo, hi))
+            codes = resolve_rounding_mode(mode)(np.clip(scaled, lo, hi)) - zero
         return QuantizedConstant(codes, scale, 0.0)

@@ -191,7 +191,7 @@ class GenerateChiselCircuit(Transformation):
                 module, inp, out, layer_latency, levels = linear_module(
                     name, in_ports, connections_of(op, in_ports), op.get_nodeattr("out_dtype"),
                     op.get_nodeattr("requant"), op.threshold_codes(), channel_of, op.get_nodeattr("out_base"),
-                    stage_levels)
+                    stage_levels, op.get_nodeattr("threshold_weights"))
             ports[node.output[0]] = out
             file = f"{module.name}.v"
             write_if_changed(self.output_dir / file, WAIVER + module.verilog(HEADER.format(source=source)))

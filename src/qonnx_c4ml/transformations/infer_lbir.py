@@ -13,8 +13,9 @@ input quantizer, and each consumer the circuit can take becomes LBIR:
 - Add of two integer tensors (a residual join) -> QAdd, scales aligned exactly, then glue -> Q.
 
 - `Q` is a quantizer: Quant (any of the 7 rounding modes, narrow, signed/unsigned,
-  per-tensor or per-channel scale, zero-point 0), BipolarQuant or MultiThreshold (and
-  qonnx Trunc v2 after a layer, as Brevitas' TruncAvgPool exports).
+  per-tensor or per-channel scale, integer zero-points: transformations/zero_point.py),
+  FloatQuant (minifloat: transformations/float_quantizer.py), BipolarQuant or
+  MultiThreshold (and qonnx Trunc v2 after a layer, as Brevitas' TruncAvgPool exports).
 - `glue` is Add/Sub/Mul/Div by constants and BatchNormalization; all of it, with the
   scales, folds into exact integer thresholds (lbir/requant.py).
 - `layout` is Transpose/Reshape/Flatten/Squeeze/Unsqueeze (including the
@@ -30,8 +31,6 @@ QDense with `requant="none"` whose accumulator the host scales back to the MatMu
 A MatMul/Gemm left in the tail means a non-foldable op sits between quantizers: error.
 """
 from dataclasses import dataclass, field
-from fractions import Fraction
-from math import ceil, floor
 
 import numpy as np
 from onnx import TensorProto, helper
@@ -47,16 +46,9 @@ from qonnx_c4ml.lbir.conv import conv_output_hw
 from qonnx_c4ml.lbir.dense import accumulator_range
 from qonnx_c4ml.names import unique_name
 from qonnx_c4ml.lbir.dtypes import datatype_for_range, datatype_range
-from qonnx_c4ml.lbir.requant import (
-    HALF,
-    Level,
-    as_fraction,
-    integer_thresholds,
-    relu_levels,
-    rounding_levels,
-    scale_levels,
-)
 from qonnx_c4ml.transformations.batch_axis import batched_name, declared_shape_nodes, per_sample_shape, transpose_axes
+from qonnx_c4ml.lbir.staircase import threshold_columns
+from qonnx_c4ml.lbir.requant import as_fraction, integer_thresholds, relu_levels
 from qonnx_c4ml.transformations.constants import (
     LAYOUT_OPS,
     QUANTIZER_OPS,
@@ -66,6 +58,9 @@ from qonnx_c4ml.transformations.constants import (
 )
 from qonnx_c4ml.transformations.input_type import OPTION_HINT, parse_input_datatype
 from qonnx_c4ml.transformations.prepare import prepare_for_lowering, restore_input_annotations
+from qonnx_c4ml.transformations.float_quantizer import check_code_range, host_float_input
+from qonnx_c4ml.transformations.quantizer_levels import quantizer_levels
+from qonnx_c4ml.transformations.zero_point import align_rows, refuse_bipolar_zero_point, zero_point
 
 GLUE_OPS = ("Add", "Sub", "Mul", "Div", "BatchNormalization")
 LINEAR_OPS = ("MatMul", "Gemm")
@@ -76,7 +71,6 @@ HOST_PREFIX_OPS = GLUE_OPS + LAYOUT_OPS
 # qonnx's ConvertToChannelsLast puts Conv/MaxPool/BatchNormalization in this domain (NHWC)
 CHANNELS_LAST_DOMAIN = "qonnx.custom_op.channels_last"
 UNSUPPORTED_HINTS = {
-    "FloatQuant": "minifloat (FloatQuant) quantization is not supported; use integer Quant",
     "MaxPool": "a MaxPool between a layer and its quantizer does not fold; quantize first "
     "(QuantReLU before MaxPool2d), as Brevitas models usually do",
     "Add": "a residual Add needs both operands quantized (add a QuantIdentity on each branch)",
@@ -188,12 +182,9 @@ class _Lowering:
                 f"the model has {len(graph.input)} inputs and {len(graph.output)} outputs",
                 hint="export a model with exactly one input and one output")
         if not any(n.op_type in QUANTIZER_OPS for n in graph.node):
-            floatquant = next((n for n in graph.node if n.op_type == "FloatQuant"), None)
-            if floatquant is not None:
-                raise UnsupportedModelError("minifloat quantization is not supported", floatquant,
-                                            "use integer Quant (IntQuant) quantizers")
             raise UnsupportedModelError(
-                "the model has no quantizers (Quant, BipolarQuant or MultiThreshold): it is a float model",
+                "the model has no quantizers (Quant, FloatQuant, BipolarQuant or MultiThreshold): "
+                "it is a float model",
                 hint="export a quantized model (Brevitas QuantLinear/QuantReLU, QKeras) to QONNX")
         shape = self.model.get_tensor_shape(graph.input[0].name)
         if not shape or any(not isinstance(d, int) or d <= 0 for d in shape[1:]):
@@ -296,19 +287,28 @@ class _Lowering:
                     "per-channel input quantizer scales are not supported", node,
                     "use a per-tensor scale for the input quantizer")
             bipolar = bits == 1 and signed  # qonnx: 1-bit signed Quant is bipolar
+            zero = zero_point(node, self.consts)
+            if zero.size != 1:
+                raise UnsupportedModelError("per-channel input zero-points are not supported", node,
+                                            "use a per-tensor zero-point for the input quantizer")
+            if bipolar:
+                refuse_bipolar_zero_point(node, zero)
             divided = codes + "_scaled"
             self.host(helper.make_node("Div", [node.input[0], node.input[1]], [divided],
                                        name=codes + "_div"))
             self.host(self.constant(codes + "_one", np.float32(1.0)))
-            self.host(self.constant(codes + "_zero", np.float32(0.0)))
-            self.host(helper.make_node(
-                "Quant", [divided, codes + "_one", codes + "_zero", node.input[3]],
+            self.host(helper.make_node(  # with zero-point z its output is q - z (zero_point.py)
+                "Quant", [divided, codes + "_one", node.input[2], node.input[3]],
                 [codes + "_pm1" if bipolar else codes], name=codes + "_quant",
                 domain="qonnx.custom_op.general",
                 signed=int(signed), narrow=int(narrow), rounding_mode=mode))
             if bipolar:
                 return self.bipolar_codes(codes, shape, scale, out)
             lo, hi = quant_code_range(bits, signed, narrow)
+            z = int(zero.ravel()[0])
+            return self.make_activation(codes, shape[1:], scale, 0.0, lo - z, hi - z, source=out)
+        if node.op_type == "FloatQuant":
+            scale, lo, hi = host_float_input(self, node, codes)
             return self.make_activation(codes, shape[1:], scale, 0.0, lo, hi, source=out)
         if node.op_type == "BipolarQuant":
             scale = self.consts.value(node.input[1])
@@ -796,52 +796,8 @@ class _Lowering:
     def requantize(self, layer, quant, alpha, beta, relu):
         """Thresholds for the quantizer `quant` on y = alpha*acc + beta (+relu)."""
         n_out = len(alpha)
-        if quant.op_type in ("Quant", "IntQuant"):
-            scale, bits, signed, narrow, mode = quant_parameters(quant, self.consts)
-            scales = self.per_channel(quant, quant.input[1], layer)
-            scale_f32 = self.channel_vector(quant, scale, layer).astype(np.float32)
-            if bits == 1 and signed:  # qonnx: 1-bit signed Quant is bipolar
-                levels = [[Level(Fraction(0), False)]] * n_out
-                lo, value_scale, value_offset = 0, 2 * scale_f32, -scale_f32
-            else:
-                lo, hi = quant_code_range(bits, signed, narrow)
-                base = rounding_levels(mode, lo, hi)
-                levels = [scale_levels(base, s) for s in scales]
-                value_scale, value_offset = scale_f32, np.zeros(n_out, np.float32)
-        elif quant.op_type == "BipolarQuant":
-            s = self.consts.value(quant.input[1])
-            if s is None or np.asarray(s).size != 1 or not float(np.asarray(s).ravel()[0]) > 0:
-                raise UnsupportedModelError("BipolarQuant scale must be a positive per-tensor constant", quant)
-            s = np.float32(np.asarray(s).ravel()[0])
-            levels = [[Level(Fraction(0), False)]] * n_out
-            lo = 0
-            value_scale, value_offset = np.full(n_out, 2 * s, np.float32), np.full(n_out, -s, np.float32)
-        elif quant.op_type == "Trunc":
-            levels, lo, out_scale = self.trunc_levels(quant, layer)
-            value_scale, value_offset = np.full(n_out, out_scale, np.float32), np.zeros(n_out, np.float32)
-        else:  # MultiThreshold
-            thresholds = self.consts.value(quant.input[1])
-            if thresholds is None:
-                raise UnsupportedModelError("MultiThreshold thresholds are not constant", quant)
-            thresholds = np.sort(np.asarray(thresholds, np.float32), axis=-1)
-            attrs = {a.name: helper.get_attribute_value(a) for a in quant.attribute}
-            rows = thresholds.reshape(-1, thresholds.shape[-1])
-            if rows.shape[0] not in (1, n_out) and layer.channel_axis is None and len(layer.out_shape) > 1:
-                # per-channel thresholds after a per-element layer (QAdd, requantization): the
-                # channel axis is MultiThreshold's (NCHW by default, or NHWC)
-                layout = attrs.get("data_layout", b"NCHW")
-                axis = len(layer.out_shape) - 1 if layout in (b"NHWC", "NHWC") else 0
-                if rows.shape[0] != layer.out_shape[axis]:
-                    raise UnsupportedModelError(
-                        f"{rows.shape[0]} threshold rows for {layer.out_shape[axis]} channels", quant)
-                rows = rows[self.expand(np.arange(rows.shape[0]), layer.out_shape, axis).ravel()]
-            if rows.shape[0] not in (1, n_out):
-                raise UnsupportedModelError(f"{rows.shape[0]} threshold rows for {n_out} channels", quant)
-            rows = np.broadcast_to(rows, (n_out, rows.shape[-1]))
-            levels = [[Level(as_fraction(t), False) for t in row] for row in rows]
-            lo = 0
-            value_scale = np.full(n_out, attrs.get("out_scale", 1.0), np.float32)
-            value_offset = np.full(n_out, attrs.get("out_bias", 0.0), np.float32)
+        quantizer = quantizer_levels(self, layer, quant)  # transformations/quantizer_levels.py
+        levels, lo, zeros = quantizer.levels, quantizer.lo, quantizer.zeros
         signs = np.array([1 if a >= 0 else -1 for a in alpha])
         # rows (output channels) with a negative combined scale compare -acc
         weights = layer.weights * signs.reshape((-1,) + (1,) * (layer.weights.ndim - 1))
@@ -850,51 +806,28 @@ class _Lowering:
         for m in range(n_out):
             lv = relu_levels(levels[m]) if relu else levels[m]
             rows.append(integer_thresholds(lv, abs(alpha[m]), beta[m], int(acc_min[m]), int(acc_max[m])))
-        thresholds = np.array(rows, dtype=np.int64).reshape(n_out, -1)
-        thresholds, lo = drop_constant_columns(thresholds, acc_min, acc_max, lo)
-        code_min = lo + (thresholds <= acc_min[:, None]).sum(axis=1).min(initial=0)
-        code_max = lo + (thresholds <= acc_max[:, None]).sum(axis=1).max(initial=0)
+        if np.any(zeros != zeros[0]):  # per-channel zero-points: one shared out_base
+            rows, lo = align_rows(rows, lo, zeros, acc_min, acc_max)
+        else:
+            lo -= int(zeros[0])
+        thresholds, lo, column_weights, code_min, code_max = threshold_columns(rows, acc_min, acc_max, lo,
+                                                                               quantizer.column_weights)
+        check_code_range(quant, code_min, code_max)
         out_codes = self.fresh_name(quant.output[0] + "_codes")
         out_dtype = datatype_for_range(int(code_min), int(code_max))
-        self.lbir(layer, weights, out_codes, out_dtype, "thresholds", thresholds, lo)
-        value_scale = self.expand(np.asarray(value_scale, np.float32), layer.out_shape, layer.channel_axis)
-        value_offset = self.expand(np.asarray(value_offset, np.float32), layer.out_shape, layer.channel_axis)
+        self.lbir(layer, weights, out_codes, out_dtype, "thresholds", thresholds, lo, column_weights)
+        value_scale = self.expand(quantizer.value_scale, layer.out_shape, layer.channel_axis)
+        value_offset = self.expand(quantizer.value_offset, layer.out_shape, layer.channel_axis)
         return Activation(out_codes, layer.out_index, _fractions(value_scale, value_scale.shape),
                           _fractions(value_offset, value_offset.shape), value_scale, value_offset,
                           int(code_min), int(code_max), (int(layer.out_index.size),), quant.output[0])
 
-    def trunc_levels(self, node, layer):
-        """Levels of qonnx's Trunc (v2, what Brevitas' TruncAvgPool exports):
-        code = mode(clip(round(x / scale) / 2**t)), t = round(log2(out_scale / scale)), value = code * out_scale.
-        `round(x/scale) >= n` (an integer n) is `x/scale >= n - 1/2`, the tie going up when n is even."""
-        if len(node.input) != 6:
-            raise UnsupportedModelError("only Trunc with 6 inputs (qonnx Trunc v2) is supported", node,
-                                        "re-export with Brevitas >= 0.11")
-        scale, zeropt, _, out_scale, out_bits = (self.consts.value(i) for i in node.input[1:])
-        if any(v is None or np.asarray(v).size != 1 for v in (scale, zeropt, out_scale, out_bits)):
-            raise UnsupportedModelError("Trunc parameters must be per-tensor constants", node)
-        if float(np.asarray(zeropt).ravel()[0]) != 0:
-            raise UnsupportedModelError("Trunc with a non-zero zero-point is not supported", node)
-        scale, out_scale = (np.float32(np.asarray(v).ravel()[0]) for v in (scale, out_scale))
-        if not (scale > 0 and out_scale > 0):
-            raise UnsupportedModelError("Trunc scales must be positive", node)
-        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        mode = attrs.get("rounding_mode", b"FLOOR")
-        mode = mode.decode() if isinstance(mode, bytes) else mode
-        t = int(np.round(np.log2(np.float32(out_scale / scale))))
-        lo, hi = quant_code_range(int(np.asarray(out_bits).ravel()[0]), bool(attrs.get("signed", 1)),
-                                  bool(attrs.get("narrow", 0)))
-        levels = []
-        for level in rounding_levels(mode, lo, hi):  # on v = r / 2**t, r = round(x / scale)
-            bound = level.value * Fraction(2) ** t
-            n = floor(bound) + 1 if level.strict else ceil(bound)  # smallest integer r reaching it
-            levels.append(Level((n - HALF) * as_fraction(scale), strict=(n % 2 != 0)))
-        return [levels] * len(layer.alpha), lo, out_scale
-
-    def lbir(self, layer, weights, out_codes, out_dtype, requant, thresholds, out_base):
+    def lbir(self, layer, weights, out_codes, out_dtype, requant, thresholds, out_base, threshold_weights=None):
         tensor = lambda name, v: helper.make_tensor(name, TensorProto.INT64, v.shape, v.ravel().tolist())  # noqa: E731
         common = dict(name=layer.name, domain=DOMAIN, weights=tensor("weights", weights), in_dtype=layer.act.dtype,
                       out_dtype=out_dtype, requant=requant, out_base=int(out_base))
+        if threshold_weights is not None:  # minifloat codes: code = out_base + sum_k w_k [acc >= T_k]
+            common["threshold_weights"] = [int(w) for w in threshold_weights]
         if layer.kind == "conv":
             node = helper.make_node("QConv2D", [layer.act.codes], [out_codes], **common, **layer.attrs)
         elif layer.kind == "add":
@@ -1060,15 +993,6 @@ class Layer:
             return lo_a + lo_b, hi_a + hi_b
         # a convolution's padded taps read 0, inside every code range here, so bounds hold
         return accumulator_range(matrix, *datatype_range(self.act.dtype))
-
-
-def drop_constant_columns(thresholds, acc_min, acc_max, lo):
-    """Remove threshold columns reached (or missed) by every row whatever the input."""
-    if thresholds.size == 0:
-        return thresholds, lo
-    always = np.all(thresholds <= acc_min[:, None], axis=0)
-    never = np.all(thresholds > acc_max[:, None], axis=0)
-    return thresholds[:, ~(always | never)], lo + int(always.sum())
 
 
 def ordered(nodes, graph):
