@@ -338,7 +338,7 @@ def verify(model, samples=1000, seed=0, inputs=None, rtl=True, pipeline="none", 
     if not exact:
         report.exact_skipped = "not requested"
     elif batchless:
-        report.exact_skipped = "batch-less model (qonnx runs it one sample at a time): float32 rule"
+        report.exact_skipped = "batch-less model (qonnx runs it one sample at a time)"
     else:
         exact_values = run_exact(report, batch_model, context)
     if layerwise and batchless:
