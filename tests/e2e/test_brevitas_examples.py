@@ -25,7 +25,7 @@ from qonnx.core.datatype import DataType
 
 from qonnx_c4ml.io import read_model
 from qonnx_c4ml.transformations import InferLBIR
-from qonnx_c4ml.verify import compare, execute, output_lsb, verify
+from qonnx_c4ml.verify import VerifyReport, compare, execute, output_lsb, verify
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "tests" / "fixtures" / "examples"
@@ -111,16 +111,16 @@ def assert_exact(report, po2, name):
 def test_example_lbir_exact(name, tmp_path, record_property):
     path, kind, shape = network(name, tmp_path)
     model = read_model(path)
+    lowered = model.transform(InferLBIR())  # first: a network that does not lower fails fast
     n = SAMPLES["small" if name in MANIFEST else "big"]
     x = sample_inputs(kind, shape, n, seed=1)
-    reference = execute(model, x[:8])
+    reference = execute(model, x)
     assert len({row.tobytes() for row in reference}) > 1, f"{name}: outputs do not depend on the input"
-    report = verify(model, inputs=x, rtl=False)
-    lbir = next(c for c in report.comparisons if c.stage == "lbir")
+    lbir = compare("lbir", reference, execute(lowered, x), output_lsb(lowered), 0)
     record_property("c4ml_summary", (
         f"brevitas_examples {name:30} LBIR vs qonnx on {n} inputs: bit-exact {lbir.exact_fraction:.4f}, "
-        f"same code {lbir.same_code_fraction:.4f}, max {lbir.max_diff_lsb:.3g} LSB, {lbir.seconds:.1f} s"))
-    assert_exact(report, po2_scales(model), name)
+        f"same code {lbir.same_code_fraction:.4f}, max {lbir.max_diff_lsb:.3g} LSB"))
+    assert_exact(VerifyReport(n, 1, output_lsb(lowered), [lbir]), po2_scales(model), name)
 
 
 @pytest.mark.parametrize("name", ["mobilenet_small", "proxylessnas_small"])
@@ -154,13 +154,18 @@ def test_small_fc_rtl_against_qonnx(tmp_path, record_property):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["cnv_small_1w1a"])
-def test_small_cnn_rtl_against_qonnx(name, tmp_path):
-    """The CNV class (narrowed), streaming style (auto): Verilator RTL bit-exact."""
+@pytest.mark.parametrize("name", ["cnv_small_1w1a", "mobilenet_small_inq"])
+def test_small_cnn_rtl_against_qonnx(name, tmp_path, record_property):
+    """The CNV class (narrowed) and the MobileNet class (small) in the streaming style (chosen by
+    style="auto": the conv front would be large fully parallel): Verilator RTL against qonnx."""
     entry = MANIFEST[name]
+    model = read_model(EXAMPLES / entry["file"])
     x = sample_inputs(entry["inputs"], tuple(entry["input_shape"][1:]), 20, seed=3)
-    report = verify(EXAMPLES / entry["file"], inputs=x, build_dir=tmp_path / "build")
-    assert_exact(report, True, name)
+    report = verify(model, inputs=x, build_dir=tmp_path / "build")
+    rtl = next(c for c in report.comparisons if c.stage == "rtl")
+    record_property("c4ml_summary", f"brevitas_examples {name:30} RTL vs qonnx on 20 inputs: bit-exact "
+                                    f"{rtl.exact_fraction:.4f}, same code {rtl.same_code_fraction:.4f}")
+    assert_exact(report, po2_scales(model), name)
 
 
 def test_committed_export_is_what_the_script_makes(tmp_path):
