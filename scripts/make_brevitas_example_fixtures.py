@@ -52,6 +52,8 @@ from brevitas_examples.imagenet_classification.models.mobilenetv1 import MobileN
 from brevitas_examples.imagenet_classification.models.proxylessnas import ProxylessNAS  # noqa: E402
 from qonnx.core.modelwrapper import ModelWrapper  # noqa: E402
 
+from qonnx_c4ml.verify import execute  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_brevitas_cnn_fixtures import activation_stats, describe_nodes, scale_kind  # noqa: E402
@@ -97,11 +99,11 @@ def small_cnv(wb, ab):
     return build
 
 
-def small_mobilenet():
+def small_mobilenet(round_average_pool=False):
     """The MobileNet class: init conv s2 (unpadded) + 3 depthwise-separable blocks, 4 bit, 32x32."""
     # 32 -> init 3x3 s2 p0 -> 15 -> dws s1 -> 15 -> dws s2 -> 8 -> dws s1 -> 8 -> TruncAvgPool 8
     return lambda: MobileNet(channels=[[8], [16], [16, 32]], first_stage_stride=False, act_bit_width=4,
-                             weight_bit_width=4, round_average_pool=False, last_layer_bit_width=4,
+                             weight_bit_width=4, round_average_pool=round_average_pool, last_layer_bit_width=4,
                              avg_pool_kernel_size=8, in_channels=3, num_classes=10)
 
 
@@ -173,9 +175,16 @@ NETWORKS["mobilenet_small"] = dict(family="imagenet", variant="small: MobileNet 
 NETWORKS["mobilenet_small_inq"] = dict(NETWORKS["mobilenet_small"], variant="small + 8-bit input QuantIdentity",
                                        build=with_input_quant(small_mobilenet()),
                                        desc="small MobileNet behind an Int8ActPerTensorFloat QuantIdentity")
+NETWORKS["mobilenet_small_round_inq"] = dict(
+    NETWORKS["mobilenet_small_inq"], variant="small + input QuantIdentity, round TruncAvgPool",
+    build=with_input_quant(small_mobilenet(round_average_pool=True)),
+    desc="small MobileNet with round_average_pool=True (cfg quant_mobilenet_v1_4b_round_avgpool's setting)")
 NETWORKS["proxylessnas_small"] = dict(family="imagenet", variant="small: ProxylessNAS class, 8-48 ch, 28x28",
                                       build=small_proxylessnas(), in_shape=(1, 3, 28, 28), inputs="normal",
                                       desc="ProxylessNAS 2 stages (one residual shortcut) 4 bit, no input quantizer")
+# (hadamard_classifier=True, cfg quant_proxylessnas_mobile14_hadamard_4b, cannot run in Brevitas 0.13.4:
+# HadamardClassifier.forward evaluates `(self.return_quant_tensor and inp.zero_point != 0.0).any()`,
+# which is a bool's .any() -> AttributeError whenever return_quant_tensor is False, as in ProxylessNAS)
 NETWORKS["proxylessnas_small_inq"] = dict(NETWORKS["proxylessnas_small"],
                                           variant="small + 8-bit input QuantIdentity",
                                           build=with_input_quant(small_proxylessnas()),
@@ -234,7 +243,7 @@ def measure(name, path, samples=64, rtl_check=None):
     from qonnx_c4ml.errors import C4mlError
     from qonnx_c4ml.transformations import InferLBIR
     from qonnx_c4ml.transformations.generate_circuit import estimate_operators, lbir_graph
-    from qonnx_c4ml.verify import compare, execute, output_lsb
+    from qonnx_c4ml.verify import compare, output_lsb
     from qonnx.custom_op.registry import getCustomOp
 
     original = ModelWrapper(str(path))
@@ -280,6 +289,7 @@ def main():
     ap.add_argument("--measure", action="store_true")
     ap.add_argument("--results", help="with --measure: write the measurements (JSON) here")
     ap.add_argument("--samples", type=int, default=64)
+    ap.add_argument("--reuse", action="store_true", help="measure an existing export instead of exporting again")
     args = ap.parse_args()
     torch.use_deterministic_algorithms(True)
     out = Path(args.out)
@@ -295,16 +305,21 @@ def main():
     for name in args.only or [n for n in NETWORKS if not NETWORKS[n].get("big")]:
         path = out / f"{name}.onnx"
         start = time.perf_counter()
-        model = export(name, path)
+        diff = None
+        if not (args.reuse and path.exists()):
+            model = export(name, path)
+            x = sample_inputs(name, 2, SEED + 2)
+            diff = float(np.abs(execute(ModelWrapper(str(path)), x) - torch_out(model, x)).max())
         export_s = time.perf_counter() - start
         mw = ModelWrapper(str(path))
         size = path.stat().st_size
         entry = {"file": path.name, "description": NETWORKS[name]["desc"], "variant": NETWORKS[name]["variant"],
                  "input_shape": list(NETWORKS[name]["in_shape"]), "inputs": NETWORKS[name]["inputs"],
-                 "scales": scale_kind(mw), "onnx_bytes": size, "ops": [n.op_type for n in mw.graph.node]}
+                 "scales": scale_kind(mw), "onnx_bytes": size, "torch_vs_qonnx_max_abs_diff": diff,
+                 "ops": [n.op_type for n in mw.graph.node]}
         if size < MAX_COMMITTED_BYTES and out == OUT:
             entry["nodes"] = describe_nodes(mw)
-        line = f"{name:28s} {size / 1e3:9.0f} KB export {export_s:5.1f} s {entry['scales']}"
+        line = f"{name:28s} {size / 1e3:9.0f} KB export {export_s:5.1f} s {entry['scales']} |torch-qonnx| {diff}"
         if args.measure:
             res = results[name] = measure(name, path, args.samples)
             line += (f" lowers={res['lowers']} " + (

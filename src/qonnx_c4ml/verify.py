@@ -61,6 +61,8 @@ def execute(model, x):
     """Outputs of `model` (qonnx execute_onnx) for the batch `x`, as one numpy array."""
     if model.get_tensor_shape(model.graph.input[0].name)[0] != x.shape[0]:
         model = with_batch(model, x.shape[0])
+    elif any(model.get_tensor_shape(out) is None for node in model.graph.node for out in node.output):
+        model = model.transform(InferShapes())  # a raw export (Brevitas without cleanup) has no inner shapes
     name = model.graph.input[0].name
     return execute_onnx(model, {name: x.astype(np.float32)})[model.graph.output[0].name]
 

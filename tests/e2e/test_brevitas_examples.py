@@ -46,7 +46,7 @@ CASES = {
     "tfc_1w1a": [], "tfc_1w2a": [], "tfc_2w2a": [],
     "fc_small_1w1a": [], "fc_small_1w2a": [], "fc_small_2w2a": [],
     "cnv_small_1w1a": [], "cnv_small_2w2a": [],
-    "mobilenet_small": [xfail(NO_INPUT_QUANT)], "mobilenet_small_inq": [],
+    "mobilenet_small": [xfail(NO_INPUT_QUANT)], "mobilenet_small_inq": [], "mobilenet_small_round_inq": [],
     "proxylessnas_small": [xfail(NO_INPUT_QUANT)], "proxylessnas_small_inq": [],
     "sfc_1w1a": [pytest.mark.slow], "sfc_1w2a": [pytest.mark.slow], "sfc_2w2a": [pytest.mark.slow],
     "lfc_1w1a": [pytest.mark.slow], "lfc_1w2a": [pytest.mark.slow],
@@ -178,3 +178,12 @@ def test_committed_export_is_what_the_script_makes(tmp_path):
     assert len(again.graph.initializer) == len(committed.graph.initializer)
     for a, b in zip(again.graph.initializer, committed.graph.initializer):
         assert np.array_equal(numpy_helper.to_array(a), numpy_helper.to_array(b)), a.name
+
+
+def test_verify_one_sample_of_a_raw_export():
+    """A raw export has no intermediate shapes; verify/execute must infer them also at batch 1
+    (before, only the ChangeBatchSize path did and execute_onnx refused the model)."""
+    entry = MANIFEST["fc_small_2w2a"]
+    x = sample_inputs(entry["inputs"], tuple(entry["input_shape"][1:]), 1, seed=4)
+    report = verify(EXAMPLES / entry["file"], inputs=x, rtl=False)
+    assert report.all_exact, report.table()
