@@ -161,7 +161,7 @@ def test_small_fc_rtl_against_qonnx(tmp_path, record_property):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["cnv_small_1w1a", "mobilenet_small_inq"])
+@pytest.mark.parametrize("name", ["cnv_small_1w1a", "cnv_small_2w2a", "mobilenet_small_inq"])
 def test_small_cnn_rtl_against_qonnx(name, tmp_path, record_property):
     """The CNV class (narrowed) and the MobileNet class (small) in the streaming style (chosen by
     style="auto": the conv front would be large fully parallel): Verilator RTL against qonnx."""
