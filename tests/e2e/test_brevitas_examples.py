@@ -24,6 +24,7 @@ from combined import CombinedCircuits, host_split, host_tail
 from onnx import numpy_helper
 from qonnx.core.datatype import DataType
 
+from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.io import read_model
 from qonnx_c4ml.transformations import InferLBIR
 from qonnx_c4ml.verify import VerifyReport, compare, execute, output_lsb, verify
@@ -38,8 +39,8 @@ NO_INPUT_QUANT = ("(a) no input quantizer: the example's first QuantConv2d reads
                   "stops at the first Conv ('reached before any input quantizer')")
 
 
-def xfail(reason):
-    return pytest.mark.xfail(strict=True, reason=reason)
+def xfail(reason, raises=UnsupportedModelError):
+    return pytest.mark.xfail(strict=True, raises=raises, reason=reason)
 
 
 # ImageNet-size (and CIFAR ResNet-18) graphs: 20-45 MB exports, InferLBIR alone takes 1.5-3 min of
