@@ -117,6 +117,18 @@ def small_proxylessnas():
                                 round_average_pool=False, in_channels=3, num_classes=10)
 
 
+def mid_proxylessnas():
+    """The first three stages of ProxylessNAS mobile14 as the ImageNet config has them (kernels
+    3/5/7, expansions 3, residual shortcuts, per-channel expansion activations) on 56x56."""
+    return lambda: ProxylessNAS(channels=[[24], [40, 40, 40, 40], [56, 56, 56, 56]], init_block_channels=48,
+                                final_block_channels=128, residuals=[[1], [1, 1, 0, 0], [1, 1, 1, 1]],
+                                shortcuts=[[0], [0, 1, 1, 1], [0, 1, 1, 1]],
+                                kernel_sizes=[[3], [5, 3, 3, 3], [7, 3, 5, 5]],
+                                expansions=[[1], [3, 3, 3, 3], [3, 3, 3, 3]], bit_width=4, depthwise_bit_width=4,
+                                first_layer_weight_bit_width=8, hadamard_classifier=False,
+                                round_average_pool=False, in_channels=3, num_classes=10)
+
+
 class WithInputQuant(nn.Module):
     """A user's fix for the ImageNet/ResNet examples, which have no input quantizer (they
     assume 8-bit RGB): an 8-bit QuantIdentity in front."""
@@ -189,6 +201,11 @@ NETWORKS["proxylessnas_small_inq"] = dict(NETWORKS["proxylessnas_small"],
                                           variant="small + 8-bit input QuantIdentity",
                                           build=with_input_quant(small_proxylessnas()),
                                           desc="small ProxylessNAS behind an Int8ActPerTensorFloat QuantIdentity")
+
+NETWORKS["proxylessnas_mid_inq"] = dict(
+    NETWORKS["proxylessnas_small_inq"], variant="first 3 stages of mobile14 + input QuantIdentity, 56x56",
+    build=with_input_quant(mid_proxylessnas()), in_shape=(1, 3, 56, 56), big=True,
+    desc="ProxylessNAS mobile14 stages 1-3 (24/40/56 channels, kernels 3/5/7, shortcuts) behind an input QuantIdentity")
 
 
 # ----------------------------------------------------------------------------- build / export

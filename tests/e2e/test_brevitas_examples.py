@@ -39,6 +39,13 @@ NO_INPUT_QUANT = ("(a) no input quantizer: the example's first QuantConv2d reads
                   "stops at the first Conv ('reached before any input quantizer')")
 
 
+PROXYLESS_FULL = (
+    "(c) float32 ties compound: the first code that differs is one of 1,204,224 in the init block's "
+    "activation Quant, its pre-rounding value 9.5e-7 from a .5 tie in qonnx's float32 BatchNorm/scale "
+    "arithmetic; later layers inherit and amplify it (2, 15, ... codes), 37.8 % of outputs on the same code, "
+    "409 LSB max on 8 inputs; the same stages 1-3 (proxylessnas_mid_inq) are exact")
+
+
 def xfail(reason, raises=UnsupportedModelError):
     return pytest.mark.xfail(strict=True, raises=raises, reason=reason)
 
@@ -64,7 +71,8 @@ CASES = {
     "mobilenet_v1_4b": FULL + [xfail(NO_INPUT_QUANT)],
     "mobilenet_v1_4b_inq": FULL,
     "proxylessnas_mobile14_4b": FULL + [xfail(NO_INPUT_QUANT)],
-    "proxylessnas_mobile14_4b_inq": FULL,
+    "proxylessnas_mobile14_4b_inq": FULL + [xfail(PROXYLESS_FULL, raises=AssertionError)],
+    "proxylessnas_mid_inq": [pytest.mark.slow],
 }
 SAMPLES = {"small": 64, "big": 8}
 
