@@ -22,7 +22,9 @@ def test_prebuilt_runtime_is_built_once_and_gives_the_same_outputs(tmp_path, mon
     first = build_library([source], "top", 200, 280, cache_dir=tmp_path / "first")
     entries = _runtime_entries(cxx.runtime_dir())
     assert len(entries) == 1
-    assert sorted(p.name for p in entries[0].iterdir()) == ["verilated.o", "verilated_threads.o"]
+    assert sorted(p.name for p in entries[0].iterdir()) == ["verilated.h.gch", "verilated.o",
+                                                            "verilated_threads.o"]
+    assert sorted(p.name for p in (entries[0] / "verilated.h.gch").iterdir()) == ["fast.gch", "slow.gch"]
     assert "verilated.cpp" in (first.parent / "build.log").read_text()
     # Another cache dir: the same design is built again, now on the prebuilt runtime.
     second = build_library([source], "top", 200, 280, cache_dir=tmp_path / "second")
@@ -87,5 +89,7 @@ def test_small_files_are_bundled_and_large_ones_stand_alone(tmp_path, monkeypatc
         (tmp_path / name).write_text("x" * size)
     standalone, bundles = cxx._bundle(tmp_path, list(sizes), "fast", dict(sizes))
     assert standalone == ["a.cpp"]
-    included = [(tmp_path / b).read_text().count("#include") for b in bundles]
-    assert sum(included) == 4 and len(bundles) == 2  # 60+30+10 and 50
+    texts = [(tmp_path / b).read_text() for b in bundles]
+    assert all(t.splitlines()[1] == '#include "verilated.h"' for t in texts)  # first: the PCH
+    included = [t.count('.cpp"') for t in texts]
+    assert sorted(included) == [1, 3]  # 60+30+10 and 50
