@@ -1,17 +1,22 @@
 """The C++ half of a circuit build: a verilated model (Verilator's obj dir) -> one shared library.
 
 Where a cold build spent its time with Verilator's own Makefile (2-core machine, g++ 12,
-Verilator 5.006, demo 64-64-32-32-10 MLP, one core per file, see README "Build profile"):
+Verilator 5.006, demo 64-64-32-32-10 MLP, one core per file; README, Development, and
+benchmarks/build_profile.py):
 verilation 1.5 s; the Verilator runtime verilated.o 5.9 s + verilated_threads.o 1.2 s; five
 tiny model files and the harness about 1.2 s each, nearly all of it parsing verilated.h; and the
 design's combinational logic, one 1.2 MB C++ function, 12.7 s. This module therefore:
 
-1. compiles the runtime (verilated.o, verilated_threads.o) once per machine and Verilator /
-   compiler / flags, keeps it in `runtime_dir()` under a key of the exact compile commands,
-   the tool versions and the runtime sources, and copies it into every later build;
+1. compiles the runtime (verilated.o, verilated_threads.o) and a precompiled verilated.h per
+   optimization level once per machine and Verilator / compiler / flags, keeps them in
+   `runtime_dir()` under a key of the exact compile commands, the make variables, the tool
+   versions and the runtime sources, and reuses them in every later build;
 2. #includes the files below BUNDLE_BYTES into a few bundles (one per optimization level), so
-   verilated.h is parsed once per bundle rather than once per file;
+   each bundle is one compiler run;
 3. lets make compile the remaining files largest first, one per core.
+ccache (OBJCACHE) stays in front of the compiler; with its default settings it does not cache
+compiles that use a precompiled header, which only matters for the same C++ built twice in
+different design caches (the design cache itself makes a rebuild a lookup).
 The big functions themselves are cut by Verilator (`--output-split-cfuncs`, VERILATOR_FLAGS in
 verilator.py). Everything here is part of the design cache key through BUILD_SETTINGS.
 """
