@@ -9,12 +9,14 @@ A model already part-way through the flow (LBIR, generated, simulated) continues
 import tempfile
 from pathlib import Path
 
+import numpy as np
 from qonnx.custom_op.registry import getCustomOp
 
 from qonnx_c4ml.lbir import DOMAIN
 from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR, RTLSim
 from qonnx_c4ml.transformations.generate_circuit import METADATA_KEY
-from qonnx_c4ml.verify import execute, load_model
+from qonnx_c4ml.execution import run_model
+from qonnx_c4ml.verify import execute, load_model, with_batch
 
 
 class Circuit:
@@ -29,6 +31,7 @@ class Circuit:
                 model = model.transform(GenerateChiselCircuit(output_dir, pipeline=pipeline, style=style))
             model = model.transform(RTLSim(cache_dir=cache_dir))
         self.model = model
+        self._batched = None  # (batch size, model with that batch size)
         self._node = next(n for n in model.graph.node if n.op_type == "RTLCircuit")
 
     @property
@@ -48,8 +51,22 @@ class Circuit:
         return Path(self.model.get_metadata_prop("c4ml_verilog_dir"))
 
     def __call__(self, x):
-        """The model's output for a float batch `x` (first axis = batch), computed by the RTL."""
-        return execute(self.model, x)
+        """The model's output for a float batch `x` (first axis = batch), computed by the RTL.
+
+        The same nodes and results as `execute_onnx` (qonnx_c4ml.execution.run_model); the
+        model re-shaped for a batch size is kept for the next call of that size."""
+        x = np.asarray(x)
+        batch = x.shape[0]
+        if self._batched is None or self._batched[0] != batch:
+            model = self.model
+            if model.get_tensor_shape(model.graph.input[0].name)[0] != batch:
+                model = with_batch(model, batch)
+            if not model.check_all_tensor_shapes_specified():
+                return execute(self.model, x)  # let execute_onnx say what is missing
+            self._batched = (batch, model)
+        model = self._batched[1]
+        name = model.graph.input[0].name
+        return run_model(model, {name: x.astype(np.float32)})[model.graph.output[0].name]
 
     def run_codes(self, codes):
         """The circuit alone: int64 input codes (N, inputs) -> output codes (N, outputs)."""

