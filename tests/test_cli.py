@@ -344,7 +344,7 @@ WILD = __import__("pathlib").Path(__file__).resolve().parent / "fixtures" / "wil
 @pytest.mark.parametrize("text", ["FLOAT<3>", "INT0", "garbage"])
 def test_bad_input_type_option(mlp_path, tmp_path, text):
     code, _, stderr = run_cli("compile", mlp_path, "-o", tmp_path / "out", "--input-type", text)
-    assert_one_line_error(code, stderr, f"input type '{text}'", "accepted: INTn or UINTn", "FIXED<w,i>")
+    assert_one_line_error(code, stderr, f"input type '{text}'", "accepted: INTn (n = 2..16), UINTn", "FIXED<w,i>")
     assert not (tmp_path / "out").exists()
 
 
