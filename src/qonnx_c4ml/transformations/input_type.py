@@ -4,9 +4,11 @@ A QKeras-converted model starts with `MatMul(global_in, Quant(W))`; a FINN expor
 input type as a qonnx tensor-datatype annotation (`BIPOLAR` after host-side Add/Div
 preprocessing, `UINT8` images).  The circuit needs integer input codes, so:
 
-Pattern in:  graph input -> [host preprocessing: Add/Sub/Mul/Div/BatchNorm, layout ops] -> T -> layer
-             (no Quant/BipolarQuant/MultiThreshold on the way)
-Pattern out: graph input -> [the same preprocessing] -> T -> Quant|BipolarQuant (T's grid) -> layer
+Pattern in:  graph input -> [host preprocessing: Add/Sub/Mul/Div/BatchNorm, layout ops] -> T -> layers
+             (no Quant/BipolarQuant/MultiThreshold on the way; T read by one or more
+             MatMul/Gemm/Conv/Pad/pooling nodes, e.g. two MatMuls into a residual Add)
+Pattern out: graph input -> [the same preprocessing] -> T -> Quant|BipolarQuant (T's grid) -> every reader
+             (an option that cannot be placed so is an error naming the reader that stops it)
 
 T's grid comes from, first to last:
 - `InferLBIR(input_datatype="FIXED<16,6>")` / `--input-type` (hls4ml's convention: a float input
@@ -19,6 +21,11 @@ grid it is the identity, so the model equals the original there: that is the exa
 A model that has an input quantizer keeps it.  An option, or an annotation on the quantizer's
 input or output tensor, that names another grid is an error (which one is the circuit's input
 would be a guess); qonnx's own `SCALEDINT` marker on a quantizer output agrees with any scale.
+A quantizer's grid includes its zero-point ((q - zp) * scale: UINT8 with zp 128 is INT8's grid).
+
+`input_grid_at_graph_input` tells `verify` where to draw random inputs: on the grid, through
+constant Add/Sub/Mul/Div preprocessing inverted (checked in float32), else an error asking for
+inputs on the grid.
 """
 import re
 from dataclasses import dataclass
