@@ -26,6 +26,13 @@ def assert_one_line_error(code, stderr, *fragments):
         assert fragment in lines[0], lines[0]
 
 
+def assert_verify_ok(code, stdout, stderr):
+    """verify passed, the LBIR stage on float32 qonnx's code everywhere, judged by the exact reference."""
+    assert code == 0, stderr
+    assert "lbir      100.000%" in stdout
+    assert "exact    exact reference in" in stdout, stdout  # the exact reference ran (not skipped)
+
+
 @pytest.fixture
 def mlp_path(tmp_path):
     path = tmp_path / "mlp.onnx"
@@ -216,9 +223,7 @@ def test_dynamic_batch_dimension_is_accepted(mlp_path, tmp_path):
             value.type.tensor_type.shape.dim[0].dim_param = "batch"
         del model.graph.value_info[:]
     path = mutate(mlp_path, tmp_path, dynamic_batch)
-    code, stdout, stderr = run_cli("verify", path, "--samples", "200", "--no-rtl")
-    assert code == 0, stderr
-    assert "lbir      100.000%" in stdout
+    assert_verify_ok(*run_cli("verify", path, "--samples", "200", "--no-rtl"))
 
 
 def test_circuit_size_limit(mlp_path, tmp_path):
@@ -339,7 +344,7 @@ WILD = __import__("pathlib").Path(__file__).resolve().parent / "fixtures" / "wil
 @pytest.mark.parametrize("text", ["FLOAT<3>", "INT0", "garbage"])
 def test_bad_input_type_option(mlp_path, tmp_path, text):
     code, _, stderr = run_cli("compile", mlp_path, "-o", tmp_path / "out", "--input-type", text)
-    assert_one_line_error(code, stderr, f"input type '{text}'", "accepted: INTn or UINTn", "FIXED<w,i>")
+    assert_one_line_error(code, stderr, f"input type '{text}'", "accepted: INTn (n = 2..16), UINTn", "FIXED<w,i>")
     assert not (tmp_path / "out").exists()
 
 
@@ -350,9 +355,7 @@ def test_model_without_input_quantizer_needs_and_takes_input_type(tmp_path):
     qkeras_mlp().save(str(path))
     code, _, stderr = run_cli("compile", path, "-o", tmp_path / "out")
     assert_one_line_error(code, stderr, "node 'dense0' (MatMul)", "no input quantizer", "--input-type")
-    code, stdout, stderr = run_cli("verify", path, "--input-type", "FIXED<16,6>", "--samples", "200", "--no-rtl")
-    assert code == 0, stderr
-    assert "lbir      100.000%" in stdout
+    assert_verify_ok(*run_cli("verify", path, "--input-type", "FIXED<16,6>", "--samples", "200", "--no-rtl"))
     code, _, stderr = run_cli("compile", path, "-o", tmp_path / "out", "--input-type", "FIXED<16,6>")
     assert code == 0, stderr
 
@@ -363,9 +366,28 @@ def test_input_type_conflicting_with_the_input_quantizer(mlp_path, tmp_path):
 
 
 def test_verify_raw_legacy_export(tmp_path):
-    code, stdout, stderr = run_cli("verify", WILD / "brevitas_mlp_legacy.onnx", "--samples", "200", "--no-rtl")
-    assert code == 0, stderr
-    assert "lbir      100.000%" in stdout
+    assert_verify_ok(*run_cli("verify", WILD / "brevitas_mlp_legacy.onnx", "--samples", "200", "--no-rtl"))
+
+
+def test_verify_annotated_finn_model_behind_host_preprocessing(tmp_path):
+    """BIPOLAR after Add/Div, no --input-type: inputs drawn through the preprocessing, not an internal error."""
+    from wild_models import qkeras_mlp
+
+    path = tmp_path / "finn.onnx"
+    qkeras_mlp(annotation="BIPOLAR", preprocess=True).save(str(path))
+    assert_verify_ok(*run_cli("verify", path, "--samples", "200", "--no-rtl", "--layerwise"))
+    path = tmp_path / "plain.onnx"
+    qkeras_mlp(preprocess=True).save(str(path))
+    assert_verify_ok(*run_cli("verify", path, "--input-type", "BIPOLAR", "--samples", "200", "--no-rtl"))
+
+
+def test_layerwise_on_a_batchless_model_is_a_clear_error(tmp_path):
+    from wild_models import batchless_cnn
+
+    path = tmp_path / "batchless.onnx"
+    batchless_cnn().save(str(path))
+    code, _, stderr = run_cli("verify", path, "--samples", "1", "--no-rtl", "--layerwise")
+    assert_one_line_error(code, stderr, "--layerwise needs a model with a batch axis")
 
 
 def test_package_rejects_a_bad_input_type_before_any_work(mlp_path, tmp_path):

@@ -154,3 +154,35 @@ def lbir_outputs(lbir_model, x):
     """execute_onnx on the lowered model (numpy LBIR nodes or RTL), batch 1 at a time like the reference."""
     name, out = lbir_model.graph.input[0].name, lbir_model.graph.output[0].name
     return np.stack([execute_onnx(lbir_model, {name: sample[None]})[out] for sample in x])
+
+
+def forked_input_mlp(n_in=8, hidden=6, n_out=3, annotation="INT4", seed=0):
+    """The graph input read by two MatMuls whose quantized outputs meet in a residual Add (QAdd):
+    global_in -> dense_a | dense_b -> Add -> Quant -> MatMul -> float output."""
+    b = _Builder(seed)
+    a = b.dense("global_in", n_in, hidden, "dense_a")
+    c = b.dense("global_in", n_in, hidden, "dense_b")
+    y = b.quant(b.node("Add", [a, c], "residual"), np.float32(2.0) ** -1, 5, "residual_act", signed=False)
+    y = b.dense(y, hidden, n_out, "dense_out", out_quant=False)
+    model = b.model([1, n_in], y, [1, n_out], "forked_input_mlp")
+    if annotation is not None:
+        from qonnx.core.datatype import DataType
+
+        model.set_tensor_datatype("global_in", DataType[annotation])
+    return model
+
+
+def padded_input_cnn(channels=2, size=4, n_out=3, annotation="UINT4", seed=0):
+    """A Pad first: global_in [1, C, H, W] -> Pad -> Conv -> Relu -> Quant -> Flatten -> MatMul -> float."""
+    b = _Builder(seed)
+    x = b.node("Pad", ["global_in", b.const([0, 0, 1, 1, 0, 0, 1, 1], TensorProto.INT64)], "pad", mode="constant")
+    y = b.node("Conv", [x, b.weights((3, channels, 3, 3), "conv_wq")], "conv", kernel_shape=[3, 3])
+    y = b.quant(b.node("Relu", [y], "conv_relu"), np.float32(2.0) ** -1, 4, "conv_act", signed=False)
+    y = b.node("Flatten", [y], "flatten", axis=1)
+    y = b.dense(y, 3 * size * size, n_out, "fc", out_quant=False)
+    model = b.model([1, channels, size, size], y, [1, n_out], "padded_input_cnn")
+    if annotation is not None:
+        from qonnx.core.datatype import DataType
+
+        model.set_tensor_datatype("global_in", DataType[annotation])
+    return model

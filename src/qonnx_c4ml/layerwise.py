@@ -21,6 +21,7 @@ import numpy as np
 from qonnx.core.onnx_exec import execute_node
 from qonnx.custom_op.registry import getCustomOp
 
+from qonnx_c4ml.errors import C4mlError
 from qonnx_c4ml.lbir import DOMAIN
 
 SAME_CODE_MIN, MAX_LSB = 0.999, 1.0
@@ -65,7 +66,9 @@ def reference_codes(value, act, shape):
     codes = (value.reshape(n, -1).astype(np.float64) - act.offset_f32.reshape(1, -1)) / act.scale_f32.reshape(1, -1)
     rounded = np.rint(codes)
     if codes.size and np.abs(codes - rounded).max() > 1e-2:
-        raise ValueError(f"reference tensor {act.source} is not on its quantizer's grid")
+        raise C4mlError(f"layerwise: the reference tensor '{act.source}' is not on its quantizer's grid "
+                        f"(max {np.abs(codes - rounded).max():.3g} codes off); the layer-by-layer check "
+                        "cannot feed it to the circuit (run verify without --layerwise)")
     flat = np.zeros((n, int(np.prod(shape[1:]))), np.float32)
     flat[:, act.index.ravel()] = rounded
     return flat.reshape(shape)
@@ -75,12 +78,14 @@ def _opset(model):
     return next((o.version for o in model.model.opset_import if o.domain in ("", "ai.onnx")), 13)
 
 
-def layer_exact_outputs(batch_model, reference, acts):
+def layer_exact_outputs(batch_model, reference, acts, problems=None):
     """{tensor: float64 values} of every layer output computed exactly from the float32
     reference's own input activations (the exact engine seeded with them), and the exact
-    graph output; ({}, None) when the exact reference has no rule for the graph."""
+    graph output; ({}, None) when the exact reference has no rule for the graph, or when it
+    fails (as verify.run_exact: the failure is appended to `problems`, and verify fails)."""
     from qonnx_c4ml.exact import Exact, ExactUnsupported
     from qonnx_c4ml.exact.engine import ExactEngine
+    from qonnx_c4ml.verify import exact_failure
 
     seeds = {}
     for act in acts.values():
@@ -93,6 +98,10 @@ def layer_exact_outputs(batch_model, reference, acts):
         output = engine.run()
     except ExactUnsupported:
         return {}, None
+    except Exception as error:  # noqa: BLE001 - shown and failing, as in verify.run_exact
+        if problems is not None:
+            problems.append("layerwise " + exact_failure(error))
+        return {}, None
     return {name: value.approx() for name, value in engine.computed.items()}, output.approx()
 
 
@@ -101,18 +110,20 @@ def _same_code_fraction(a, b, tolerance):
     return float(np.mean(diff < tolerance))
 
 
-def check_layers(original, x, context=None, lowered=None, lbir_context=None):
-    """One LayerCheck per LBIR layer, in graph order (see module doc). Already computed parts
-    may be passed: `context` (batch model, qonnx float32 execution context of `original` on
-    `x`), `lowered` (lower_with_activations(original)), `lbir_context` (batch LBIR model,
-    its execution context on `x`)."""
+def check_layers(original, x, context=None, lowered=None, lbir_context=None, input_datatype=None, problems=None):
+    """One LayerCheck per LBIR layer, in graph order (see module doc). `original`: the model
+    as InferLBIR prepares it (prepare.prepare_for_lowering: its tensor names are the map's and
+    it has the input quantizer the exact engine needs). Already computed parts may be passed:
+    `context` (batch model, qonnx float32 execution context of `original` on `x`), `lowered`
+    (lower_with_activations(original, input_datatype)), `lbir_context` (batch LBIR model, its
+    execution context on `x`). A failing exact engine is appended to `problems`."""
     from qonnx_c4ml.verify import execute_context, output_lsb
 
     batch_model, reference = context or execute_context(original, x)
-    lbir_model, acts = lowered or lower_with_activations(original)
+    lbir_model, acts = lowered or lower_with_activations(original, input_datatype)
     lsb = output_lsb(lbir_model)
     lbir_model, lbir_context = lbir_context or execute_context(lbir_model, x)
-    exact, exact_output = layer_exact_outputs(batch_model, reference, acts)
+    exact, exact_output = layer_exact_outputs(batch_model, reference, acts, problems)
     graph = lbir_model.graph
     by_codes = {}
     for act in acts.values():

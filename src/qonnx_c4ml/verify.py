@@ -17,8 +17,10 @@ ties its summation order decides). Pass/fail (`VerifyReport.passed`, the CLI's e
 with the exact reference, LBIR and RTL must be on the exact reference's code for every
 output element — the noise is reported, never a reason to pass or fail; without it (a
 graph op it has no exact rule for, named in `exact_skipped`) the float32 rule decides
-(`within_tolerance`: >= 99.9 % same code, <= 1 LSB). `layerwise=True` adds the per-layer
-check of `qonnx_c4ml.layerwise`.
+(`within_tolerance`: >= 99.9 % same code, <= 1 LSB); an exact reference that fails (an
+engine bug, `exact_failed`) fails the check. `layerwise=True` adds the per-layer check of
+`qonnx_c4ml.layerwise`. The float32 and exact references run on the graph InferLBIR
+prepares (prepare.prepare_for_lowering: with the input quantizer a model without one gets).
 """
 import copy
 import time
@@ -31,8 +33,10 @@ from qonnx.core.onnx_exec import execute_onnx
 from qonnx.transformation.change_batchsize import ChangeBatchSize
 from qonnx.transformation.infer_shapes import InferShapes
 
+from qonnx_c4ml.errors import C4mlError
 from qonnx_c4ml.transformations.batch_axis import model_is_batchless
 from qonnx_c4ml.transformations.constants import QUANTIZER_OPS, ConstantEvaluator, quant_code_range, quant_parameters
+from qonnx_c4ml.transformations.zero_point import zero_point
 
 
 def load_model(model):
@@ -90,7 +94,8 @@ def execute_context(model, x):
 
 
 def input_quantizer(model):
-    """(scale, lo, hi) of the first quantizer after the model input, or None."""
+    """(scale, lo, hi) of the first quantizer after the model input (lo, hi: the codes q - zp of
+    its values), or None."""
     consts = ConstantEvaluator(model)
     tensor = model.graph.input[0].name
     for _ in range(len(model.graph.node)):
@@ -101,7 +106,8 @@ def input_quantizer(model):
         if node.op_type in ("Quant", "IntQuant"):
             scale, bits, signed, narrow, _ = quant_parameters(node, consts)
             lo, hi = quant_code_range(bits, signed, narrow)
-            return float(np.asarray(scale).ravel()[0]), lo, hi
+            zero = int(np.asarray(zero_point(node, consts)).ravel()[0])
+            return float(np.asarray(scale).ravel()[0]), lo - zero, hi - zero
         if node.op_type in QUANTIZER_OPS:
             return None
         tensor = node.output[0]
@@ -110,7 +116,9 @@ def input_quantizer(model):
 
 def random_inputs(model, samples, seed=0, input_datatype=None):
     """Inputs covering the input quantizer's codes, its clipping, and exact rounding ties (on the
-    input type's grid for a model without input quantizer, see transformations/input_type.py)."""
+    input type's grid for a model without input quantizer, see transformations/input_type.py;
+    drawn through constant Add/Sub/Mul/Div preprocessing, else an UnsupportedModelError asks for
+    inputs)."""
     from qonnx_c4ml.transformations.input_type import input_grid_at_graph_input
 
     rng = np.random.default_rng(seed)
@@ -159,6 +167,7 @@ class VerifyReport:
     reference_seconds: float = 0.0
     exact_seconds: float = 0.0
     exact_skipped: str = ""  # why there is no exact reference ("" when there is one)
+    exact_failed: bool = False  # the exact reference raised (a bug in it, not a missing rule): fails
     reference_noise: Comparison = None  # float32 qonnx against the exact reference
     layers: list = None  # layerwise=True: one qonnx_c4ml.layerwise.LayerCheck per layer
     first_failing_layer: str = None
@@ -190,6 +199,9 @@ class VerifyReport:
         if exact:
             lines.append(f"{'exact':8} exact reference in {self.exact_seconds:.3f} s; "
                          f"qonnx float32 on another code for {100 * (1 - noise.same_code_fraction):.3f}% of outputs")
+        elif self.exact_failed:
+            lines.append(f"{'exact':8} FAILED: {self.exact_skipped} (a failure of the reference itself: "
+                         "verify fails; --no-exact runs the float32 rule alone)")
         else:
             lines.append(f"{'exact':8} skipped: {self.exact_skipped or 'not run'} (float32 rule decides)")
         if self.layers is not None:
@@ -213,6 +225,8 @@ class VerifyReport:
         exists, else the float32 rule — per layer when layerwise checks ran (deep networks
         compound float32 flips end to end), end to end otherwise; with layerwise checks,
         also every layer passing (exactly, where the exact reference exists)."""
+        if self.exact_failed:
+            return False  # an engine bug must not pass on the float32 rule unnoticed
         layers_ok = self.first_failing_layer is None
         verdict = self.exact_agreement
         if verdict is not None:
@@ -300,7 +314,8 @@ def run_qcdq(model, x):
 
 def run_exact(report, model, context):
     """The exact reference's output values (float64, within a few ulps), or None with the
-    reason in `report.exact_skipped` (an op without exact rule, or a failure, shown)."""
+    reason in `report.exact_skipped`: an op without exact rule (the float32 rule decides), or a
+    failure of the engine (shown, `report.exact_failed`: verify fails)."""
     from qonnx_c4ml.exact import ExactUnsupported, exact_reference
 
     start = time.perf_counter()
@@ -309,90 +324,140 @@ def run_exact(report, model, context):
     except ExactUnsupported as error:
         report.exact_skipped = str(error).splitlines()[0][:160]
         return None
-    except Exception as error:  # noqa: BLE001 - a bug here must not stop the float32 check; it is shown
-        report.exact_skipped = f"exact reference failed ({type(error).__name__}: {str(error).splitlines()[0][:120]})"
+    except Exception as error:  # noqa: BLE001 - a bug here must not stop the other checks; it is shown
+        report.exact_skipped = exact_failure(error)
+        report.exact_failed = True
         return None
     report.exact_seconds = time.perf_counter() - start
     return values
+
+
+def exact_failure(error):
+    """The one-line description of an exact-engine failure (not a missing rule)."""
+    text = (str(error).splitlines() or [""])[0][:120]
+    return f"exact reference failed ({type(error).__name__}: {text})"
 
 
 def verify(model, samples=1000, seed=0, inputs=None, rtl=True, pipeline="none", build_dir=None, style="auto",
            exact=True, layerwise=False, input_datatype=None):
     """Run the differential check (see module doc); returns a VerifyReport. `exact=False`
     skips the exact reference, `layerwise=True` adds the per-layer check, `input_datatype`:
-    InferLBIR's (a model without input quantizer); random inputs then lie on its grid."""
-    from qonnx_c4ml.transformations import InferLBIR
+    InferLBIR's (a model without input quantizer); random inputs then lie on its grid.
+
+    The float32 reference and the exact reference run on InferLBIR's prepared graph
+    (prepare.prepare_for_lowering): the same function as the original on grid inputs, with the
+    input quantizer the exact engine starts from and the tensor names of the layerwise map."""
+    from qonnx_c4ml.transformations.prepare import prepare_for_lowering
 
     original = load_model(model)
+    prepared = prepare_for_lowering(original, input_datatype)[0]
     x = random_inputs(original, samples, seed, input_datatype) if inputs is None else np.asarray(inputs, np.float32)
-    start = time.perf_counter()
     # a batch-less model (e.g. torch.flatten(x)) runs one sample at a time: no full context
-    batchless = x.shape[0] != 1 and model_is_batchless(original)
+    batchless = model_is_batchless(original)
+    if layerwise and batchless:
+        raise C4mlError("--layerwise needs a model with a batch axis (this one reshapes it away, e.g. "
+                        "torch.flatten(x)); run verify without --layerwise")
+    report, reference, float_run = _reference_stage(prepared, x, seed, batchless)
+    exact_values = _exact_stage(report, exact, batchless, float_run)
+    results = {}
+    _qcdq_stage(report, original, x, reference, results)
+    lowered = _lbir_stage(report, original, x, reference, results, layerwise, input_datatype)
+    if rtl:
+        _rtl_stage(report, lowered[0], x, reference, results, pipeline, build_dir, style)
+    if exact_values is not None:
+        _compare_with_exact(report, exact_values, reference, results)
+    if layerwise:
+        _layerwise_stage(report, prepared, x, float_run, lowered, input_datatype)
+    return report
+
+
+def _reference_stage(prepared, x, seed, batchless):
+    """(report, float32 reference output, (batch model, context) or None for a batch-less model)."""
+    start = time.perf_counter()
     if batchless:
-        reference, batch_model, context = execute(original, x), None, None
+        reference, float_run = execute(prepared, x), None
     else:
-        batch_model, context = execute_context(original, x)
-        reference = context[batch_model.graph.output[0].name]
+        batch_model, context = execute_context(prepared, x)
+        reference, float_run = context[batch_model.graph.output[0].name], (batch_model, context)
     report = VerifyReport(int(x.shape[0]), seed, 0.0, reference_seconds=time.perf_counter() - start)
-    exact_values = None
+    return report, reference, float_run
+
+
+def _exact_stage(report, exact, batchless, float_run):
     if not exact:
         report.exact_skipped = "not requested"
     elif batchless:
         report.exact_skipped = "batch-less model (qonnx runs it one sample at a time)"
     else:
-        exact_values = run_exact(report, batch_model, context)
-    if layerwise and batchless:
-        raise ValueError("--layerwise needs a model with a batch axis (this one reshapes it away)")
+        return run_exact(report, *float_run)
+    return None
 
+
+def _qcdq_stage(report, original, x, reference, results):
     start = time.perf_counter()
     try:
-        qcdq = run_qcdq(original, x)
-        report.comparisons.append(compare("qcdq", reference, qcdq, 0, time.perf_counter() - start))
+        results["qcdq"] = run_qcdq(original, x)
+        report.comparisons.append(compare("qcdq", reference, results["qcdq"], 0, time.perf_counter() - start))
     except Exception as error:  # noqa: BLE001 - QCDQ is an extra witness, not a requirement
         report.comparisons.append(Comparison("qcdq", 0, 0, 0, 0, skipped=str(error).splitlines()[0][:120]))
 
+
+def _lbir_stage(report, original, x, reference, results, layerwise, input_datatype):
+    """Lower and execute the LBIR graph; returns (lbir model, activation map or None, its batch
+    run or None) — layerwise needs the map and the LBIR execution context."""
+    from qonnx_c4ml.transformations import InferLBIR
+
     start = time.perf_counter()
     if layerwise:  # the same graph as InferLBIR, plus the map of its integer tensors
-        from qonnx_c4ml.layerwise import check_layers, lower_with_activations
+        from qonnx_c4ml.layerwise import lower_with_activations
 
         lbir_model, acts = lower_with_activations(original, input_datatype)
         lbir_batch, lbir_context = execute_context(lbir_model, x)
-        lbir = lbir_context[lbir_batch.graph.output[0].name]
+        lbir, lowered = lbir_context[lbir_batch.graph.output[0].name], (lbir_model, acts, (lbir_batch, lbir_context))
     else:
         lbir_model = original.transform(InferLBIR(input_datatype=input_datatype))
-        lbir = execute(lbir_model, x)
+        lbir, lowered = execute(lbir_model, x), (lbir_model, None, None)
     report.output_lsb = output_lsb(lbir_model)
     report.comparisons.append(compare("lbir", reference, lbir, report.output_lsb, time.perf_counter() - start))
-    results = {"lbir": lbir}
+    results["lbir"] = lbir
     for c in report.comparisons:
         if c.stage == "qcdq" and not c.skipped and report.output_lsb:
             c.max_diff_lsb = c.max_abs_diff / report.output_lsb
-            c.same_code_fraction = compare("qcdq", reference, qcdq, report.output_lsb, 0).same_code_fraction
-        if c.stage == "qcdq" and not c.skipped:
-            results["qcdq"] = qcdq
+            c.same_code_fraction = compare("qcdq", reference, results["qcdq"], report.output_lsb,
+                                           0).same_code_fraction
+    return lowered
 
-    if rtl:
-        import tempfile
 
-        from qonnx_c4ml.circuit import Circuit
+def _rtl_stage(report, lbir_model, x, reference, results, pipeline, build_dir, style):
+    import tempfile
 
-        start = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="qonnx_c4ml_verify_") as scratch:
-            # the Verilog is only needed until the (content-hash cached) library is built
-            circuit = Circuit(lbir_model, output_dir=build_dir or scratch, pipeline=pipeline, style=style)
-            result = circuit(x)
-        report.comparisons.append(compare("rtl", reference, result, report.output_lsb, time.perf_counter() - start))
-        results["rtl"] = result
+    from qonnx_c4ml.circuit import Circuit
 
-    if exact_values is not None:
-        lsb = report.output_lsb
-        report.reference_noise = compare_exact(compare("qonnx", exact_values, reference, lsb, 0.0),
-                                               exact_values, reference, lsb)
-        for c in report.comparisons:
-            if c.stage in results:
-                compare_exact(c, exact_values, results[c.stage], lsb)
-    if layerwise:
-        report.layers = check_layers(original, x, context=(batch_model, context), lowered=(lbir_model, acts),
-                                     lbir_context=(lbir_batch, lbir_context))
-        report.first_failing_layer = next((layer.name for layer in report.layers if not layer.ok), None)
-    return report
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="qonnx_c4ml_verify_") as scratch:
+        # the Verilog is only needed until the (content-hash cached) library is built
+        circuit = Circuit(lbir_model, output_dir=build_dir or scratch, pipeline=pipeline, style=style)
+        result = circuit(x)
+    report.comparisons.append(compare("rtl", reference, result, report.output_lsb, time.perf_counter() - start))
+    results["rtl"] = result
+
+
+def _compare_with_exact(report, exact_values, reference, results):
+    lsb = report.output_lsb
+    report.reference_noise = compare_exact(compare("qonnx", exact_values, reference, lsb, 0.0),
+                                           exact_values, reference, lsb)
+    for c in report.comparisons:
+        if c.stage in results and not c.skipped:
+            compare_exact(c, exact_values, results[c.stage], lsb)
+
+
+def _layerwise_stage(report, prepared, x, float_run, lowered, input_datatype):
+    from qonnx_c4ml.layerwise import check_layers
+
+    lbir_model, acts, lbir_run = lowered
+    problems = []
+    report.layers = check_layers(prepared, x, context=float_run, lowered=(lbir_model, acts), lbir_context=lbir_run,
+                                 input_datatype=input_datatype, problems=problems)
+    report.first_failing_layer = next((layer.name for layer in report.layers if not layer.ok), None)
+    if problems and not report.exact_failed:
+        report.exact_skipped, report.exact_failed = problems[0], True

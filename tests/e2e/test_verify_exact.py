@@ -156,3 +156,109 @@ def test_brevitas_mobilenet_v1_no_rtl_is_exact(tmp_path):
     assert _comparison(report, "lbir").exact_same_code_fraction == 1.0
     assert len(report.layers) == 29 and report.first_failing_layer is None  # 27 convs, pool, FC
     assert report.passed
+
+
+# -- review findings: the exact reference on models as users bring them ----------------------------
+@pytest.mark.parametrize("annotation, option, preprocess", [(None, "FIXED<16,6>", False), ("UINT8", None, False),
+                                                            ("BIPOLAR", None, False), ("BIPOLAR", None, True),
+                                                            (None, "INT4", True)])
+def test_exact_reference_runs_without_an_input_quantizer(annotation, option, preprocess):
+    """The exact engine starts at the input quantizer InferLBIR inserts (prepare_for_lowering)."""
+    from wild_models import qkeras_mlp
+
+    model = qkeras_mlp(annotation=annotation, preprocess=preprocess)
+    report = verify(model, samples=300, seed=0, rtl=False, layerwise=True, input_datatype=option)
+    assert report.exact_skipped == "" and not report.exact_failed
+    assert _comparison(report, "lbir").exact_same_code_fraction == 1.0
+    assert all(layer.exact_same_code_fraction == 1.0 for layer in report.layers)
+    assert report.passed and "judged by the exact per-layer reference" in report.table()
+
+
+def test_exact_reference_runs_on_a_forked_input():
+    from wild_models import forked_input_mlp
+
+    report = verify(forked_input_mlp(), samples=300, seed=0, rtl=False, layerwise=True)
+    assert report.exact_skipped == "" and report.passed
+    assert _comparison(report, "lbir").exact_same_code_fraction == 1.0
+
+
+def test_batchless_model_with_one_sample():
+    from wild_models import batchless_cnn
+
+    from qonnx_c4ml.errors import C4mlError
+
+    report = verify(batchless_cnn(), samples=1, seed=0, rtl=False)
+    assert report.exact_skipped.startswith("batch-less model") and not report.exact_failed
+    assert report.passed
+    with pytest.raises(C4mlError, match="--layerwise needs a model with a batch axis"):
+        verify(batchless_cnn(), samples=1, rtl=False, layerwise=True)
+
+
+def test_exact_engine_failure_fails_verify(monkeypatch):
+    from qonnx_c4ml.exact import engine
+
+    def broken(self):
+        raise RuntimeError("engine bug")
+
+    monkeypatch.setattr(engine.ExactEngine, "run", broken)
+    report = verify(tie_heavy_mlp(), samples=200, seed=0, rtl=False, exact=True, layerwise=True)
+    assert report.exact_failed and "RuntimeError: engine bug" in report.exact_skipped
+    assert not report.passed and report.layers is not None
+    assert "FAILED: exact reference failed (RuntimeError: engine bug)" in report.table()
+
+
+def test_layerwise_exact_failure_is_shown_and_fails(monkeypatch):
+    from qonnx_c4ml.exact import engine
+
+    original = engine.ExactEngine.run
+
+    def broken_when_seeded(self):
+        if self.seeds:
+            raise RuntimeError("seeded engine bug")
+        return original(self)
+
+    monkeypatch.setattr(engine.ExactEngine, "run", broken_when_seeded)
+    report = verify(tie_heavy_mlp(), samples=200, seed=0, rtl=False, layerwise=True)
+    assert _comparison(report, "lbir").exact_same_code_fraction == 1.0  # end to end it ran
+    assert report.exact_failed and "layerwise exact reference failed" in report.exact_skipped
+    assert not report.passed
+
+
+def test_reference_codes_off_grid_is_a_c4ml_error():
+    from types import SimpleNamespace
+
+    from qonnx_c4ml.errors import C4mlError
+
+    act = SimpleNamespace(offset_f32=np.zeros(1), scale_f32=np.ones(1), index=np.array([0]), source="act_t")
+    with pytest.raises(C4mlError, match="reference tensor 'act_t' is not on its quantizer's grid"):
+        layerwise.reference_codes(np.array([[0.3]], np.float32), act, (1, 1))
+
+
+def test_check_layers_lowers_with_the_input_type():
+    from wild_models import qkeras_mlp
+
+    from qonnx_c4ml.transformations.prepare import prepare_for_lowering
+    from qonnx_c4ml.verify import random_inputs
+
+    model = qkeras_mlp()
+    x = random_inputs(model, 64, input_datatype="FIXED<16,6>")
+    prepared = prepare_for_lowering(model, "FIXED<16,6>")[0]
+    checks = layerwise.check_layers(prepared, x, input_datatype="FIXED<16,6>")
+    assert len(checks) == 2 and all(c.ok and c.exact_same_code_fraction == 1.0 for c in checks)
+
+
+def test_exact_engine_ignores_initializers_listed_as_inputs():
+    from wild_models import GENERAL, to_legacy
+
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from qonnx_c4ml.exact import exact_reference
+    from qonnx_c4ml.verify import execute_context
+
+    clean = tie_heavy_mlp()
+    legacy = ModelWrapper(to_legacy(clean, GENERAL))  # every initializer also a graph input
+    assert len(legacy.graph.input) > 1
+    x = np.random.default_rng(0).uniform(-1, 1, (1,) + tuple(clean.get_tensor_shape(clean.graph.input[0].name)[1:]))
+    _, context = execute_context(clean, x.astype(np.float32))  # the same tensor names
+    expected = exact_reference(clean, context).approx()
+    assert np.array_equal(exact_reference(legacy, context).approx(), expected)

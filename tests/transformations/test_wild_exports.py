@@ -8,7 +8,8 @@ before it executes anything).
 import numpy as np
 import pytest
 from onnx import helper
-from wild_models import batchless_cnn, lbir_outputs, qkeras_mlp, reference, to_legacy
+from wild_models import batchless_cnn, forked_input_mlp, lbir_outputs, padded_input_cnn, qkeras_mlp, reference, \
+    to_legacy
 
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
@@ -18,7 +19,8 @@ from qonnx_c4ml.errors import C4mlError, UnsupportedModelError
 from qonnx_c4ml.lbir import DOMAIN
 from qonnx_c4ml.transformations import InferLBIR
 from qonnx_c4ml.transformations.batch_axis import per_sample_shape
-from qonnx_c4ml.transformations.infer_lbir import HOST_PREFIX_OPS
+from qonnx_c4ml.transformations.constants import HOST_PREFIX_OPS
+from qonnx_c4ml.transformations.infer_lbir import HOST_PREFIX_OPS as LOWERING_PREFIX_OPS
 from qonnx_c4ml.transformations.input_type import PREPROCESSING_OPS, parse_input_datatype
 from qonnx_c4ml.verify import random_inputs
 
@@ -176,7 +178,7 @@ def test_input_type_strings(text, canonical):
 @pytest.mark.parametrize("text, reason", [("FLOAT<3>", "not understood"), ("FLOAT32", "not an integer"),
                                           ("INT0", "0 bits"), ("UINT17", "17 bits"), ("FIXED<32,8>", "32 bits"),
                                           ("SCALEDINT<8>", "no scale"), ("garbage", "not understood"),
-                                          ("", "not a type")])
+                                          ("", "not a type"), ("INT1", "use BIPOLAR or BINARY")])
 def test_bad_input_type_strings(text, reason):
     with pytest.raises(C4mlError, match=reason) as error:
         InferLBIR(input_datatype=text)
@@ -190,7 +192,84 @@ def test_annotation_without_a_grid_is_an_error():
 
 
 def test_preprocessing_ops_match_the_lowering():
-    assert set(PREPROCESSING_OPS) == set(HOST_PREFIX_OPS)
+    assert PREPROCESSING_OPS is HOST_PREFIX_OPS is LOWERING_PREFIX_OPS  # one definition (constants.py)
+
+
+def test_int1_annotation_is_refused():
+    """qonnx's 1-bit signed Quant is bipolar (-1, +1), INT1 is {-1, 0}: no silent wrong grid."""
+    with pytest.raises(UnsupportedModelError, match="INT1.*use BIPOLAR or BINARY"):
+        qkeras_mlp(annotation="INT1").transform(InferLBIR())
+
+
+# -- the grid on a tensor read by several nodes, or by a Pad (regression of 0961d9e) -----------------
+@pytest.mark.parametrize("annotation, option", [("INT4", None), (None, "INT4"), ("INT4", "INT4")])
+def test_input_read_by_two_layers_into_a_residual_add(annotation, option):
+    raw = forked_input_mlp(annotation=annotation)
+    lbir = raw.transform(InferLBIR(input_datatype=option))
+    ops = [n.op_type for n in lbir.graph.node]
+    assert ops.count("Quant") == 1 and ops.count("QDense") == 3 and "QAdd" in ops
+    assert_exact(raw, lbir, random_inputs(raw, SAMPLES, input_datatype=option))
+    assert np.all(DataType["INT4"].allowed(random_inputs(raw, SAMPLES, input_datatype=option)))
+
+
+def test_input_read_by_a_pad():
+    raw = padded_input_cnn()
+    lbir = raw.transform(InferLBIR())
+    assert [n.op_type for n in lbir.graph.node].count("QConv2D") == 1
+    assert_exact(raw, lbir, random_inputs(raw, SAMPLES))
+
+
+def test_option_that_cannot_be_placed_names_the_node():
+    raw = qkeras_mlp()
+    dense = next(n for n in raw.graph.node if n.name == "dense0")
+    raw.graph.node.insert(0, helper.make_node("Relu", ["global_in"], ["pre_relu_out"], name="pre_relu"))
+    dense.input[0] = "pre_relu_out"
+    with pytest.raises(UnsupportedModelError, match=r"node 'pre_relu' \(Relu\): the input type INT8.*cannot be placed"):
+        raw.transform(InferLBIR(input_datatype="INT8"))
+
+
+# -- random inputs through host preprocessing ----------------------------------------------------------
+@pytest.mark.parametrize("annotation, option", [("BIPOLAR", None), (None, "BIPOLAR"), (None, "INT4")])
+def test_random_inputs_are_drawn_through_host_preprocessing(annotation, option):
+    raw = qkeras_mlp(annotation=annotation, preprocess=True)
+    x = random_inputs(raw, SAMPLES, input_datatype=option)
+    grid = parse_input_datatype(option or annotation).values()
+    assert np.all(np.isin((x - np.float32(0.5)) / np.float32(0.5), grid))  # the host's Add(-0.5), Div(0.5)
+    assert_exact(raw, raw.transform(InferLBIR(input_datatype=option)), x)
+
+
+def test_preprocessing_that_cannot_be_inverted_asks_for_inputs():
+    raw = qkeras_mlp(annotation="BIPOLAR", preprocess=True)
+    div = next(n for n in raw.graph.node if n.name == "pre_div")
+    div.input[0], div.input[1] = div.input[1], div.input[0]  # 0.5 / x
+    with pytest.raises(UnsupportedModelError, match=r"node 'pre_div' \(Div\).*cannot be drawn.*pass inputs"):
+        random_inputs(raw, SAMPLES)
+
+
+# -- zero-points of the input quantizer ----------------------------------------------------------------
+def _with_zero_point_input_quant(zero=128):
+    """qkeras_mlp with Quant(global_in, scale 1, zero-point 128, 8 bit unsigned) before dense0:
+    codes q - 128 in -128..127, i.e. the INT8 grid."""
+    from onnx import TensorProto
+
+    raw = qkeras_mlp()
+    for name, value in (("zq_scale", 1.0), ("zq_zero", float(zero)), ("zq_bits", 8.0)):
+        raw.graph.initializer.append(helper.make_tensor(name, TensorProto.FLOAT, [], [value]))
+    raw.graph.node.insert(0, helper.make_node("Quant", ["global_in", "zq_scale", "zq_zero", "zq_bits"], ["zq_out"],
+                                              name="zq", domain="qonnx.custom_op.general", signed=0, narrow=0,
+                                              rounding_mode="ROUND"))
+    next(n for n in raw.graph.node if n.name == "dense0").input[0] = "zq_out"
+    return raw
+
+
+def test_input_quantizer_grid_includes_its_zero_point():
+    raw = _with_zero_point_input_quant()
+    lbir = raw.transform(InferLBIR(input_datatype="INT8"))  # the quantizer's grid: accepted
+    assert_exact(raw, lbir, grid_inputs("INT8", (12,)))
+    with pytest.raises(UnsupportedModelError, match=r"node 'zq' \(Quant\).*zero-point 128.*input type UINT8"):
+        raw.transform(InferLBIR(input_datatype="UINT8"))
+    x = random_inputs(raw, 4000)
+    assert x.min() < -128 and x.max() > 127 and x.min() > -130 and x.max() < 129  # codes, clipping, ties
 
 
 # -- 3. batch-less reshapes --------------------------------------------------------------------------

@@ -67,7 +67,8 @@ class ExactEngine:
 
     def run(self):
         """The exact value of the graph output (an `Exact`), or raises ExactUnsupported."""
-        self.dynamic = {i.name for i in self.model.graph.input}
+        # data: the graph inputs, except initializers old exporters also list as inputs
+        self.dynamic = {i.name for i in self.model.graph.input} - {i.name for i in self.model.graph.initializer}
         nodes = list(self.model.graph.node)
         last_use = {name: position for position, node in enumerate(nodes) for name in node.input}
         keep = {o.name for o in self.model.graph.output} | set(self.seeds)

@@ -21,6 +21,10 @@ from qonnx_c4ml.transformations.zero_point import refuse_bipolar_zero_point, zer
 QUANTIZER_OPS = ("Quant", "IntQuant", "BipolarQuant", "MultiThreshold", "FloatQuant")
 # ops that only move elements around: applied to codes and scales alike
 LAYOUT_OPS = ("Transpose", "Reshape", "Flatten", "Identity", "Squeeze", "Unsqueeze")
+# affine float ops the host may run on the input, or InferLBIR folds into thresholds between layers
+GLUE_OPS = ("Add", "Sub", "Mul", "Div", "BatchNormalization")
+# what the host may run before the circuit's input quantizer (InferLBIR, input_type.py)
+HOST_PREFIX_OPS = GLUE_OPS + LAYOUT_OPS
 
 
 class QuantizedConstant:

@@ -49,7 +49,9 @@ from qonnx_c4ml.lbir.dtypes import datatype_for_range, datatype_range
 from qonnx_c4ml.transformations.batch_axis import batched_name, declared_shape_nodes, per_sample_shape, transpose_axes
 from qonnx_c4ml.lbir.staircase import threshold_columns
 from qonnx_c4ml.lbir.requant import as_fraction, integer_thresholds, relu_levels
-from qonnx_c4ml.transformations.constants import (
+from qonnx_c4ml.transformations.constants import (  # noqa: F401 - GLUE/HOST_PREFIX_OPS re-exported
+    GLUE_OPS,
+    HOST_PREFIX_OPS,
     LAYOUT_OPS,
     QUANTIZER_OPS,
     ConstantEvaluator,
@@ -62,12 +64,10 @@ from qonnx_c4ml.transformations.float_quantizer import check_code_range, host_fl
 from qonnx_c4ml.transformations.quantizer_levels import quantizer_levels
 from qonnx_c4ml.transformations.zero_point import align_rows, refuse_bipolar_zero_point, zero_point
 
-GLUE_OPS = ("Add", "Sub", "Mul", "Div", "BatchNormalization")
 LINEAR_OPS = ("MatMul", "Gemm")
 AVERAGE_POOL_OPS = ("AveragePool", "GlobalAveragePool")
 CIRCUIT_OPS = LINEAR_OPS + ("Conv", "MaxPool") + AVERAGE_POOL_OPS  # must not be left to the host
 LAYER_QUANTIZERS = QUANTIZER_OPS + ("Trunc",)  # what may end a layer (not the input)
-HOST_PREFIX_OPS = GLUE_OPS + LAYOUT_OPS
 # qonnx's ConvertToChannelsLast puts Conv/MaxPool/BatchNormalization in this domain (NHWC)
 CHANNELS_LAST_DOMAIN = "qonnx.custom_op.channels_last"
 UNSUPPORTED_HINTS = {
