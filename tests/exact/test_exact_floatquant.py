@@ -4,7 +4,8 @@
   inputs with few significant bits): random E2M1/E3M2/E4M3/E5M2 formats, biases and max_val,
   every rounding mode, grid points and ties, subnormals and saturation;
 - equal to a brute-force Fraction evaluation of qonnx's formula where float32 is not exact
-  (float scales with exact minifloat ties, per-channel scales), where qonnx float32 is noisy;
+  (float scales with exact minifloat ties, per-channel scales), where qonnx float32 is noisy
+  and verify's LBIR is on the exact code;
 - host side as the Quant input quantizer: the input FloatQuant's codes are qonnx's float32
   ones and its output is exact data, weight FloatQuants are constants with qonnx's codes;
 - LBIR on the exact reference's code for float-scale minifloat MLPs, and the three Brevitas
@@ -25,7 +26,7 @@ from qonnx.transformation.infer_shapes import InferShapes
 
 from qonnx_builder import QONNX_DOMAIN, LayerSpec, MLPSpec, _Graph, build_mlp
 from qonnx_c4ml.exact import exact_reference
-from qonnx_c4ml.verify import execute_context, random_inputs
+from qonnx_c4ml.verify import execute_context, random_inputs, verify
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "zero_point_float"
 MODES = ["ROUND", "HALF_EVEN", "CEIL", "FLOOR", "UP", "DOWN", "HALF_UP", "HALF_DOWN"]
@@ -143,6 +144,11 @@ def test_rule_equals_brute_force_fractions_where_float32_is_not_exact(mode):
     # where the ties are exact, qonnx's float32 lands on another value now and then: reference noise
     noisy = reference.astype(np.float64) != exact.approx()
     assert noisy[:, :4].mean() > 0.005
+    # verify: LBIR on the exact code in every channel (each channel's own LSB: minifloat codes
+    # reach 2**19, float32's code * scale is not within half of the smallest channel's LSB)
+    report = verify(model, inputs=xin, rtl=False)
+    lbir = next(c for c in report.comparisons if c.stage == "lbir")
+    assert report.exact_skipped == "" and lbir.exact_same_code_fraction == 1.0 and report.passed
 
 
 def test_input_floatquant_is_host_side_and_its_output_exact_data():
@@ -187,8 +193,6 @@ def test_float_scale_minifloat_mlps_lbir_on_exact_code(index):
 
 
 def _verify_fixture(name, rtl):
-    from qonnx_c4ml.verify import verify
-
     report = verify(str(FIXTURES / name), samples=500, seed=0, rtl=rtl)
     assert report.exact_skipped == ""
     assert report.reference_noise is not None
