@@ -249,13 +249,19 @@ class VerifyReport:
                    for c in self.comparisons if c.stage in ("lbir", "rtl") and not c.skipped)
 
 
+def _in_lsbs(diff, lsb):
+    """diff in output LSBs (lsb: a float or a per-element array, see output_lsbs); None if unknown."""
+    return diff / lsb if np.all(np.asarray(lsb) > 0) else None
+
+
 def compare(stage, reference, result, lsb, seconds):
     if reference.shape != result.shape:
         raise AssertionError(f"{stage}: output shape {result.shape} != reference {reference.shape}")
     diff = np.abs(reference.astype(np.float64) - result.astype(np.float64))
-    same_code = float(np.mean(diff < 0.5 * lsb)) if lsb else float(np.mean(diff == 0))
+    lsbs = _in_lsbs(diff, lsb)
+    same_code = float(np.mean(lsbs < 0.5)) if lsbs is not None else float(np.mean(diff == 0))
     return Comparison(stage, float(np.mean(diff == 0)), float(diff.max(initial=0.0)),
-                      float(diff.max(initial=0.0) / lsb) if lsb else float("nan"), seconds,
+                      float(lsbs.max(initial=0.0)) if lsbs is not None else float("nan"), seconds,
                       same_code_fraction=same_code)
 
 
@@ -263,8 +269,9 @@ def compare_exact(comparison, exact_values, result, lsb):
     """Fill `comparison`'s fields against the exact reference (float64 nearest values: the
     circuit's outputs are whole LSBs apart, so half an LSB separates codes robustly)."""
     diff = np.abs(exact_values - result.astype(np.float64))
-    comparison.exact_same_code_fraction = float(np.mean(diff < 0.5 * lsb)) if lsb else float(np.mean(diff == 0))
-    comparison.exact_max_diff_lsb = float(diff.max(initial=0.0) / lsb) if lsb else float("nan")
+    lsbs = _in_lsbs(diff, lsb)
+    comparison.exact_same_code_fraction = float(np.mean(lsbs < 0.5)) if lsbs is not None else float(np.mean(diff == 0))
+    comparison.exact_max_diff_lsb = float(lsbs.max(initial=0.0)) if lsbs is not None else float("nan")
     return comparison
 
 
@@ -276,6 +283,23 @@ def output_lsb(lbir_model):
             if scale is not None:
                 return float(np.min(np.abs(scale)))
     return 0.0
+
+
+def output_lsbs(lbir_model):
+    """One output LSB per output element (an array broadcasting against the batched output)
+    when the graph output is the host's dequantization by per-channel scales, else
+    `output_lsb`: a code is half of its own channel's LSB wide (minifloat codes reach 2**19,
+    so float32's rounding of code * scale exceeds half of the smallest channel's LSB)."""
+    out = lbir_model.graph.output[0].name
+    for node in lbir_model.graph.node:
+        if node.name.endswith("_dequant_mul") and node.output[0] == out:
+            scale = ConstantEvaluator(lbir_model).value(node.input[1])
+            shape = lbir_model.get_tensor_shape(out)
+            if scale is not None and shape and np.all(np.abs(scale) > 0) and np.size(scale) > 1:
+                scale = np.abs(np.asarray(scale, np.float64))
+                if np.broadcast_shapes(scale.shape, tuple(shape)) == tuple(shape):
+                    return scale
+    return output_lsb(lbir_model)
 
 
 def run_qcdq(model, x):
@@ -362,10 +386,11 @@ def verify(model, samples=1000, seed=0, inputs=None, rtl=True, pipeline="none", 
     results = {}
     _qcdq_stage(report, original, x, reference, results)
     lowered = _lbir_stage(report, original, x, reference, results, layerwise, input_datatype)
+    lsb = output_lsbs(lowered[0])  # per output element where channels have their own scales
     if rtl:
-        _rtl_stage(report, lowered[0], x, reference, results, pipeline, build_dir, style)
+        _rtl_stage(report, lowered[0], x, reference, results, pipeline, build_dir, style, lsb)
     if exact_values is not None:
-        _compare_with_exact(report, exact_values, reference, results)
+        _compare_with_exact(report, exact_values, reference, results, lsb)
     if layerwise:
         _layerwise_stage(report, prepared, x, float_run, lowered, input_datatype)
     return report
@@ -417,18 +442,17 @@ def _lbir_stage(report, original, x, reference, results, layerwise, input_dataty
     else:
         lbir_model = original.transform(InferLBIR(input_datatype=input_datatype))
         lbir, lowered = execute(lbir_model, x), (lbir_model, None, None)
-    report.output_lsb = output_lsb(lbir_model)
-    report.comparisons.append(compare("lbir", reference, lbir, report.output_lsb, time.perf_counter() - start))
+    report.output_lsb, lsb = output_lsb(lbir_model), output_lsbs(lbir_model)
+    report.comparisons.append(compare("lbir", reference, lbir, lsb, time.perf_counter() - start))
     results["lbir"] = lbir
     for c in report.comparisons:
         if c.stage == "qcdq" and not c.skipped and report.output_lsb:
-            c.max_diff_lsb = c.max_abs_diff / report.output_lsb
-            c.same_code_fraction = compare("qcdq", reference, results["qcdq"], report.output_lsb,
-                                           0).same_code_fraction
+            again = compare("qcdq", reference, results["qcdq"], lsb, 0)
+            c.max_diff_lsb, c.same_code_fraction = again.max_diff_lsb, again.same_code_fraction
     return lowered
 
 
-def _rtl_stage(report, lbir_model, x, reference, results, pipeline, build_dir, style):
+def _rtl_stage(report, lbir_model, x, reference, results, pipeline, build_dir, style, lsb):
     import tempfile
 
     from qonnx_c4ml.circuit import Circuit
@@ -438,12 +462,11 @@ def _rtl_stage(report, lbir_model, x, reference, results, pipeline, build_dir, s
         # the Verilog is only needed until the (content-hash cached) library is built
         circuit = Circuit(lbir_model, output_dir=build_dir or scratch, pipeline=pipeline, style=style)
         result = circuit(x)
-    report.comparisons.append(compare("rtl", reference, result, report.output_lsb, time.perf_counter() - start))
+    report.comparisons.append(compare("rtl", reference, result, lsb, time.perf_counter() - start))
     results["rtl"] = result
 
 
-def _compare_with_exact(report, exact_values, reference, results):
-    lsb = report.output_lsb
+def _compare_with_exact(report, exact_values, reference, results, lsb):
     report.reference_noise = compare_exact(compare("qonnx", exact_values, reference, lsb, 0.0),
                                            exact_values, reference, lsb)
     for c in report.comparisons:

@@ -15,7 +15,8 @@ What "exact" means (the contract, DESIGN.md section 2):
   included), clipping, sign (bipolar) and threshold comparison is decided on the exact value.
 - Three things are taken from qonnx's float32 execution on purpose, because the circuit is
   defined by them: (1) everything before and including the input quantizer's x/scale (the
-  host computes the circuit's input codes with exactly those float32 steps), (2) the codes
+  host computes the circuit's input codes with exactly those float32 steps; for a FloatQuant
+  input quantizer its whole float32 float_quant, which the host runs), (2) the codes
   of constant quantizers (weights, biases: the circuit's constants), (3) BatchNormalization's
   a = gamma / sqrt(var + eps) and b = beta - mean * a as float64 (a square root has no exact
   rational form; InferLBIR folds the same float64 numbers). Apart from these, no value is

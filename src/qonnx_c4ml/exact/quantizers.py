@@ -6,6 +6,9 @@
 - MultiThreshold(x, T): #{k : x >= T[c, k]} * out_scale + out_bias (channel axis as qonnx).
 - Trunc v2: r = round(x/s + zp) (half even), c = clip(mode(r / 2**t)), value
   (c - zp/2**t) * out_scale, t = round(log2(out_scale/s)) computed in float32 as qonnx does.
+- FloatQuant(x, s, E, M, bias, max_val): qonnx's minifloat float_quant of u = x/s, restated
+  exactly by `lbir.floatquant.Minifloat` (binade, subnormals, rounding, max_val clipping);
+  the codes v / unit are counted off its staircase, value code * unit * s.
 
 Each rounding is of a rational u = num/den with integers num, den > 0 (`rational_round`):
 floor division and its remainder decide every mode, ties included, without any float.
@@ -13,8 +16,8 @@ floor division and its remainder decide every mode, ties included, without any f
 When the quantizer's input is not an exact tensor but float32 (a constant weight, or the
 graph input on the host side), the codes are computed with qonnx's own float32 steps: those
 codes are definitions the circuit receives (weights) or the host computes the same way
-(the input quantizer), not results of the network's arithmetic. New quantizers (FloatQuant,
-...) are one function here taking (node, inputs, engine) and one `QUANTIZERS` entry.
+(the input quantizer), not results of the network's arithmetic. A new quantizer is one
+function here taking (node, inputs, engine) and one `QUANTIZERS` entry.
 """
 from fractions import Fraction
 from math import lcm
@@ -199,10 +202,68 @@ def trunc(node, inputs, engine):
     return [Exact(c, out_s, -zp / Fraction(2) ** t * out_s)]
 
 
+def float_quant(node, inputs, engine):
+    """FloatQuant: v = Minifloat(u) of u = x / s exactly, as codes v / unit (value code * unit * s).
+    u -> v is a staircase (`Minifloat.code_table`): the code is base + the weights of the
+    levels u reaches, and with u = num / den (den > 0) `u >= T` is `num >= ceil(T * den)`
+    (`u > T`: `num >= floor(T * den) + 1`), so every decision is an integer comparison."""
+    from qonnx_c4ml.errors import UnsupportedModelError
+    from qonnx_c4ml.transformations.float_quantizer import minifloat_parameters
+
+    try:
+        _, fmt = minifloat_parameters(node, engine)
+    except UnsupportedModelError as error:
+        raise ExactUnsupported(str(error).splitlines()[0]) from None
+    unit, base, weights, levels = fmt.code_table()
+    x = inputs[0]
+    if not isinstance(x, Exact):
+        return [_host_float_quant(node, x, inputs[1], engine, fmt, unit)]
+    s = per_sample_constant(engine.fractions(inputs[1], node), x)
+    num, den = affine_numerators(x, s, Fraction(0))  # u = num / den
+    codes = np.cumsum(np.asarray([base] + list(weights), dtype=np.int64))
+    return [Exact(codes[_levels_reached(num, den, levels)], s * unit)]
+
+
+def _levels_reached(num, den, levels):
+    """How many of the (sorted) levels u = num / den reaches, elementwise."""
+    dens = sorted(set(int(v) for v in np.asarray(den).ravel()))
+    den_full = np.broadcast_to(den, num.shape)
+    out = np.zeros(num.shape, np.int64)
+    for d in dens:
+        bounds = [-((-level.value.numerator * d) // level.value.denominator) if not level.strict
+                  else (level.value.numerator * d) // level.value.denominator + 1 for level in levels]
+        wide = num.dtype == object or max(map(abs, bounds), default=0) >= INT64_SAFE
+        bounds = np.asarray(bounds, dtype=object if wide else np.int64)
+        values = num.astype(object) if wide else num
+        if len(dens) == 1:
+            return np.asarray(np.searchsorted(bounds, values, side="right"), np.int64).reshape(num.shape)
+        mask = den_full == d
+        out[mask] = np.searchsorted(bounds, values[mask], side="right")
+    return out
+
+
+def _host_float_quant(node, x, scale, engine, fmt, unit):
+    """qonnx's float32 float_quant (as the host computes the input codes, or a constant
+    weight's codes), then the exact value of those codes."""
+    from qonnx_c4ml.transformations.float_quantizer import reference_values
+
+    scale = np.asarray(engine.host(scale, node), np.float32)
+    values = reference_values(node, engine, np.asarray(engine.host(x, node), np.float32) / scale, fmt)
+    codes = np.asarray(values, np.float64) / float(unit)  # unit is a power of two: exact
+    if not np.all(np.isfinite(codes)) or np.any(codes != np.round(codes)):
+        raise ExactUnsupported("qonnx's float32 values are not integer multiples of the minifloat unit")
+    batched = engine.dynamic_input(node)
+    s = fractions(scale)
+    if batched and s.ndim == np.ndim(x):
+        s = s[0]  # drop the constant's batch axis of size 1
+    return Exact(codes.astype(np.int64), s * unit, batched=batched)
+
+
 QUANTIZERS = {
     "Quant": quant,
     "IntQuant": quant,
     "BipolarQuant": bipolar_quant,
     "MultiThreshold": multi_threshold,
     "Trunc": trunc,
+    "FloatQuant": float_quant,
 }
