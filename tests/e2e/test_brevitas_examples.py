@@ -10,11 +10,10 @@ needs the train extra (torch + brevitas with brevitas_examples).
 Judged by the README's exactness rule: power-of-two scales bit-exact, float scales on the same
 code for >= 99.9 % of the output elements and never more than 1 LSB off.  Every network's
 reference outputs must also differ across inputs (the random weights are not degenerate).
-Networks that do not lower yet are strict xfails naming the cause, so they flip when fixed.
+The ImageNet examples have no input quantizer: they are refused without an input type and exact with one.
 """
 import importlib.util
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -34,26 +33,11 @@ EXAMPLES = ROOT / "tests" / "fixtures" / "examples"
 MANIFEST = json.loads((EXAMPLES / "manifest.json").read_text())
 SCRIPT = ROOT / "scripts" / "make_brevitas_example_fixtures.py"
 
-NO_INPUT_QUANT = ("(a) no input quantizer: the example's first QuantConv2d reads the float image (Brevitas "
-                  "assumes 8-bit RGB) and the export carries no integer datatype on the input; InferLBIR "
-                  "stops at the first Conv ('reached before any input quantizer')")
 
-
-PROXYLESS_FULL = (
-    "(c) float32 ties compound: the first code that differs is one of 1,204,224 in the init block's "
-    "activation Quant, its pre-rounding value 9.5e-7 from a .5 tie in qonnx's float32 BatchNorm/scale "
-    "arithmetic; later layers inherit and amplify it (2, 15, ... codes), 37.8 % of outputs on the same code, "
-    "409 LSB max on 8 inputs; the same stages 1-3 (proxylessnas_mid_inq) are exact")
-
-
-def xfail(reason, raises=UnsupportedModelError):
-    return pytest.mark.xfail(strict=True, raises=raises, reason=reason)
-
-
-# ImageNet-size (and CIFAR ResNet-18) graphs: 20-45 MB exports, InferLBIR alone takes 1.5-3 min of
-# CPU and 1-3 GB of RAM (measured: README of tests/fixtures/examples); opt in.
-FULL = [pytest.mark.slow, pytest.mark.skipif(not os.environ.get("C4ML_FULL_EXAMPLES"),
-                                             reason="full-size ImageNet/ResNet example; set C4ML_FULL_EXAMPLES=1")]
+# The full-size ImageNet/CIFAR networks (ResNet-18, MobileNet-v1, ProxylessNAS: 20-45 MB exports,
+# InferLBIR alone 1.5-3 min of CPU and 1-3 GB of RAM) are measured by
+# `scripts/make_brevitas_example_fixtures.py --all --measure`, not in the suite (see
+# tests/fixtures/examples/README.md); their smaller versions of the same classes run here.
 
 
 # name -> marks.  Committed (small) networks first; the rest are exported at test time.
@@ -61,17 +45,10 @@ CASES = {
     "tfc_1w1a": [], "tfc_1w2a": [], "tfc_2w2a": [],
     "fc_small_1w1a": [], "fc_small_1w2a": [], "fc_small_2w2a": [],
     "cnv_small_1w1a": [], "cnv_small_2w2a": [],
-    "mobilenet_small": [xfail(NO_INPUT_QUANT)], "mobilenet_small_inq": [], "mobilenet_small_round_inq": [],
-    "proxylessnas_small": [xfail(NO_INPUT_QUANT)], "proxylessnas_small_inq": [],
+    "mobilenet_small_inq": [], "mobilenet_small_round_inq": [], "proxylessnas_small_inq": [],
     "sfc_1w1a": [pytest.mark.slow], "sfc_1w2a": [pytest.mark.slow], "sfc_2w2a": [pytest.mark.slow],
     "lfc_1w1a": [pytest.mark.slow], "lfc_1w2a": [pytest.mark.slow],
     "cnv_1w1a": [pytest.mark.slow], "cnv_1w2a": [pytest.mark.slow], "cnv_2w2a": [pytest.mark.slow],
-    "resnet18_4w4a": FULL + [xfail(NO_INPUT_QUANT)],
-    "resnet18_4w4a_inq": FULL,
-    "mobilenet_v1_4b": FULL + [xfail(NO_INPUT_QUANT)],
-    "mobilenet_v1_4b_inq": FULL,
-    "proxylessnas_mobile14_4b": FULL + [xfail(NO_INPUT_QUANT)],
-    "proxylessnas_mobile14_4b_inq": FULL + [xfail(PROXYLESS_FULL, raises=AssertionError)],
     "proxylessnas_mid_inq": [pytest.mark.slow],
 }
 SAMPLES = {"small": 64, "big": 8}
@@ -140,14 +117,28 @@ def test_example_lbir_exact(name, tmp_path, record_property):
 
 
 @pytest.mark.parametrize("name", ["mobilenet_small", "proxylessnas_small"])
-def test_example_without_input_quantizer_lowers_with_int8_input(name):
-    """Today's way around (a): annotate the graph input INT8 (the 8-bit image codes)."""
+def test_example_without_input_quantizer_asks_for_the_input_type(name):
+    """The ImageNet examples read the float image (Brevitas assumes 8-bit RGB codes) and their
+    export states no input type: a clear error naming the option, not a guess."""
+    model = read_model(EXAMPLES / MANIFEST[name]["file"])
+    with pytest.raises(UnsupportedModelError, match="input_datatype"):
+        model.transform(InferLBIR())
+
+
+@pytest.mark.parametrize("name", ["mobilenet_small", "proxylessnas_small"])
+@pytest.mark.parametrize("how", ["annotation", "option"])
+def test_example_without_input_quantizer_is_exact_with_int8_input(name, how):
+    """The 8-bit image codes stated as an INT8 annotation or `input_datatype="INT8"`: exact
+    against the exact reference (float scales + BatchNorm), every layer too."""
     entry = MANIFEST[name]
     model = read_model(EXAMPLES / entry["file"])
-    model.set_tensor_datatype(model.graph.input[0].name, DataType["INT8"])
+    if how == "annotation":
+        model.set_tensor_datatype(model.graph.input[0].name, DataType["INT8"])
     x = np.random.default_rng(2).integers(-128, 128, (32,) + tuple(entry["input_shape"][1:])).astype(np.float32)
-    report = verify(model, inputs=x, rtl=False)
-    assert report.within_tolerance, report.table()
+    report = verify(model, inputs=x, rtl=False, layerwise=True,
+                    input_datatype="INT8" if how == "option" else None)
+    assert report.exact_skipped == "", report.table()
+    assert report.passed and report.first_failing_layer is None, report.table()
 
 
 @pytest.mark.slow
