@@ -201,7 +201,7 @@ def random_mlp_spec(rng, max_width=12, max_depth=3, float_scales=0.0):
 
     `float_scales` is the probability of arbitrary (non-power-of-two) scales; such graphs
     also get BatchNorm now and then, and are compared by the tolerance rule, not bit for bit.
-    Exactness of the float32 reference is kept where DESIGN.md promises it: power-of-two
+    Exactness of the float32 reference is kept where docs/ARCHITECTURE.md §2.4 promises it: power-of-two
     graphs get quantized (dyadic) biases and accumulators below 2**24; float-scale graphs
     always get a float bias, so no accumulator sits exactly on a rounding boundary (a
     bias-free layer whose integer terms cancel to 0 would, and the reference's float32

@@ -241,7 +241,8 @@ class VerifyReport:
 
     @property
     def within_tolerance(self):
-        """LBIR and RTL obey DESIGN.md section 2: >= 99.9 % same code, never > 1 LSB off.
+        """LBIR and RTL obey the float32 rule (docs/ARCHITECTURE.md §2.4): >= 99.9 % same code,
+        never > 1 LSB off.
 
         (The QCDQ stage is a second witness of the reference's semantics, reported only.)
         """

@@ -6,8 +6,8 @@ qonnx `execute_onnx` on the original model.
   BatchNorm, residual block, TruncAvgPool, global average pool), in NCHW and after qonnx's
   channels-last conversion: bit-exact on 500 inputs, one Verilator build for all of them;
 - the MNIST CNNs on the 1,000 shipped test digits: power-of-two bit-exact with the
-  accuracy kept; the float-scale one to the DESIGN.md section 2 rule (same code on >= 99.9 %
-  of output elements, never more than 1 LSB), its measured rates printed;
+  accuracy kept; the float-scale one to the float32 rule of docs/ARCHITECTURE.md §2.4 (same
+  code on >= 99.9 % of output elements, never more than 1 LSB), its measured rates printed;
 - a residual block with pipeline=2, whose skip path needs delay registers;
 - the streaming style (line-buffered conv/pool front, one pixel per cycle, fully parallel
   dense tail): MNIST bit-exact on the 1,000 digits, the small fixtures on 300 inputs each,
@@ -121,7 +121,7 @@ def test_mnist_cnn_po2_rtl_bit_exact_and_accurate(style, tmp_path, record_proper
 @pytest.mark.slow
 def test_mnist_cnn_float_scales_within_tolerance(tmp_path, record_property):
     """Brevitas default (float) scales: the threshold circuit is exact in rationals; the float32
-    reference may differ only at ties (DESIGN.md section 2), never by more than 1 LSB."""
+    reference may differ only at ties (docs/ARCHITECTURE.md §2.4), never by more than 1 LSB."""
     original, simulated = mnist_circuit("mnist_cnn_w3a3_float", tmp_path, "streaming")
     x, y = mnist_digits()
     report = compare("rtl", execute(original, x), execute(simulated, x), output_lsb(simulated), 0)

@@ -4,8 +4,8 @@ Each graph's path: qonnx runs the host prefix (input quantizer) -> the generated
 Verilator -> qonnx runs the host tail (dequantization) -> compared with qonnx
 `execute_onnx` on the original QONNX model.  Power-of-two graphs must match bit for bit.
 
-Float-scale/BatchNorm graphs (a fifth of them) by DESIGN.md's rule: >= 99.9 % of output
-elements on the same code, never more than one LSB off; the mismatch rate is printed.
+Float-scale/BatchNorm graphs (a fifth of them) by the float32 rule of docs/ARCHITECTURE.md §2.4:
+>= 99.9 % of output elements on the same code, never more than one LSB off; the mismatch rate is printed.
 (The generator gives them a float bias: a bias-free layer whose integer terms cancel to
 acc = 0 sits exactly on a CEIL/UP/FLOOR/DOWN/BipolarQuant boundary, where the float32
 reference decides by summation noise -- measured up to 14 % of elements on saturated

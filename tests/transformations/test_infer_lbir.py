@@ -87,8 +87,8 @@ def test_float_scale_models_within_one_lsb(name):
     report = compare("lbir", reference, result, output_lsb(lbir), 0)
     print(f"{name}: same code {report.same_code_fraction:.5f}, bit-exact {report.exact_fraction:.5f}, "
           f"max diff {report.max_diff_lsb:.3g} LSB")
-    # the stated tolerance (DESIGN.md section 2): >= 99.9 % of elements on the same code, never
-    # more than one LSB off
+    # the stated tolerance (the float32 rule, docs/ARCHITECTURE.md §2.4): >= 99.9 % of elements
+    # on the same code, never more than one LSB off
     assert report.same_code_fraction >= 0.999
     assert report.max_diff_lsb <= 1.0
 

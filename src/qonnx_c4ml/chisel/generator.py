@@ -3,7 +3,7 @@
 Each layer module is combinational:
     module <layer>(input wire [K*bi-1:0] in_data, output wire [M*bo-1:0] out_data)
 built from `arith.dot_products` and `arith.requantize`.  The top module has the interface of
-DESIGN.md section 3 (clock, reset, in_valid/in_data, out_valid/out_data, element 0 in the
+docs/ARCHITECTURE.md §3 (clock, reset, in_valid/in_data, out_valid/out_data, element 0 in the
 LSBs) and places pipeline registers according to `pipeline`:
     "none"  : combinational, latency 0 (a `<top>_registered` wrapper adds in/out registers)
     "layer" : registered inputs and a register stage after every layer,
@@ -74,7 +74,7 @@ class CircuitDescription:
     layers: list = field(default_factory=list)
     files: list = field(default_factory=list)
     registered_wrapper: str = ""
-    # "parallel": one sample per cycle through the DESIGN.md section 3 interface.
+    # "parallel": one sample per cycle through the docs/ARCHITECTURE.md §3 interface.
     # "streaming": the leading conv/pool layers take one pixel per cycle (valid/ready, in_ready
     # and out_ready added to the interface; in_data is one pixel); `stream` holds their
     # geometry, initiation interval and latency (chisel.streaming.generate_streaming).

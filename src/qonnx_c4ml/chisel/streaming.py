@@ -38,7 +38,7 @@ Verilator.
 
 The chain (`<top>_stream`) connects the layers' pixel streams; the frame top `<top>` adds a
 collector that gathers the last layer's output pixels into one packed vector in LBIR flat
-order (element (c*OH + i)*OW + j, as QConv2D flattens), with the DESIGN.md section 3 ports
+order (element (c*OH + i)*OW + j, as QConv2D flattens), with the docs/ARCHITECTURE.md §3 ports
 extended for streaming: clock, reset, in_valid, in_ready, in_data (one pixel), out_valid,
 out_ready, out_data (one frame).  `out_valid` pulses high with a complete frame and holds
 it until `out_ready`.

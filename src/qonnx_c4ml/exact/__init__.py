@@ -7,7 +7,7 @@ network those flips compound (MobileNet-v1: 137 LSB off after 27 layers). A refe
 never rounds is what a correct circuit must match exactly; float32 qonnx is then measured
 against it ("reference noise") instead of being the judge.
 
-What "exact" means (the contract, DESIGN.md section 2):
+What "exact" means (the contract, docs/ARCHITECTURE.md §2.4):
 - Every float32 constant (scales, zero-points, biases, thresholds, Mul/Add/Div constants)
   stands for its exact value (a float32 is a dyadic rational; float32 -> Fraction is exact).
 - Data-dependent steps after the input quantizer are exact real arithmetic: sums, products,

@@ -2,7 +2,7 @@
 
 We cannot run Vivado here, but users who have it want the numbers that matter on a real
 part: `write_vivado_tcl` writes a non-project batch script (`vivado -mode batch -source
-FILE`) that reads the Verilog, constrains the `clock` port (DESIGN.md section 3) and the other
+FILE`) that reads the Verilog, constrains the `clock` port (docs/ARCHITECTURE.md §3) and the other
 ports against it, synthesizes out of context with retiming, and writes utilization, timing
 and logic-level reports next to the script. Paths in the script are relative to the script's
 own directory when possible, so the build directory can be copied to the machine with Vivado.
