@@ -12,7 +12,7 @@ setup(
     python_requires=">=3.10",
     package_dir={"": "src"},
     packages=find_packages("src"),
-    package_data={"qonnx_c4ml": ["data/*", "sim/*.cpp"]},
+    package_data={"qonnx_c4ml": ["data/*", "sim/*.cpp", "sim/*.h"]},
     install_requires=[
         "qonnx==1.0.0",
         "onnx>=1.15",
@@ -22,7 +22,8 @@ setup(
         "tqdm>=4",  # progress of long steps on a terminal
     ],
     extras_require={
-        "test": ["pytest>=7", "pytest-xdist>=3", "hypothesis>=6", "dask[distributed]>=2023", "netron>=7"],
+        "test": ["pytest>=7", "pytest-xdist>=3", "hypothesis>=6", "dask[distributed]>=2023", "netron>=7",
+                 "import-linter==2.16"],
         "sweep": ["dask[distributed]>=2023"],
         "view": ["netron>=7"],
         "train": ["torch==2.13.0", "brevitas==0.13.4", "onnxoptimizer", "scikit-learn", "mlxtend"],

@@ -37,7 +37,7 @@ def generate(args, out_dir):
     from qonnx_c4ml.io import read_model
     from qonnx_c4ml.models import random_mlp
     from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR
-    from qonnx_c4ml.transformations.generate_circuit import circuit_description
+    from qonnx_c4ml.metadata import circuit_description
 
     if args.topology:
         model = random_mlp([int(w) for w in args.topology.split(",")], args.bits, seed=0)

@@ -103,7 +103,7 @@ class Layer:
 def lbir_layers(model):
     from qonnx.custom_op.registry import getCustomOp
 
-    from qonnx_c4ml.transformations.generate_circuit import lbir_chain
+    from qonnx_c4ml.lbir.graph import lbir_chain
 
     return [Layer(getCustomOp(node)) for node in lbir_chain(model)]
 
@@ -334,7 +334,7 @@ def check_equal(name, got, expected):
 def run_bits(bits, args, work, pool):
     from qonnx_c4ml.synth.yosys import synthesize
     from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR
-    from qonnx_c4ml.transformations.generate_circuit import circuit_description
+    from qonnx_c4ml.metadata import circuit_description
 
     model, source = build_model(args.topology, bits, args.fixtures)
     if model is None:

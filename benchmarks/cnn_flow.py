@@ -35,10 +35,10 @@ def main(argv=None):
     from qonnx.custom_op.registry import getCustomOp
 
     from qonnx_c4ml.io import read_model
-    from qonnx_c4ml.lbir.circuit import STREAM_STATS
     from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR, RTLSim
-    from qonnx_c4ml.transformations.generate_circuit import circuit_description
-    from qonnx_c4ml.verify import execute, run_qcdq
+    from qonnx_c4ml.metadata import circuit_description
+    from qonnx_c4ml.reference import execute
+    from qonnx_c4ml.verify import run_qcdq
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(CNN / "mnist_cnn_w4a4_po2.onnx"))
@@ -60,7 +60,7 @@ def main(argv=None):
         run_s, out = median_time(lambda: execute(simulated, x), args.repeat)
         description = circuit_description(generated)
         node = next(n for n in simulated.graph.node if n.op_type == "RTLCircuit")
-        stats = STREAM_STATS.get(getCustomOp(node).get_nodeattr("library"))
+        stats = getCustomOp(node).run_statistics()
         cycles = f"{stats['ii']} cycles/image, latency {stats['latency']}" if stats else \
             f"1 image/cycle, latency {description.latency_cycles}"
         rows.append((style, gen_s, cold_s, cached_s, len(x) / run_s, cycles, bool(np.array_equal(out, reference))))

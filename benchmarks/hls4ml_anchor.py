@@ -83,7 +83,7 @@ def quiet(enabled=True):
 
 
 def agreement(reference, result, lsb):
-    from qonnx_c4ml.verify import compare
+    from qonnx_c4ml.comparison import compare
 
     result = np.asarray(result, dtype=np.float64).reshape(reference.shape)
     c = compare("", reference, result, lsb, 0.0)
@@ -145,7 +145,7 @@ def run_ours(path, x, reference, work, repeat):
     from qonnx_c4ml.circuit import Circuit
     from qonnx_c4ml.io import read_model
     from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR, RTLSim
-    from qonnx_c4ml.verify import output_lsb
+    from qonnx_c4ml.comparison import output_lsb
 
     row = {"generate": None, "build": None, "rate": None, "exact": None, "failed": "", "lsb": 0.0}
     stage = "generate (InferLBIR + GenerateChiselCircuit)"
@@ -196,7 +196,9 @@ def main(argv=None):
         print(f"hls4ml anchor: skipped (hls4ml is not installed: {error}); `pip install hls4ml==1.3.0`")
         return 0
 
-    from qonnx_c4ml.verify import execute, load_model, random_inputs
+    from qonnx_c4ml.reference import execute, load_model
+
+    from qonnx_c4ml.verify import random_inputs
 
     os.environ.setdefault("CCACHE_DISABLE", "1")
     total_start = time.perf_counter()

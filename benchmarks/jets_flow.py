@@ -100,9 +100,10 @@ def measure_builds(generated, work, repeats):
 
 
 def measure_simulation(circuit, model, args):
-    from qonnx_c4ml.lbir.circuit import simulator_for
+    from qonnx_c4ml.rtlsim.simulators import simulator_for
     from qonnx_c4ml.sim import pack_codes
-    from qonnx_c4ml.verify import execute, random_inputs
+    from qonnx_c4ml.reference import execute
+    from qonnx_c4ml.verify import random_inputs
 
     desc = circuit.description
     rng = np.random.default_rng(0)

@@ -24,7 +24,7 @@ from qonnx_c4ml import Circuit
 from qonnx_c4ml.errors import C4mlError
 from qonnx_c4ml.examples import (eval_model, export_qonnx, exported_weight_sparsity, get_jets_model,
                                  load_default_data, load_jets, make_loaders, train_model)
-from qonnx_c4ml.verify import execute
+from qonnx_c4ml.reference import execute
 
 
 def main(argv=None):

@@ -52,7 +52,7 @@ from brevitas_examples.imagenet_classification.models.mobilenetv1 import MobileN
 from brevitas_examples.imagenet_classification.models.proxylessnas import ProxylessNAS  # noqa: E402
 from qonnx.core.modelwrapper import ModelWrapper  # noqa: E402
 
-from qonnx_c4ml.verify import execute  # noqa: E402
+from qonnx_c4ml.reference import execute  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -259,8 +259,9 @@ def measure(name, path, samples=64, rtl_check=None):
     """InferLBIR + LBIR numpy against execute_onnx on the raw export; returns a result dict."""
     from qonnx_c4ml.errors import C4mlError
     from qonnx_c4ml.transformations import InferLBIR
-    from qonnx_c4ml.transformations.generate_circuit import estimate_operators, lbir_graph
-    from qonnx_c4ml.verify import compare, output_lsb
+    from qonnx_c4ml.lbir.graph import lbir_graph
+    from qonnx_c4ml.transformations.generate_circuit import estimate_operators
+    from qonnx_c4ml.comparison import compare, output_lsb
     from qonnx.custom_op.registry import getCustomOp
 
     original = ModelWrapper(str(path))

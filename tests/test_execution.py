@@ -13,7 +13,8 @@ from qonnx.core.onnx_exec import execute_onnx
 from qonnx_c4ml import Circuit
 from qonnx_c4ml.execution import run_model
 from qonnx_c4ml.io import read_model
-from qonnx_c4ml.verify import execute, random_inputs
+from qonnx_c4ml.reference import execute
+from qonnx_c4ml.verify import random_inputs
 
 JETS = Path(__file__).parent / "fixtures" / "jets_w4a4_po2.onnx"
 

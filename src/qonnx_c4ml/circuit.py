@@ -7,16 +7,15 @@
 A model already part-way through the flow (LBIR, generated, simulated) continues from there.
 """
 import tempfile
-from pathlib import Path
 
 import numpy as np
 from qonnx.custom_op.registry import getCustomOp
 
 from qonnx_c4ml.lbir import DOMAIN
+from qonnx_c4ml.metadata import has_circuit, verilog_dir
 from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR, RTLSim
-from qonnx_c4ml.transformations.generate_circuit import METADATA_KEY
 from qonnx_c4ml.execution import run_model
-from qonnx_c4ml.verify import execute, load_model, with_batch
+from qonnx_c4ml.reference import execute, load_model, with_batch
 
 
 class Circuit:
@@ -25,7 +24,7 @@ class Circuit:
         if not any(n.domain == DOMAIN for n in model.graph.node):
             model = model.transform(InferLBIR(input_datatype=input_datatype))
         if not any(n.op_type == "RTLCircuit" for n in model.graph.node):
-            if not model.get_metadata_prop(METADATA_KEY):
+            if not has_circuit(model):
                 if output_dir is None:
                     output_dir = tempfile.mkdtemp(prefix="qonnx_c4ml_")
                 model = model.transform(GenerateChiselCircuit(output_dir, pipeline=pipeline, style=style))
@@ -48,7 +47,7 @@ class Circuit:
 
     @property
     def verilog_dir(self):
-        return Path(self.model.get_metadata_prop("c4ml_verilog_dir"))
+        return verilog_dir(self.model)
 
     def __call__(self, x):
         """The model's output for a float batch `x` (first axis = batch), computed by the RTL.

@@ -42,7 +42,7 @@ def compile_model(model_path, output_dir, pipeline="none", top="c4ml_top", force
     from qonnx_c4ml.report import write_report
     from qonnx_c4ml.synth import synthesize, write_vivado_tcl
     from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR
-    from qonnx_c4ml.transformations.generate_circuit import circuit_description
+    from qonnx_c4ml.metadata import circuit_description, record_circuit
 
     output_dir = Path(output_dir)
     if output_dir.exists() and not output_dir.is_dir():
@@ -61,7 +61,7 @@ def compile_model(model_path, output_dir, pipeline="none", top="c4ml_top", force
                                                          max_operators=max_operators))
         generate_s = time.perf_counter() - start
         description = circuit_description(generated)
-        generated.set_metadata_prop("c4ml_verilog_dir", str(output_dir.resolve()))
+        record_circuit(generated, description, output_dir)  # where the files will be after the move
         generated.save(str(staging / "model_lbir.onnx"))
         report = {
             "model": str(model_path),

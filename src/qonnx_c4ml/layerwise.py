@@ -85,7 +85,7 @@ def layer_exact_outputs(batch_model, reference, acts, problems=None):
     fails (as verify.run_exact: the failure is appended to `problems`, and verify fails)."""
     from qonnx_c4ml.exact import Exact, ExactUnsupported
     from qonnx_c4ml.exact.engine import ExactEngine
-    from qonnx_c4ml.verify import exact_failure
+    from qonnx_c4ml.comparison import exact_failure
 
     seeds = {}
     for act in acts.values():
@@ -117,7 +117,8 @@ def check_layers(original, x, context=None, lowered=None, lbir_context=None, inp
     `context` (batch model, qonnx float32 execution context of `original` on `x`), `lowered`
     (lower_with_activations(original, input_datatype)), `lbir_context` (batch LBIR model, its
     execution context on `x`). A failing exact engine is appended to `problems`."""
-    from qonnx_c4ml.verify import execute_context, output_lsb
+    from qonnx_c4ml.comparison import output_lsb
+    from qonnx_c4ml.reference import execute_context
 
     batch_model, reference = context or execute_context(original, x)
     lbir_model, acts = lowered or lower_with_activations(original, input_datatype)

@@ -128,7 +128,8 @@ def _verify_dict(verify):
 
 def _within_tolerance(verify):
     """The exactness rule of verify.VerifyReport, applied to its as_dict() form."""
-    from qonnx_c4ml.verify import Comparison, VerifyReport
+    from qonnx_c4ml.comparison import Comparison
+    from qonnx_c4ml.verify import VerifyReport
 
     fields = {k: v for k, v in verify.items() if k != "comparisons"}
     comparisons = [Comparison(**c) for c in verify.get("comparisons", [])]

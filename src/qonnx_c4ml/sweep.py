@@ -251,7 +251,8 @@ def run_point(point, output_dir):
     stage = "model"
     try:
         from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR
-        from qonnx_c4ml.transformations.generate_circuit import DEFAULT_MAX_OPERATORS, circuit_description
+        from qonnx_c4ml.metadata import circuit_description
+        from qonnx_c4ml.transformations.generate_circuit import DEFAULT_MAX_OPERATORS
 
         output_dir = Path(output_dir)
         if output_dir.exists():

@@ -22,75 +22,17 @@ engine bug, `exact_failed`) fails the check. `layerwise=True` adds the per-layer
 `qonnx_c4ml.layerwise`. The float32 and exact references run on the graph InferLBIR
 prepares (prepare.prepare_for_lowering: with the input quantizer a model without one gets).
 """
-import copy
 import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from qonnx.core.modelwrapper import ModelWrapper
-from qonnx.core.onnx_exec import execute_onnx
-from qonnx.transformation.change_batchsize import ChangeBatchSize
-from qonnx.transformation.infer_shapes import InferShapes
-
+from qonnx_c4ml.comparison import Comparison, compare, compare_exact, exact_failure, output_lsb, output_lsbs
 from qonnx_c4ml.errors import C4mlError
+from qonnx_c4ml.reference import execute, execute_context, load_model, with_batch
 from qonnx_c4ml.transformations.batch_axis import model_is_batchless
 from qonnx_c4ml.transformations.constants import QUANTIZER_OPS, ConstantEvaluator, quant_code_range, quant_parameters
 from qonnx_c4ml.transformations.zero_point import zero_point
-
-
-def load_model(model):
-    """A ModelWrapper from a path or a ModelWrapper (copied, never modified in place)."""
-    if isinstance(model, ModelWrapper):
-        return ModelWrapper(model.model.__deepcopy__())
-    from qonnx_c4ml.io import read_model
-
-    return read_model(model)
-
-
-def with_batch(model, batch):
-    """A copy of `model` whose batch dimension is `batch` (qonnx executes fixed shapes).
-
-    qonnx's ChangeBatchSize drops every intermediate shape, which its channels-last ops
-    cannot re-infer; so the batch axis of each tensor that depends on the graph input is
-    rewritten in place when the model has such ops."""
-    if not any(n.domain == "qonnx.custom_op.channels_last" for n in model.graph.node):
-        model = model.transform(ChangeBatchSize(batch))
-        return model.transform(InferShapes())
-    model = ModelWrapper(copy.deepcopy(model.model))
-    graph = model.graph
-    dynamic, changed = {graph.input[0].name}, True
-    while changed:
-        changed = False
-        for node in graph.node:
-            if any(i in dynamic for i in node.input) and not set(node.output) <= dynamic:
-                dynamic.update(node.output)
-                changed = True
-    for info in list(graph.input) + list(graph.output) + list(graph.value_info):
-        dims = info.type.tensor_type.shape.dim
-        if info.name in dynamic and len(dims):
-            dims[0].dim_value = batch
-    return model.transform(InferShapes())
-
-
-def execute(model, x):
-    """Outputs of `model` (qonnx execute_onnx) for the batch `x`, as one numpy array (a batch-less
-    model, e.g. torch.flatten(x), runs one sample at a time: its outputs one after another)."""
-    if x.shape[0] != 1 and model_is_batchless(model):
-        return np.concatenate([execute(model, x[i:i + 1]) for i in range(x.shape[0])])
-    batch_model, context = execute_context(model, x)
-    return context[batch_model.graph.output[0].name]
-
-
-def execute_context(model, x):
-    """(batch-sized model, every tensor of qonnx's float32 execution of it) for the batch `x`."""
-    if model.get_tensor_shape(model.graph.input[0].name)[0] != x.shape[0]:
-        model = with_batch(model, x.shape[0])
-    elif not model.check_all_tensor_shapes_specified():  # a raw export: qonnx needs shapes to execute
-        model = model.transform(InferShapes())
-    context = execute_onnx(model, {model.graph.input[0].name: x.astype(np.float32)},
-                           return_full_exec_context=True)
-    return model, context
 
 
 def input_quantizer(model):
@@ -134,28 +76,6 @@ def random_inputs(model, samples, seed=0, input_datatype=None):
     ties = rng.random(shape) < 0.2  # exactly halfway between two codes
     x[ties] = np.floor(x[ties]) + 0.5
     return (x * scale).astype(np.float32)
-
-
-@dataclass
-class Comparison:
-    """One stage against the reference.
-
-    exact_fraction: output elements bit-identical.  same_code_fraction: elements within half
-    an output LSB, i.e. the same integer code; for a float output (a last layer without
-    quantizer, LSB = its accumulator's scale) the reference's float32 summation order makes
-    bit identity impossible while the integer accumulator is still exact.
-    """
-
-    stage: str
-    exact_fraction: float
-    max_abs_diff: float
-    max_diff_lsb: float
-    seconds: float
-    skipped: str = ""
-    same_code_fraction: float = 0.0
-    # against the exact reference (None when it is not available)
-    exact_same_code_fraction: float = None
-    exact_max_diff_lsb: float = None
 
 
 @dataclass
@@ -250,59 +170,6 @@ class VerifyReport:
                    for c in self.comparisons if c.stage in ("lbir", "rtl") and not c.skipped)
 
 
-def _in_lsbs(diff, lsb):
-    """diff in output LSBs (lsb: a float or a per-element array, see output_lsbs); None if unknown."""
-    return diff / lsb if np.all(np.asarray(lsb) > 0) else None
-
-
-def compare(stage, reference, result, lsb, seconds):
-    if reference.shape != result.shape:
-        raise AssertionError(f"{stage}: output shape {result.shape} != reference {reference.shape}")
-    diff = np.abs(reference.astype(np.float64) - result.astype(np.float64))
-    lsbs = _in_lsbs(diff, lsb)
-    same_code = float(np.mean(lsbs < 0.5)) if lsbs is not None else float(np.mean(diff == 0))
-    return Comparison(stage, float(np.mean(diff == 0)), float(diff.max(initial=0.0)),
-                      float(lsbs.max(initial=0.0)) if lsbs is not None else float("nan"), seconds,
-                      same_code_fraction=same_code)
-
-
-def compare_exact(comparison, exact_values, result, lsb):
-    """Fill `comparison`'s fields against the exact reference (float64 nearest values: the
-    circuit's outputs are whole LSBs apart, so half an LSB separates codes robustly)."""
-    diff = np.abs(exact_values - result.astype(np.float64))
-    lsbs = _in_lsbs(diff, lsb)
-    comparison.exact_same_code_fraction = float(np.mean(lsbs < 0.5)) if lsbs is not None else float(np.mean(diff == 0))
-    comparison.exact_max_diff_lsb = float(lsbs.max(initial=0.0)) if lsbs is not None else float("nan")
-    return comparison
-
-
-def output_lsb(lbir_model):
-    """The float value of one output LSB (the host's dequantization scale), 0 if unknown."""
-    for node in lbir_model.graph.node:
-        if node.name.endswith("_dequant_mul"):
-            scale = ConstantEvaluator(lbir_model).value(node.input[1])
-            if scale is not None:
-                return float(np.min(np.abs(scale)))
-    return 0.0
-
-
-def output_lsbs(lbir_model):
-    """One output LSB per output element (an array broadcasting against the batched output)
-    when the graph output is the host's dequantization by per-channel scales, else
-    `output_lsb`: a code is half of its own channel's LSB wide (minifloat codes reach 2**19,
-    so float32's rounding of code * scale exceeds half of the smallest channel's LSB)."""
-    out = lbir_model.graph.output[0].name
-    for node in lbir_model.graph.node:
-        if node.name.endswith("_dequant_mul") and node.output[0] == out:
-            scale = ConstantEvaluator(lbir_model).value(node.input[1])
-            shape = lbir_model.get_tensor_shape(out)
-            if scale is not None and shape and np.all(np.abs(scale) > 0) and np.size(scale) > 1:
-                scale = np.abs(np.asarray(scale, np.float64))
-                if np.broadcast_shapes(scale.shape, tuple(shape)) == tuple(shape):
-                    return scale
-    return output_lsb(lbir_model)
-
-
 def run_qcdq(model, x):
     """onnxruntime on the QCDQ form of `model`; raises ValueError if it cannot be formed."""
     import onnxruntime as ort
@@ -355,12 +222,6 @@ def run_exact(report, model, context):
         return None
     report.exact_seconds = time.perf_counter() - start
     return values
-
-
-def exact_failure(error):
-    """The one-line description of an exact-engine failure (not a missing rule)."""
-    text = (str(error).splitlines() or [""])[0][:120]
-    return f"exact reference failed ({type(error).__name__}: {text})"
 
 
 def verify(model, samples=1000, seed=0, inputs=None, rtl=True, pipeline="none", build_dir=None, style="auto",

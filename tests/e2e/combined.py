@@ -15,8 +15,8 @@ from qonnx.core.onnx_exec import execute_onnx
 from qonnx_c4ml.lbir import DOMAIN
 from qonnx_c4ml.sim import CircuitSimulator, build_library
 from qonnx_c4ml.transformations import GenerateChiselCircuit
-from qonnx_c4ml.transformations.generate_circuit import circuit_description
-from qonnx_c4ml.verify import with_batch
+from qonnx_c4ml.metadata import circuit_description
+from qonnx_c4ml.reference import with_batch
 
 
 def to_bits(codes, bits):

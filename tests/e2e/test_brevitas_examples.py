@@ -26,7 +26,9 @@ from qonnx.core.datatype import DataType
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.io import read_model
 from qonnx_c4ml.transformations import InferLBIR
-from qonnx_c4ml.verify import VerifyReport, compare, execute, output_lsb, verify
+from qonnx_c4ml.comparison import compare, output_lsb
+from qonnx_c4ml.reference import execute
+from qonnx_c4ml.verify import verify, VerifyReport
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "tests" / "fixtures" / "examples"

@@ -13,7 +13,9 @@ from combined import CombinedCircuits, host_split, host_tail
 
 from qonnx_c4ml.io import read_model
 from qonnx_c4ml.transformations import InferLBIR
-from qonnx_c4ml.verify import compare, execute, output_lsb, random_inputs, verify
+from qonnx_c4ml.comparison import compare, output_lsb
+from qonnx_c4ml.reference import execute
+from qonnx_c4ml.verify import random_inputs, verify
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 MANIFEST = json.loads((FIXTURES / "manifest.json").read_text())

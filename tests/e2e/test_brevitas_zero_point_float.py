@@ -15,7 +15,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from qonnx_c4ml.lbir import DOMAIN
 from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR, RTLSim
-from qonnx_c4ml.verify import execute, with_batch
+from qonnx_c4ml.reference import execute, with_batch
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "zero_point_float"
 NAMES = ["shifted_uint8_mlp.onnx", "fp8_e4m3_mlp.onnx", "zero_point_fp8_cnn.onnx"]

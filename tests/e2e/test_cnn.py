@@ -25,10 +25,11 @@ from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
 
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.io import read_model
-from qonnx_c4ml.lbir.circuit import STREAM_STATS
 from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR, RTLSim
-from qonnx_c4ml.transformations.generate_circuit import circuit_description
-from qonnx_c4ml.verify import compare, execute, output_lsb, random_inputs, verify
+from qonnx_c4ml.metadata import circuit_description
+from qonnx_c4ml.comparison import compare, output_lsb
+from qonnx_c4ml.reference import execute
+from qonnx_c4ml.verify import random_inputs, verify
 
 CNN = Path(__file__).resolve().parents[1] / "fixtures" / "cnn"
 MANIFEST = json.loads((CNN / "manifest.json").read_text())
@@ -87,7 +88,7 @@ def test_small_cnns_rtl_against_qonnx(tmp_path, record_property):
 def stream_stats(simulated):
     """Cycle counts of the last streaming run of the model's RTLCircuit (counted by the harness)."""
     node = next(n for n in simulated.graph.node if n.op_type == "RTLCircuit")
-    return STREAM_STATS[getCustomOp(node).get_nodeattr("library")]
+    return getCustomOp(node).run_statistics()
 
 
 def mnist_circuit(name, tmp_path, style):

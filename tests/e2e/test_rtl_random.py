@@ -22,7 +22,9 @@ from combined import CombinedCircuits, host_split, host_tail
 from qonnx_builder import build_mlp, random_mlp_spec
 
 from qonnx_c4ml.transformations import InferLBIR
-from qonnx_c4ml.verify import compare, execute, output_lsb, random_inputs
+from qonnx_c4ml.comparison import compare, output_lsb
+from qonnx_c4ml.reference import execute
+from qonnx_c4ml.verify import random_inputs
 
 GRAPHS_PER_BUILD, SAMPLES, SEED = 125, 300, 20261124
 ROUNDS = int(os.environ.get("C4ML_FUZZ_ROUNDS", "4"))

@@ -22,7 +22,8 @@ from exact_models import tie_heavy_mlp
 from qonnx_c4ml import layerwise
 from qonnx_c4ml.lbir import DOMAIN
 from qonnx_c4ml.transformations import InferLBIR
-from qonnx_c4ml.verify import load_model, verify
+from qonnx_c4ml.reference import load_model
+from qonnx_c4ml.verify import verify
 
 ROOT = Path(__file__).resolve().parents[2]
 MOBILENET_TINY = ROOT / "tests" / "fixtures" / "cnn" / "mobilenet_tiny.onnx"
@@ -253,7 +254,7 @@ def test_exact_engine_ignores_initializers_listed_as_inputs():
     from qonnx.core.modelwrapper import ModelWrapper
 
     from qonnx_c4ml.exact import exact_reference
-    from qonnx_c4ml.verify import execute_context
+    from qonnx_c4ml.reference import execute_context
 
     clean = tie_heavy_mlp()
     legacy = ModelWrapper(to_legacy(clean, GENERAL))  # every initializer also a graph input

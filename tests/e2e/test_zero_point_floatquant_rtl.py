@@ -13,7 +13,7 @@ from combined import CombinedCircuits, host_split, host_tail
 from qonnx_builder import build_mlp
 
 from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR, RTLSim
-from qonnx_c4ml.verify import execute, with_batch
+from qonnx_c4ml.reference import execute, with_batch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "transformations"))
 from test_zero_point_floatquant import FLOAT, ZERO_POINT, inputs  # noqa: E402

@@ -26,7 +26,8 @@ from qonnx.transformation.infer_shapes import InferShapes
 
 from qonnx_builder import QONNX_DOMAIN, LayerSpec, MLPSpec, _Graph, build_mlp
 from qonnx_c4ml.exact import exact_reference
-from qonnx_c4ml.verify import execute_context, random_inputs, verify
+from qonnx_c4ml.reference import execute_context
+from qonnx_c4ml.verify import random_inputs, verify
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "zero_point_float"
 MODES = ["ROUND", "HALF_EVEN", "CEIL", "FLOOR", "UP", "DOWN", "HALF_UP", "HALF_DOWN"]
@@ -180,7 +181,8 @@ FLOAT_SCALE_MLPS = [
 @pytest.mark.parametrize("index", range(len(FLOAT_SCALE_MLPS)))
 def test_float_scale_minifloat_mlps_lbir_on_exact_code(index):
     from qonnx_c4ml.transformations import InferLBIR
-    from qonnx_c4ml.verify import compare, compare_exact, execute, output_lsb
+    from qonnx_c4ml.comparison import compare, compare_exact, output_lsb
+    from qonnx_c4ml.reference import execute
 
     model = build_mlp(FLOAT_SCALE_MLPS[index])
     x = random_inputs(model, 300, seed=index)

@@ -15,7 +15,8 @@ from exact_models import tie_heavy_mlp
 from qonnx_builder import QONNX_DOMAIN, _Graph
 from qonnx_c4ml.exact import ExactUnsupported, exact_reference
 from qonnx_c4ml.exact.quantizers import rational_round
-from qonnx_c4ml.verify import execute_context, random_inputs
+from qonnx_c4ml.reference import execute_context
+from qonnx_c4ml.verify import random_inputs
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 MODES = ["ROUND", "HALF_EVEN", "CEIL", "FLOOR", "UP", "DOWN", "HALF_UP", "HALF_DOWN"]
@@ -123,7 +124,8 @@ def test_random_graphs_lbir_equals_exact_reference():
     the exact reference equal to float32 qonnx on the power-of-two ones."""
     from qonnx_builder import build_mlp, random_mlp_spec
     from qonnx_c4ml.transformations import InferLBIR
-    from qonnx_c4ml.verify import compare, compare_exact, execute, output_lsb
+    from qonnx_c4ml.comparison import compare, compare_exact, output_lsb
+    from qonnx_c4ml.reference import execute
 
     rng = np.random.default_rng(2026)
     for case in range(60):

@@ -19,7 +19,7 @@ def test_train_prune_export_and_rtl_is_bit_exact(tmp_path, record_property):
     from qonnx_c4ml.examples import (eval_model, export_qonnx, exported_weight_sparsity, get_jets_model,
                                      load_default_data, make_loaders, train_model)
     from qonnx_c4ml.transformations import InferLBIR
-    from qonnx_c4ml.verify import execute
+    from qonnx_c4ml.reference import execute
 
     torch.manual_seed(0)
     data = load_default_data()

@@ -8,7 +8,7 @@ import pytest
 
 from qonnx_c4ml.errors import ToolError
 from qonnx_c4ml.synth import find_yosys, write_vivado_tcl
-from qonnx_c4ml.transformations.generate_circuit import circuit_description
+from qonnx_c4ml.metadata import circuit_description, verilog_dir
 
 
 def tcl_interpreter():
@@ -50,8 +50,7 @@ foreach call $calls {{ puts [join $call "\\t"] }}
 
 def test_script_runs_with_vivado_stubs(tmp_path, mlp_none):
     description = circuit_description(mlp_none)
-    verilog_dir = mlp_none.get_metadata_prop("c4ml_verilog_dir")
-    files = [f"{verilog_dir}/{name}" for name in description.files]
+    files = [f"{verilog_dir(mlp_none)}/{name}" for name in description.files]
     script = write_vivado_tcl(tmp_path / "synth.tcl", files, description.top, clock_ns=3.2)
     calls = run_with_stubs(script, VIVADO_COMMANDS, tmp_path)
 

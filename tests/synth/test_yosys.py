@@ -19,7 +19,7 @@ from qonnx_c4ml.synth import (
     synthesize_model,
 )
 from qonnx_c4ml.synth.yosys import cell_counts
-from qonnx_c4ml.transformations.generate_circuit import circuit_description
+from qonnx_c4ml.metadata import circuit_description
 
 AND6 = "module and6(input wire [5:0] a, output wire y);\n  assign y = &a;\nendmodule\n"
 XOR12 = "module xor12(input wire [11:0] a, output wire y);\n  assign y = ^a;\nendmodule\n"

@@ -11,7 +11,9 @@ from qonnx_builder import LayerSpec, MLPSpec, build_mlp
 from qonnx_c4ml.lbir import DOMAIN
 from qonnx_c4ml.lbir.requant import ROUNDING_MODES
 from qonnx_c4ml.transformations import InferLBIR
-from qonnx_c4ml.verify import compare, execute, output_lsb, random_inputs
+from qonnx_c4ml.comparison import compare, output_lsb
+from qonnx_c4ml.reference import execute
+from qonnx_c4ml.verify import random_inputs
 
 L = LayerSpec
 HIDDEN = dict(zero_fraction=0.4)

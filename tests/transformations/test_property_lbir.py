@@ -11,7 +11,8 @@ from qonnx_builder import LayerSpec, MLPSpec, build_mlp
 
 from qonnx_c4ml.lbir.requant import ROUNDING_MODES
 from qonnx_c4ml.transformations import InferLBIR
-from qonnx_c4ml.verify import execute, random_inputs
+from qonnx_c4ml.reference import execute
+from qonnx_c4ml.verify import random_inputs
 
 MODES = [m for m in ROUNDING_MODES if m != "HALF_EVEN"]  # HALF_EVEN is ROUND's alias
 

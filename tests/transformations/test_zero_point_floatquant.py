@@ -12,7 +12,7 @@ from qonnx_builder import LayerSpec, MLPSpec, build_mlp
 from qonnx_c4ml.lbir import DOMAIN
 from qonnx_c4ml.lbir.requant import ROUNDING_MODES
 from qonnx_c4ml.transformations import InferLBIR
-from qonnx_c4ml.verify import execute
+from qonnx_c4ml.reference import execute
 
 L = LayerSpec
 E4M3 = (4, 3, 7, 448.0)

@@ -2,8 +2,6 @@
 
 It plays the role chisel4ml's Chisel backend plays, in Python: `hw` (values with exact ranges),
 `arith` (shift-add dot products, adder trees, requantization), `generator` (layer and top
-modules, pipelining).
+modules, pipelining), `streaming` (one pixel per cycle conv/pool chains).  What it produces is
+described by qonnx_c4ml.interface.CircuitDescription; chisel never imports the simulator.
 """
-from qonnx_c4ml.chisel.generator import PIPELINE_MODES, CircuitDescription, Port
-
-__all__ = ["PIPELINE_MODES", "CircuitDescription", "Port"]

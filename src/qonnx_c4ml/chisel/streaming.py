@@ -51,9 +51,10 @@ from pathlib import Path
 import numpy as np
 
 from qonnx_c4ml.chisel.arith import dot_products, max_tree, requantize
-from qonnx_c4ml.chisel.generator import HEADER, WAIVER, Port, port_for_dtype
+from qonnx_c4ml.chisel.generator import HEADER, WAIVER, port_for_dtype
 from qonnx_c4ml.chisel.hw import Module, literal
 from qonnx_c4ml.errors import UnsupportedModelError
+from qonnx_c4ml.interface import Port
 from qonnx_c4ml.lbir.conv import conv_output_hw
 from qonnx_c4ml.lbir.dtypes import bits_for_range, datatype_range
 

@@ -5,12 +5,11 @@ in its `__all__` (qonnx.custom_op.registry), so the domain string of every LBIR 
 module's import path.
 """
 from qonnx_c4ml.lbir.add import QAdd
-from qonnx_c4ml.lbir.circuit import RTLCircuit
 from qonnx_c4ml.lbir.conv import QConv2D
 from qonnx_c4ml.lbir.dense import QDense
 from qonnx_c4ml.lbir.pool import QMaxPool2D
 
 DOMAIN = "qonnx_c4ml.lbir"
 
-__all__ = ["QAdd", "QConv2D", "QDense", "QMaxPool2D", "RTLCircuit"]
+__all__ = ["QAdd", "QConv2D", "QDense", "QMaxPool2D"]
 LAYER_OPS = ("QDense", "QConv2D", "QMaxPool2D", "QAdd")  # what GenerateChiselCircuit turns into logic

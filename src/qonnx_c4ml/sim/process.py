@@ -1,13 +1,11 @@
 """Running the build's tools: logged subprocesses with a deadline, and a file lock."""
 import contextlib
 import fcntl
-import os
 import re
-import signal
 import subprocess
-import time
 from pathlib import Path
 
+from qonnx_c4ml.processes import ToolProcess
 from qonnx_c4ml.sim.errors import BuildError, ToolNotFoundError
 
 
@@ -34,27 +32,21 @@ def run_logged(command, cwd, env, log, log_path, deadline, step):
     log.write("$ " + " ".join(command) + "\n")
     log.flush()
     try:
-        process = subprocess.Popen(
-            command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )
+        process = ToolProcess(command, cwd, log, subprocess.STDOUT, env)
     except OSError as error:
         raise ToolNotFoundError(
             f"cannot run {command[0]} for the {step}: {error}; install the build tools "
             "(`apt-get install make g++`)"
         ) from error
     try:
-        returncode = process.wait(timeout=max(0.0, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:
+        returncode = process.wait_until(deadline)
+    finally:
+        process.stop()  # make and the compilers it started share the session: stop them all
+    if returncode is None:
         raise BuildError(
             f"{step} was stopped at the build time limit (build_library's timeout_s). "
             f"Log: {log_path}", log_path
-        ) from None
-    finally:
-        if process.poll() is None:
-            # make and the compilers it started share the session: stop them all.
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        )
     if returncode != 0:
         log.flush()
         raise BuildError(

@@ -1,53 +1,18 @@
 // Driver for a Verilated streaming top (qonnx_c4ml/chisel/streaming.py): the frame top, whose
 // output beats are whole frames, or the stream top, whose output beats are pixels. Built into a
-// shared library and called through ctypes (qonnx_c4ml/sim/streaming.py). The build prepends
-// the same prelude as harness.cpp:
-//   QC4ML_MODEL      the Verilated class
-//   QC4ML_IN_WORDS   uint32 words of in_data (one pixel), QC4ML_IN_MASK mask of its top word
-//   QC4ML_OUT_WORDS  uint32 words of out_data (one output beat: a frame or a pixel)
+// shared library and called through ctypes (qonnx_c4ml/sim/streaming.py); what it shares with
+// harness.cpp is harness_core.h. in_data is one pixel, out_data one output beat (a frame or a
+// pixel).
 //
 // Port contract: clock, reset (active high, synchronous), in_valid/in_ready/in_data (pixels in
 // raster order), out_valid/out_ready/out_data (output beats). A beat moves when valid and ready
 // are both high at a rising edge; a source keeps valid (and its data) until the beat moves.
-#include <cstdint>
-#include <new>
-
-#include "verilated.h"
-
-#define QC4ML_EXPORT extern "C" __attribute__((visibility("default")))
+#include "harness_core.h"
 
 namespace {
 
-constexpr int kResetCycles = 4;
 // Longest run of cycles out_ready keeps one random level: long enough to back up the chain.
 constexpr uint32_t kMaxReadyRun = 64;
-
-template <typename Narrow>
-inline void write_port(Narrow& port, const uint32_t* words) {
-    if constexpr (sizeof(Narrow) == 8) {
-        port = static_cast<QData>(words[0]) | (static_cast<QData>(words[1]) << 32);
-    } else {
-        port = static_cast<Narrow>(words[0]);
-    }
-}
-template <std::size_t N>
-inline void write_port(VlWide<N>& port, const uint32_t* words) {
-    for (std::size_t i = 0; i < N; ++i) port[i] = words[i];
-}
-template <typename Narrow>
-inline void read_port(const Narrow& port, uint32_t* words) {
-    words[0] = static_cast<uint32_t>(port);
-    if constexpr (sizeof(Narrow) == 8) words[1] = static_cast<uint32_t>(port >> 32);
-}
-template <std::size_t N>
-inline void read_port(const VlWide<N>& port, uint32_t* words) {
-    for (std::size_t i = 0; i < N; ++i) words[i] = port[i];
-}
-
-struct Instance {
-    VerilatedContext context;
-    QC4ML_MODEL model{&context, "TOP"};
-};
 
 // xorshift64*: a deterministic, seedable source for valid gaps and ready stalls.
 struct Random {
@@ -62,23 +27,6 @@ struct Random {
 };
 
 }  // namespace
-
-QC4ML_EXPORT int qc4ml_in_words() { return QC4ML_IN_WORDS; }
-QC4ML_EXPORT int qc4ml_out_words() { return QC4ML_OUT_WORDS; }
-
-QC4ML_EXPORT void* qc4ml_create() {
-    try {
-        return new Instance();
-    } catch (...) {
-        return nullptr;
-    }
-}
-
-QC4ML_EXPORT void qc4ml_destroy(void* handle) {
-    auto* instance = static_cast<Instance*>(handle);
-    instance->model.final();
-    delete instance;
-}
 
 // Streams n_pixels pixels (in: n_pixels * QC4ML_IN_WORDS words) into the top after a reset and
 // collects n_frames output beats (out: n_frames * QC4ML_OUT_WORDS words), stopping when all
@@ -100,25 +48,14 @@ QC4ML_EXPORT void qc4ml_stream_run(void* handle, const uint32_t* in, int64_t n_p
     top.in_valid = 0;
     top.out_ready = 0;
     write_port(top.in_data, pixel);
-    top.reset = 1;
-    for (int i = 0; i < kResetCycles; ++i) {
-        top.clock = 0;
-        top.eval();
-        top.clock = 1;
-        top.eval();
-    }
-    top.reset = 0;
-    top.clock = 0;
+    reset(top);
 
     int64_t sent = 0, frames = 0, in_stalls = 0, out_stalls = 0, cycle = 0;
     bool offering = false, ready = true;
     int64_t ready_hold = 0;
     for (; cycle < max_cycles && frames < n_frames; ++cycle) {
         if (!offering && sent < n_pixels && (in_gap_percent <= 0 || random.percent() >= in_gap_percent)) {
-            const uint32_t* words = in + sent * QC4ML_IN_WORDS;
-            for (int w = 0; w < QC4ML_IN_WORDS; ++w) pixel[w] = words[w];
-            pixel[QC4ML_IN_WORDS - 1] &= QC4ML_IN_MASK;
-            write_port(top.in_data, pixel);
+            present_input(top, in, sent, pixel);
             offering = true;
         }
         top.in_valid = offering;

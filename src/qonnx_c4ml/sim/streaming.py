@@ -64,6 +64,7 @@ class StreamingCircuit:
         lib.qc4ml_stream_run.restype = None
         self._lib = lib
         self._handle = None
+        self.last_statistics = None  # cycles, ii, latency, stall_cycles of the last run_frames
 
     def run_frames(self, codes, backpressure=None, max_cycles=None):
         """Stream `codes` (N, C*H*W) int64 through the circuit; returns (out (N, E) int64, stats).
@@ -119,6 +120,8 @@ class StreamingCircuit:
             ii = int(gaps.max()) if backpressure is None else float(gaps.mean())
         else:
             ii = h * w
+        self.last_statistics = {"cycles": cycles, "ii": ii, "latency": int(frame_cycles[0] - pixel_cycles[0]),
+                                "stall_cycles": in_stalls}
         return out, {
             "cycles": cycles,
             "ii": ii,

@@ -27,6 +27,8 @@ from qonnx_c4ml.sim.tools import _compiler, find_verilator
 
 LIBRARY_NAME = "libcircuit.so"
 HARNESS_PATH = Path(__file__).with_name("harness.cpp")
+HARNESS_CORE_PATH = Path(__file__).with_name("harness_core.h")  # what every driver shares
+HARNESS_CORE_INCLUDE = '#include "harness_core.h"'
 
 # Verilator options. Warnings stay in the build log instead of failing the build: lint is
 # checked separately (`verilator --lint-only -Wall`), and a warning does not change what the
@@ -104,9 +106,14 @@ def _harness_source(prefix, in_bits, out_bits, harness=None):
         f"#define QC4ML_IN_WORDS {in_words}\n"
         f"#define QC4ML_IN_MASK 0x{(1 << top_word_bits) - 1:08x}u\n"
         f"#define QC4ML_OUT_WORDS {words_for_bits(out_bits)}\n"
-        "#line 1 \"harness.cpp\"\n"
     )
-    return prelude + Path(harness or HARNESS_PATH).read_text(encoding="utf-8")
+    driver = Path(harness or HARNESS_PATH)
+    core = f'#line 1 "{HARNESS_CORE_PATH.name}"\n' + HARNESS_CORE_PATH.read_text(encoding="utf-8")
+    lines = driver.read_text(encoding="utf-8").splitlines(keepends=True)
+    text = f'#line 1 "{driver.name}"\n'
+    for number, line in enumerate(lines, start=1):  # the shared core pasted in, for the cache key
+        text += core + f'#line {number + 1} "{driver.name}"\n' if line.strip() == HARNESS_CORE_INCLUDE else line
+    return prelude + text
 
 
 def _verilate_and_compile(tool, sources, top, in_bits, out_bits, key, staging, log, log_path,

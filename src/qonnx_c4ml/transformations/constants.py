@@ -143,7 +143,8 @@ class ConstantEvaluator:
         result = None
         node = self.producer(name)
         if node is not None and node.op_type == "FloatQuant":
-            result = float_weight(node, self)
+            weight = float_weight(node, self)
+            result = None if weight is None else QuantizedConstant(*weight, 0.0)
         elif node is not None and node.op_type in ("Quant", "IntQuant"):
             result = self._quantize_weight(node)
         elif node is not None and node.op_type == "BipolarQuant":

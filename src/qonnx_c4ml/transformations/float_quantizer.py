@@ -85,9 +85,8 @@ def reference_values(node, evaluator, x, fmt):
 
 
 def float_weight(node, evaluator):
-    """QuantizedConstant for minifloat weights: codes = v / unit, scale = s * unit * 2**g."""
-    from qonnx_c4ml.transformations.constants import QuantizedConstant  # constants imports us
-
+    """(codes, scale) of minifloat weights: codes = v / unit, scale = s * unit * 2**g (None if
+    the weights are not constant)."""
     raw = evaluator.value(node.input[0])
     if raw is None:
         return None
@@ -100,7 +99,7 @@ def float_weight(node, evaluator):
     codes >>= shift
     check_code_range(node, int(codes.min(initial=0)), int(codes.max(initial=0)))  # keeps accumulators in int64
     factor = np.float32(float(unit * 2 ** shift))
-    return QuantizedConstant(codes.reshape(values.shape), scale * factor, 0.0)
+    return codes.reshape(values.shape), scale * factor
 
 
 def host_float_input(lowering, node, codes):

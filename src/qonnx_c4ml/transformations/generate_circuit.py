@@ -21,9 +21,6 @@ from qonnx_c4ml.chisel.arith import csd_digits
 from qonnx_c4ml.chisel.generator import (
     HEADER,
     WAIVER,
-    CircuitDescription,
-    LayerCircuit,
-    Port,
     check_pipeline,
     count_adders,
     linear_module,
@@ -34,9 +31,10 @@ from qonnx_c4ml.chisel.generator import (
     top_module,
 )
 from qonnx_c4ml.errors import UnsupportedModelError
-from qonnx_c4ml.lbir import DOMAIN, LAYER_OPS
+from qonnx_c4ml.interface import CircuitDescription, LayerCircuit, Port
+from qonnx_c4ml.lbir.graph import lbir_graph, lbir_submodel
+from qonnx_c4ml.metadata import circuit_description, record_circuit
 
-METADATA_KEY = "c4ml_circuit"
 DEFAULT_MAX_OPERATORS = 500_000  # ~ what Verilator and yosys handle on a 2-core machine
 STYLES = ("parallel", "streaming", "auto")
 # style="auto" streams the conv/pool front once its fully parallel form would multiply more
@@ -98,28 +96,6 @@ def estimate_operators(op):
         digits = sum(len(csd_digits(int(v))) for v in np.unique(np.abs(nonzero))) * op.geometry()[0][0]
         return int(outputs * per_output + digits + outputs * thresholds.shape[-1])
     return int(2 * weights.shape[0] + thresholds.size)
-
-
-def lbir_graph(model):
-    """(LBIR layer nodes in data-flow order, circuit input tensor, circuit output tensor);
-    raises unless they form a graph with one input and one output tensor."""
-    nodes = [n for n in model.graph.node if n.domain == DOMAIN and n.op_type in LAYER_OPS]
-    if not nodes:
-        raise UnsupportedModelError("the model has no LBIR layers", hint="apply InferLBIR first")
-    produced = {o for n in nodes for o in n.output}
-    consumed = {i for n in nodes for i in n.input}
-    inputs = sorted({i for i in consumed if i not in produced})
-    outputs = [o for n in nodes for o in n.output if o not in consumed]
-    if len(inputs) != 1 or len(outputs) != 1:
-        raise UnsupportedModelError(
-            f"the LBIR layers have inputs {inputs} and outputs {outputs}; one of each is needed",
-            hint="only networks with one input and one output tensor are supported")
-    return nodes, inputs[0], outputs[0]
-
-
-def lbir_chain(model):
-    """The LBIR layer nodes of `model` in data-flow order (see lbir_graph)."""
-    return lbir_graph(model)[0]
 
 
 def write_if_changed(path, text):
@@ -212,8 +188,7 @@ class GenerateChiselCircuit(Transformation):
         write_if_changed(self.output_dir / wrapper_file, HEADER.format(source=source) + registered_wrapper(
             self.top, inp, out, latency))
         description = CircuitDescription(self.top, self.pipeline, latency, inp, out, layers, files, wrapper_file)
-        model.set_metadata_prop(METADATA_KEY, description.to_json())
-        model.set_metadata_prop("c4ml_verilog_dir", str(self.output_dir.resolve()))
+        record_circuit(model, description, self.output_dir)
         return model, False
 
     def apply_streaming(self, model, front, rest, circuit_output):
@@ -256,33 +231,5 @@ class GenerateChiselCircuit(Transformation):
                                                       "signed": out.signed}}
         description = CircuitDescription(self.top, "none", stream["latency_cycles"], Port(**stream["inp"]), out,
                                          stream_layers + layers, files, "", "streaming", stream)
-        model.set_metadata_prop(METADATA_KEY, description.to_json())
-        model.set_metadata_prop("c4ml_verilog_dir", str(self.output_dir.resolve()))
+        record_circuit(model, description, self.output_dir)
         return model, False
-
-
-def lbir_submodel(model, nodes, inp, out):
-    """Copies of the LBIR `nodes` as a model of their own, from tensor `inp` to `out` (shapes
-    from `model`): a streaming circuit's parallel tail, RTLSim's saved layers."""
-    from onnx import helper
-
-    from qonnx.core.modelwrapper import ModelWrapper
-
-    def info(name):
-        return helper.make_tensor_value_info(name, 1, model.get_tensor_shape(name))
-
-    graph = helper.make_graph(nodes, "lbir_layers", [info(inp)], [info(out)])  # copies the nodes
-    sub = ModelWrapper(helper.make_model(graph, opset_imports=list(model.model.opset_import)))
-    for name in {o for n in nodes for o in n.output} - {out}:
-        shape = model.get_tensor_shape(name)
-        if shape is not None:
-            sub.set_tensor_shape(name, shape)
-    return sub
-
-
-def circuit_description(model):
-    """The CircuitDescription GenerateChiselCircuit stored in `model`, or raise."""
-    text = model.get_metadata_prop(METADATA_KEY)
-    if not text:
-        raise UnsupportedModelError("the model has no generated circuit", hint="apply GenerateChiselCircuit first")
-    return CircuitDescription.from_json(text)

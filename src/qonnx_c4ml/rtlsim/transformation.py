@@ -6,14 +6,16 @@ replaces the layers by one RTLCircuit node (exec_mode="rtlsim").  The replaced l
 saved next to the Verilog (`lbir_layers.onnx`) so the node can also run them in numpy.
 Host-side nodes (input quantizer, dequantization, Softmax, ...) are left as they are.
 """
-from pathlib import Path
-
 from onnx import helper
 
 from qonnx.transformation.base import Transformation
 
-from qonnx_c4ml.lbir import DOMAIN
-from qonnx_c4ml.transformations.generate_circuit import circuit_description, lbir_graph, lbir_submodel
+from qonnx_c4ml.lbir.graph import lbir_graph, lbir_submodel
+from qonnx_c4ml.metadata import circuit_description, record_rtlsim, verilog_dir
+from qonnx_c4ml.rtlsim.op import DOMAIN
+from qonnx_c4ml.rtlsim.simulators import streaming_sim_description
+from qonnx_c4ml.sim import build_library, find_verilator
+from qonnx_c4ml.sim.streaming import StreamingCircuit
 
 
 class RTLSim(Transformation):
@@ -25,22 +27,18 @@ class RTLSim(Transformation):
         self.timeout_s = timeout_s
 
     def apply(self, model):
-        from qonnx_c4ml.sim import build_library, find_verilator
-
         description = circuit_description(model)
-        verilog_dir = Path(model.get_metadata_prop("c4ml_verilog_dir"))
+        directory = verilog_dir(model)
         nodes, circuit_input, circuit_output = lbir_graph(model)
         if description.style == "streaming":  # pixels in through valid/ready: the stream harness
-            from qonnx_c4ml.sim.streaming import StreamingCircuit
-
-            library = StreamingCircuit(streaming_sim_description(description, verilog_dir),
+            library = StreamingCircuit(streaming_sim_description(description, directory),
                                        cache_dir=self.cache_dir, timeout_s=self.timeout_s).so_path
         else:
-            library = build_library([verilog_dir / f for f in description.files], description.top,
+            library = build_library([directory / f for f in description.files], description.top,
                                     description.inp.width, description.out.width,
                                     cache_dir=self.cache_dir, timeout_s=self.timeout_s)
-        lbir_path = verilog_dir / "lbir_layers.onnx"
-        save_layers(model, nodes, circuit_input, circuit_output, lbir_path)
+        lbir_path = directory / "lbir_layers.onnx"
+        lbir_submodel(model, nodes, circuit_input, circuit_output).save(str(lbir_path))
         circuit = helper.make_node(
             "RTLCircuit", [circuit_input], [circuit_output], name=description.top, domain=DOMAIN,
             circuit=description.to_json(), library=str(library), lbir_model=str(lbir_path), exec_mode="rtlsim")
@@ -49,19 +47,5 @@ class RTLSim(Transformation):
             model.graph.node.remove(node)
         model.graph.node.insert(position, circuit)
         tool = find_verilator()
-        model.set_metadata_prop("c4ml_rtlsim_library", str(library))
-        model.set_metadata_prop("c4ml_verilator", f"{tool.version} ({tool.source})")
+        record_rtlsim(model, library, f"{tool.version} ({tool.source})")
         return model, False
-
-
-def save_layers(model, nodes, circuit_input, circuit_output, path):
-    """The LBIR layers as a model of their own (input and output shapes from `model`)."""
-    lbir_submodel(model, nodes, circuit_input, circuit_output).save(str(path))
-
-
-def streaming_sim_description(description, verilog_dir=None):
-    """What qonnx_c4ml.sim.streaming needs to drive a streaming top: its geometry and ports."""
-    stream = dict(description.stream)
-    if verilog_dir is not None:
-        stream["files"] = [str(Path(verilog_dir) / f) for f in description.files]
-    return stream

@@ -1,51 +1,33 @@
-"""RTLCircuit: the generated circuit standing in for a chain of LBIR layers.
+"""RTLCircuit: the generated circuit standing in for the LBIR layers it was generated from.
 
 RTLSim replaces the LBIR layers by one RTLCircuit node, the way FINN's dataflow partitions
 stand for a group of nodes, because the thing to verify is the whole top module (with its
 pipeline registers and valid handshake), not each layer alone.
     exec_mode="rtlsim": input codes -> packed bits -> Verilator model -> output codes
     exec_mode="python": the saved LBIR layers (`lbir_model`) run in numpy
+A streaming circuit's run records its cycle counts on the node that ran, as FINN's
+`cycles_rtlsim`: `cycles_rtlsim`, `ii_rtlsim`, `latency_rtlsim`, `stall_cycles_rtlsim` (of the
+last run).  Running a copy of the model (verify.execute copies to fix the batch size) records
+them on the copy; `run_statistics()` asks the loaded simulator, which every copy shares.
 """
-import threading
-
 import numpy as np
 
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.base import CustomOp
 from qonnx.custom_op.registry import getCustomOp
 
-# One loaded simulator per (library, thread): loading a .so and creating the model is the
-# expensive part, and a CircuitSimulator serializes its own calls.
-_SIMULATORS = threading.local()
+from qonnx_c4ml.interface import CircuitDescription
+from qonnx_c4ml.rtlsim.simulators import simulator_for
+from qonnx_c4ml.sim import pack_codes, unpack_codes
 
-
-def simulator_for(library, description):
-    from qonnx_c4ml.sim import CircuitSimulator
-
-    cache = getattr(_SIMULATORS, "by_library", None)
-    if cache is None:
-        cache = _SIMULATORS.by_library = {}
-    # two circuits can share one library (same Verilog) yet differ in how the host feeds it
-    # (a streaming circuit's in_index gather), so the description is part of the key
-    key = (library, description.to_json())
-    if key not in cache:
-        if description.style == "streaming":
-            from qonnx_c4ml.sim.streaming import StreamingCircuit
-            from qonnx_c4ml.transformations.rtlsim import streaming_sim_description
-
-            cache[key] = StreamingCircuit(streaming_sim_description(description), so_path=library)
-        else:
-            cache[key] = CircuitSimulator(library, description.inp.width, description.out.width,
-                                          description.latency_cycles)
-    return cache[key]
-
-
-# cycle counts of the last streaming run per library: cycles, ii, latency, stall_cycles
-STREAM_STATS = {}
+DOMAIN = "qonnx_c4ml.rtlsim"  # the package qonnx imports to find RTLCircuit (see its docstring)
+# run statistics of a streaming circuit -> node attribute recording it
+STREAM_RUN_ATTRIBUTES = {"cycles": "cycles_rtlsim", "ii": "ii_rtlsim", "latency": "latency_rtlsim",
+                         "stall_cycles": "stall_cycles_rtlsim"}
 
 
 class RTLCircuit(CustomOp):
-    """A Verilator-simulated circuit replacing a chain of QDense nodes."""
+    """A Verilator-simulated circuit replacing the LBIR layers (see module doc)."""
 
     def get_nodeattr_types(self):
         return {
@@ -53,11 +35,10 @@ class RTLCircuit(CustomOp):
             "library": ("s", True, ""),  # Verilator-built shared object
             "lbir_model": ("s", True, ""),  # the replaced LBIR layers, as an ONNX file
             "exec_mode": ("s", False, "rtlsim", {"rtlsim", "python"}),
+            **{attr: ("i", False, 0) for attr in STREAM_RUN_ATTRIBUTES.values()},
         }
 
     def description(self):
-        from qonnx_c4ml.chisel.generator import CircuitDescription  # chisel imports lbir
-
         return CircuitDescription.from_json(self.get_nodeattr("circuit"))
 
     def make_shape_compatible_op(self, model):
@@ -70,17 +51,23 @@ class RTLCircuit(CustomOp):
 
     def run_codes(self, codes):
         """int64 codes (N, inputs) -> int64 codes (N, outputs) through the RTL."""
-        from qonnx_c4ml.sim import pack_codes, unpack_codes
-
         description = self.description()
         sim = simulator_for(self.get_nodeattr("library"), description)
         if description.style == "streaming":  # frames go in pixel by pixel; the harness counts cycles
             out, stats = sim.run_frames(codes)
-            STREAM_STATS[self.get_nodeattr("library")] = {k: stats[k] for k in
-                                                          ("cycles", "ii", "latency", "stall_cycles")}
+            for key, attr in STREAM_RUN_ATTRIBUTES.items():
+                self.set_nodeattr(attr, int(stats[key]))
             return out
         words = sim.run_packed(pack_codes(codes, description.inp.bits, description.inp.signed))
         return unpack_codes(words, description.out.elements, description.out.bits, description.out.signed)
+
+    def run_statistics(self):
+        """Cycle counts of the last streaming run of this circuit in this thread, by any copy of
+        the model (see module doc); None before the first run or for a parallel circuit."""
+        description = self.description()
+        if description.style != "streaming":
+            return None
+        return simulator_for(self.get_nodeattr("library"), description).last_statistics
 
     def execute_node(self, context, graph):
         node = self.onnx_node

@@ -1,0 +1,90 @@
+"""The architecture is checked, not hoped for: layer contracts and import cycles.
+
+`.importlinter` holds the layer contracts (docs/ARCHITECTURE.md, "Layers"); `lint-imports`
+counts every import, function-local ones too.  The cycle check below covers what the layer
+contract does not: modules inside one package importing each other in a circle.
+"""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import grimp
+
+import qonnx_c4ml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _environment():
+    """The test process' environment, with the package's source directory importable first
+    (lint-imports must analyse the code under test, not another installed copy)."""
+    source = str(Path(qonnx_c4ml.__file__).resolve().parents[1])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([source] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    return env
+
+
+def test_layer_contracts_hold():
+    lint = Path(sys.executable).with_name("lint-imports")
+    command = [str(lint)] if lint.exists() else [sys.executable, "-m", "importlinter.cli"]
+    result = subprocess.run(command + ["--config", str(REPO / ".importlinter"), "--no-cache"],
+                            cwd=REPO, env=_environment(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "0 broken" in result.stdout
+
+
+def import_cycles(graph):
+    """The strongly connected components (more than one module) of the import graph."""
+    index, low, stack, on_stack, cycles = {}, {}, [], set(), []
+
+    def visit(start):  # iterative Tarjan: the graph is deep enough to matter for recursion
+        work = [(start, iter(sorted(graph.find_modules_directly_imported_by(start))))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            module, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.find_modules_directly_imported_by(child)))))
+                elif child in on_stack:
+                    low[module] = min(low[module], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[module])
+            if low[module] == index[module]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == module:
+                        break
+                if len(component) > 1:
+                    cycles.append(sorted(component))
+
+    for module in sorted(graph.modules):
+        if module not in index:
+            visit(module)
+    return cycles
+
+
+def test_no_import_cycles():
+    graph = grimp.build_graph("qonnx_c4ml", cache_dir=None)
+    assert import_cycles(graph) == []
+
+
+def test_cycle_finder_finds_a_cycle():
+    graph = grimp.ImportGraph()
+    for module in ("pkg", "pkg.a", "pkg.b", "pkg.c"):
+        graph.add_module(module)
+    graph.add_import(importer="pkg.a", imported="pkg.b")
+    graph.add_import(importer="pkg.b", imported="pkg.a")
+    graph.add_import(importer="pkg.c", imported="pkg.a")
+    assert import_cycles(graph) == [["pkg.a", "pkg.b"]]
