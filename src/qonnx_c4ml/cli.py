@@ -189,9 +189,10 @@ def cmd_demo(args):
     written = write_report(output, report, verify=check, extra=rows[:5], title=f"qonnx-c4ml demo: {model_path.name}",
                            lbir_model=output / "verilog" / "model_lbir.onnx")
     rows.append(("HTML report", str(written["html"])))
-    width = max(len(r[0]) for r in rows)
-    for name, value in rows:
-        print(f"  {name:<{width}}  {value}")
+    from qonnx_c4ml.tables import text_lines
+
+    for line in text_lines([[name, str(value)] for name, value in rows]):
+        print("  " + line)
     return 0 if check.passed else EXIT_MISMATCH
 
 

@@ -295,19 +295,6 @@ def run_point(point, output_dir):
 
 # ----------------------------------------------------------------------------- the sweep (client side)
 
-def _check_output(output_dir, force):
-    """Refuse a file or (without `force`) a non-empty directory; returns whether to clean up."""
-    output_dir = Path(output_dir)
-    if output_dir.exists() and not output_dir.is_dir():
-        raise C4mlError(f"{output_dir} exists and is not a directory")
-    if output_dir.exists() and any(output_dir.iterdir()):
-        if not force:
-            raise C4mlError(f"{output_dir} is not empty; choose a new directory or pass --force to replace "
-                            "the sweep files in it")
-        return True
-    return False
-
-
 def _prepare_output(output_dir, clean):
     """Create `output_dir`; with `clean`, remove what an earlier sweep wrote (nothing else)."""
     output_dir = Path(output_dir)
@@ -357,7 +344,9 @@ def run_sweep(config, output_dir, scheduler=None, workers=None, force=False, pro
     """Run the grid of `config` on Dask and write the results into `output_dir`; returns the rows
     in grid order. `progress`: show a tqdm bar (default: when stderr is a terminal)."""
     points = load_config(config)
-    clean = _check_output(output_dir, force)
+    from qonnx_c4ml.output_dir import check_output_dir
+
+    clean = check_output_dir(output_dir, force, replaces="the sweep files in it")[1]
     if progress is None:
         progress = sys.stderr.isatty()
     client, cluster = _client(scheduler, DEFAULT_WORKERS if workers is None else workers, connect_timeout)
@@ -420,21 +409,15 @@ def _cell(key, value):
 
 def format_table(rows):
     """The rows as an aligned text table (numbers right-aligned, errors last)."""
+    from qonnx_c4ml.tables import text_lines
+
     keys = [k for k in ROW_KEYS if k != "error"]
     heads = {"latency_cycles": "latency", "generate_s": "gen [s]", "synth_s": "synth [s]"}
     table = [[heads.get(k, k) for k in keys]] + [[_cell(k, row.get(k)) for k in keys] for row in rows]
-    widths = [max(len(line[i]) for line in table) for i in range(len(keys))]
-    left = {"model", "pipeline"}
-    lines = []
-    for r, line in enumerate(table):
-        cells = [c.ljust(w) if k in left else c.rjust(w) for k, c, w in zip(keys, line, widths)]
-        text = "  ".join(cells)
-        if r and rows[r - 1].get("error"):
-            text += f"  error: {rows[r - 1]['error']}"
-        lines.append(text.rstrip())
-        if r == 0:
-            lines.append("-" * len(text))
-    return "\n".join(lines)
+    header, *lines = text_lines(table, left={keys.index("model"), keys.index("pipeline")})
+    lines = [(line + f"  error: {row['error']}").rstrip() if row.get("error") else line
+             for line, row in zip(lines, rows)]
+    return "\n".join([header, "-" * len(header)] + lines)
 
 
 def cmd_sweep(args):
