@@ -1,6 +1,6 @@
 """`Circuit`: a QONNX model as a callable backed by its generated, simulated RTL.
 
-    circuit = Circuit("model.onnx")          # InferLBIR -> GenerateChiselCircuit -> RTLSim
+    circuit = Circuit("model.onnx")          # flow.compile (InferLBIR -> GenerateChiselCircuit) -> RTLSim
     y = circuit(x)                           # float in, float out: host nodes + RTL
     codes = circuit.run_codes(int_codes)     # the circuit alone, integer codes in and out
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 from qonnx.custom_op.registry import getCustomOp
 
-from qonnx_c4ml.lbir import DOMAIN
-from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR, RTLSim
+from qonnx_c4ml import flow
+from qonnx_c4ml.transformations import RTLSim
 from qonnx_c4ml.transformations.generate_circuit import METADATA_KEY
 from qonnx_c4ml.execution import run_model
 from qonnx_c4ml.verify import execute, load_model, with_batch
@@ -22,13 +22,12 @@ from qonnx_c4ml.verify import execute, load_model, with_batch
 class Circuit:
     def __init__(self, model, output_dir=None, pipeline="none", cache_dir=None, style="auto", input_datatype=None):
         model = load_model(model)
-        if not any(n.domain == DOMAIN for n in model.graph.node):
-            model = model.transform(InferLBIR(input_datatype=input_datatype))
         if not any(n.op_type == "RTLCircuit" for n in model.graph.node):
-            if not model.get_metadata_prop(METADATA_KEY):
+            if not model.get_metadata_prop(METADATA_KEY):  # not generated yet: the flow, Verilog only
                 if output_dir is None:
                     output_dir = tempfile.mkdtemp(prefix="qonnx_c4ml_")
-                model = model.transform(GenerateChiselCircuit(output_dir, pipeline=pipeline, style=style))
+                model = flow.compile(model, output_dir, pipeline=pipeline, style=style,
+                                     input_datatype=input_datatype, outputs=False).model
             model = model.transform(RTLSim(cache_dir=cache_dir))
         self.model = model
         self._batched = None  # (batch size, model with that batch size)
