@@ -17,8 +17,10 @@ writes into `pkg`:
   description), `report.html` when there is one, `vivado_synth.tcl`, and `README.md` (interface,
   latency, valid/reset behaviour, instantiation template, how to run the testbench and synthesis).
 
-The directory is written whole or not at all (staged beside it, then renamed), and an existing
-non-empty directory is only replaced with `overwrite=True`.
+The directory is written whole or not at all (staged beside it, then renamed, output_dir.staged),
+and an existing non-empty directory is only replaced with `overwrite=True`. The texts are the
+template files `templates/testbench.v`, `streaming_testbench.v`, `README.md` and
+`streaming_README.md`, filled by `testbench`, `streaming_testbench`, `readme`, `streaming_readme`.
 """
 import json
 import os

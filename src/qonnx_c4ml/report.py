@@ -9,6 +9,10 @@
   generation time against bit width, one line per (model, prune, pipeline); rows are dicts
   with `model, bits, prune, pipeline, luts, depth, generate_s` and optionally `error`.
 
+The page texts are template files: `templates/report.md`, `report_verify.md`,
+`report_body.html`, `report_verify.html`, `sweep.md`, `sweep_body.html`, `page.html` (with
+`report.css` and `report.js` inlined); the tables come from qonnx_c4ml.tables.
+
 Plots use matplotlib's object API on the Agg canvas (no pyplot state, no display), so they can
 be drawn from worker threads.
 """
