@@ -100,3 +100,17 @@ def test_unknown_synthesis_tool(mlp_path, tmp_path):
     with pytest.raises(C4mlError, match="only synthesis tool"):
         flow.compile(mlp_path, tmp_path / "out", synth="vivado")
     assert not (tmp_path / "out").exists()
+
+
+def test_synthesis_adds_yosys_numbers(mlp_path, tmp_path):
+    stages = []
+    result = flow.compile(mlp_path, tmp_path / "out", synth="yosys", on_stage=stages.append)
+    assert stages == list(flow.STAGES)
+    assert result.synthesis is not None and result.synthesis.luts > 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["luts"] == result.synthesis.luts and report["flow"] == "generic-fast"
+    assert report["depth"] == result.synthesis.depth and report["synth_s"] >= 0
+    # the Verilog-only result synthesizes the same circuit from its own directory
+    verilog_only = flow.compile(mlp_path, tmp_path / "v", outputs=False)
+    assert flow.synthesize(verilog_only).luts == result.synthesis.luts
+    assert verilog_only.report["luts"] == result.synthesis.luts
