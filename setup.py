@@ -12,7 +12,7 @@ setup(
     python_requires=">=3.10",
     package_dir={"": "src"},
     packages=find_packages("src"),
-    package_data={"qonnx_c4ml": ["data/*", "sim/*.cpp", "sim/*.h"]},
+    package_data={"qonnx_c4ml": ["data/*", "sim/*.cpp", "sim/*.h", "templates/*.md", "templates/*.v", "templates/*.css", "templates/*.js", "templates/*.html"]},
     install_requires=[
         "qonnx==1.0.0",
         "onnx>=1.15",

@@ -1,6 +1,6 @@
 """`Circuit`: a QONNX model as a callable backed by its generated, simulated RTL.
 
-    circuit = Circuit("model.onnx")          # InferLBIR -> GenerateChiselCircuit -> RTLSim
+    circuit = Circuit("model.onnx")          # flow.compile (InferLBIR -> GenerateChiselCircuit) -> RTLSim
     y = circuit(x)                           # float in, float out: host nodes + RTL
     codes = circuit.run_codes(int_codes)     # the circuit alone, integer codes in and out
 
@@ -11,9 +11,8 @@ import tempfile
 import numpy as np
 from qonnx.custom_op.registry import getCustomOp
 
-from qonnx_c4ml.lbir import DOMAIN
-from qonnx_c4ml.metadata import has_circuit, verilog_dir
-from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR, RTLSim
+from qonnx_c4ml import flow, metadata
+from qonnx_c4ml.transformations import RTLSim
 from qonnx_c4ml.execution import run_model
 from qonnx_c4ml.reference import execute, load_model, with_batch
 
@@ -21,13 +20,12 @@ from qonnx_c4ml.reference import execute, load_model, with_batch
 class Circuit:
     def __init__(self, model, output_dir=None, pipeline="none", cache_dir=None, style="auto", input_datatype=None):
         model = load_model(model)
-        if not any(n.domain == DOMAIN for n in model.graph.node):
-            model = model.transform(InferLBIR(input_datatype=input_datatype))
         if not any(n.op_type == "RTLCircuit" for n in model.graph.node):
-            if not has_circuit(model):
+            if not metadata.has_circuit(model):  # not generated yet: the flow, Verilog only
                 if output_dir is None:
                     output_dir = tempfile.mkdtemp(prefix="qonnx_c4ml_")
-                model = model.transform(GenerateChiselCircuit(output_dir, pipeline=pipeline, style=style))
+                model = flow.compile(model, output_dir, pipeline=pipeline, style=style,
+                                     input_datatype=input_datatype, outputs=False).model
             model = model.transform(RTLSim(cache_dir=cache_dir))
         self.model = model
         self._batched = None  # (batch size, model with that batch size)
@@ -47,7 +45,7 @@ class Circuit:
 
     @property
     def verilog_dir(self):
-        return verilog_dir(self.model)
+        return metadata.verilog_dir(self.model)
 
     def __call__(self, x):
         """The model's output for a float batch `x` (first axis = batch), computed by the RTL.

@@ -5,7 +5,6 @@ is a bug, printed as one line asking for `--debug`, which shows the traceback.
 """
 import argparse
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -33,74 +32,17 @@ DEMO_DATA = Path(__file__).parent / "data" / "digits_test.npz"
 def compile_model(model_path, output_dir, pipeline="none", top="c4ml_top", force=False,
                   max_operators=DEFAULT_MAX_OPERATORS, synth=None, synth_flow="generic-fast", style="auto",
                   input_datatype=None):
-    """InferLBIR + GenerateChiselCircuit (+ yosys) into `output_dir` (written whole or not at all).
+    """`qonnx-c4ml compile`: qonnx_c4ml.flow.compile into `output_dir` (written whole or not at
+    all); returns the report.json dict.
 
     Besides the Verilog: `model_lbir.onnx`, `report.json` (+ its readable `report.md` and
     self-contained `report.html` with plots, see report.py) and `vivado_synth.tcl` (an
     out-of-context synthesis script for users with Vivado). `input_datatype`: InferLBIR's."""
-    from qonnx_c4ml.io import read_model
-    from qonnx_c4ml.report import write_report
-    from qonnx_c4ml.synth import synthesize, write_vivado_tcl
-    from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR
-    from qonnx_c4ml.metadata import circuit_description, record_circuit
+    from qonnx_c4ml import flow
 
-    output_dir = Path(output_dir)
-    if output_dir.exists() and not output_dir.is_dir():
-        raise C4mlError(f"{output_dir} exists and is not a directory")
-    if output_dir.exists() and any(output_dir.iterdir()) and not force:
-        raise C4mlError(f"{output_dir} is not empty; choose a new directory or pass --force to replace it")
-    infer = InferLBIR(input_datatype=input_datatype)  # a bad type string fails before any work
-    model = read_model(model_path)
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
-    try:
-        start = time.perf_counter()
-        lbir = model.transform(infer)
-        infer_s = time.perf_counter() - start
-        generated = lbir.transform(GenerateChiselCircuit(staging, pipeline=pipeline, top=top, style=style,
-                                                         max_operators=max_operators))
-        generate_s = time.perf_counter() - start
-        description = circuit_description(generated)
-        record_circuit(generated, description, output_dir)  # where the files will be after the move
-        generated.save(str(staging / "model_lbir.onnx"))
-        report = {
-            "model": str(model_path),
-            "top": description.top,
-            "verilog_files": description.files,
-            "registered_wrapper": description.registered_wrapper,
-            "pipeline": description.pipeline,
-            "style": description.style,
-            # streaming: cycles per input frame (one pixel per cycle) and first pixel -> output
-            "ii_cycles": description.stream.get("ii_cycles", 1),
-            "line_buffer_bits": description.stream.get("line_buffer_bits", 0),
-            "latency_cycles": description.latency_cycles,
-            "input": {"elements": description.inp.elements, "bits": description.inp.bits,
-                      "signed": description.inp.signed},
-            "output": {"elements": description.out.elements, "bits": description.out.bits,
-                       "signed": description.out.signed},
-            "layers": [{"name": layer.name, "inputs": layer.inp.elements, "outputs": layer.out.elements,
-                        "in_bits": layer.inp.bits, "out_bits": layer.out.bits, "adders": layer.adders,
-                        "operator_levels": layer.levels, "latency_cycles": layer.latency}
-                       for layer in description.layers],
-            # pipeline=N: no stage holds more than N operator levels between registers
-            "operator_levels_per_stage": int(description.pipeline) if description.pipeline.isdigit() else None,
-            "infer_lbir_s": round(infer_s, 4),
-            "generate_s": round(generate_s, 4),
-        }
-        verilog = [staging / f for f in description.files]
-        write_vivado_tcl(staging / "vivado_synth.tcl", verilog, description.top)
-        if synth == "yosys":
-            result = synthesize(verilog, description.top, flow=synth_flow, per_module=False)
-            report.update({"luts": result.luts, "ffs": result.ffs, "depth": result.depth, "flow": result.flow,
-                           "carry": result.carry, "synth_tool": result.tool, "synth_s": round(result.seconds, 2)})
-        (staging / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
-        write_report(staging, report)  # report.md + report.html (+ plots) beside report.json
-        if output_dir.exists():
-            shutil.rmtree(output_dir)
-        os.replace(staging, output_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return report
+    return flow.compile(model_path, output_dir, pipeline=pipeline, top=top, style=style,
+                        max_operators=max_operators, input_datatype=input_datatype, synth=synth,
+                        synth_flow=synth_flow, force=force).report
 
 
 def cmd_compile(args):
@@ -189,9 +131,10 @@ def cmd_demo(args):
     written = write_report(output, report, verify=check, extra=rows[:5], title=f"qonnx-c4ml demo: {model_path.name}",
                            lbir_model=output / "verilog" / "model_lbir.onnx")
     rows.append(("HTML report", str(written["html"])))
-    width = max(len(r[0]) for r in rows)
-    for name, value in rows:
-        print(f"  {name:<{width}}  {value}")
+    from qonnx_c4ml.tables import text_lines
+
+    for line in text_lines([[name, str(value)] for name, value in rows]):
+        print("  " + line)
     return 0 if check.passed else EXIT_MISMATCH
 
 

@@ -9,6 +9,10 @@
   generation time against bit width, one line per (model, prune, pipeline); rows are dicts
   with `model, bits, prune, pipeline, luts, depth, generate_s` and optionally `error`.
 
+The page texts are template files: `templates/report.md`, `report_verify.md`,
+`report_body.html`, `report_verify.html`, `sweep.md`, `sweep_body.html`, `page.html` (with
+`report.css` and `report.js` inlined); the tables come from qonnx_c4ml.tables.
+
 Plots use matplotlib's object API on the Agg canvas (no pyplot state, no display), so they can
 be drawn from worker threads.
 """
@@ -16,40 +20,15 @@ import base64
 import csv
 import html
 import math
-import re
 from pathlib import Path
+
+from qonnx_c4ml import tables
+from qonnx_c4ml.templates import fill, text
 
 DASH = "–"
 SWEEP_COLUMNS = ["model", "bits", "prune", "pipeline", "luts", "depth", "generate_s", "error"]
-# Inline so that the page is self-contained. The load handler records how many plots decoded;
-# the headless-browser test reads it back from the DOM.
-STYLE = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1f2328;
-       background: #fff; max-width: 1100px; margin: 2em auto; padding: 0 1.5em; line-height: 1.45; }
-h1 { font-size: 1.6em; border-bottom: 2px solid #d0d7de; padding-bottom: .3em; }
-h2 { font-size: 1.25em; margin-top: 1.8em; border-bottom: 1px solid #d0d7de; padding-bottom: .2em; }
-table { border-collapse: collapse; margin: .8em 0; font-size: .92em; }
-th, td { border: 1px solid #d0d7de; padding: .35em .7em; text-align: right; }
-th { background: #f6f8fa; }
-td:first-child, th:first-child, td.t { text-align: left; }
-tr:nth-child(even) td { background: #fbfcfd; }
-table.kv td, table.kv th { text-align: left; }
-code { background: #f6f8fa; padding: .1em .3em; border-radius: 4px; }
-.chain { font-family: ui-monospace, Menlo, Consolas, monospace; background: #f6f8fa; padding: .6em .8em;
-         border-radius: 6px; overflow-wrap: anywhere; }
-.ok { color: #1a7f37; font-weight: 600; } .bad { color: #cf222e; font-weight: 600; }
-.muted { color: #656d76; }
-figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #d0d7de; border-radius: 6px; }
-figcaption { color: #656d76; font-size: .9em; }
-"""
-SCRIPT = """
-window.addEventListener("load", function () {
-  var images = Array.prototype.slice.call(document.images);
-  document.body.dataset.imagesTotal = String(images.length);
-  document.body.dataset.imagesLoaded = String(images.filter(function (i) {
-    return i.complete && i.naturalWidth > 0; }).length);
-});
-"""
+# The page is self-contained: templates/report.css and report.js are inlined. The load handler
+# records how many plots decoded; the headless-browser test reads it back from the DOM.
 
 
 # ----------------------------------------------------------------------------- formatting
@@ -77,26 +56,6 @@ def _percent(fraction):
     return DASH if _missing(fraction) else f"{100 * fraction:.3f} %"
 
 
-def _md_table(header, rows):
-    def cell(text):
-        return str(text).replace("|", "\\|").replace("\n", " ")
-    lines = ["| " + " | ".join(cell(h) for h in header) + " |",
-             "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
-    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def _html_table(header, rows, cls=None):
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    def cell(value):
-        text = str(value)
-        align = ' class="t"' if re.search("[A-Za-z]", text) else ""  # words left, numbers right
-        return f"<td{align}>{html.escape(text)}</td>"
-    body = "".join("<tr>" + "".join(cell(c) for c in row) + "</tr>" for row in rows)
-    attribute = f' class="{cls}"' if cls else ""
-    return f"<table{attribute}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
 def _html_image(path, caption):
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
     return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'
@@ -104,10 +63,8 @@ def _html_image(path, caption):
 
 
 def _html_page(title, body):
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>\n"
-            f"<body>\n{body}\n<script>{SCRIPT}</script>\n</body></html>\n")
+    return fill("page.html", title=html.escape(title), style="\n" + text("report.css"), body=body,
+                script="\n" + text("report.js"))
 
 
 def _figure(ncols, width=5.0, height=3.6):
@@ -129,7 +86,7 @@ def _verify_dict(verify):
 def _within_tolerance(verify):
     """The exactness rule of verify.VerifyReport, applied to its as_dict() form."""
     from qonnx_c4ml.comparison import Comparison
-    from qonnx_c4ml.verify import VerifyReport
+    from qonnx_c4ml.verify_report import VerifyReport
 
     fields = {k: v for k, v in verify.items() if k != "comparisons"}
     comparisons = [Comparison(**c) for c in verify.get("comparisons", [])]
@@ -313,6 +270,25 @@ def _plot_layers(out_dir, layers):
     return plots
 
 
+def _verify_sections(verify):
+    """(Markdown, HTML) of the "Exactness (verify)" section for verify.as_dict()."""
+    verdict = _within_tolerance(verify)
+    lsb = verify.get("output_lsb")
+    intro = (f"{fmt(verify.get('samples'))} samples, seed {fmt(verify.get('seed'))}, "
+             f"output LSB {fmt(lsb) if lsb else DASH}. ")
+    noise = verify.get("reference_noise")
+    if noise:  # the float32 reference against the exact one: reported, never hidden
+        intro += (f"Exact reference: qonnx float32 on another code for "
+                  f"{100 * (1 - noise['same_code_fraction']):.3f} % of outputs (max "
+                  f"{fmt(noise['max_diff_lsb'])} LSB). ")
+    verdict_text = {True: "Within the exactness rule.", False: "Breaks the exactness rule.", None: ""}[verdict]
+    rows = _verify_rows(verify)
+    css = {True: "ok", False: "bad", None: "muted"}[verdict]
+    return (fill("report_verify.md", intro=intro, verdict=verdict_text, table=tables.markdown(VERIFY_HEADER, rows)),
+            fill("report_verify.html", intro=html.escape(intro), css=css, verdict=html.escape(verdict_text),
+                 table=tables.html(VERIFY_HEADER, rows)))
+
+
 def write_report(out_dir, report, verify=None, synth_per_layer=None, extra=None, title=None, lbir_model=None):
     """Write `report.md`, `report.html` and the plot PNGs into `out_dir`; returns their paths.
 
@@ -334,35 +310,18 @@ def write_report(out_dir, report, verify=None, synth_per_layer=None, extra=None,
     plots = _plot_layers(out_dir, layers)
     chain = _chain(report, layers)
 
-    md = [f"# {title}", "", "## Model", "", f"`{chain}`", "", _md_table(["", "value"], summary), "",
-          "## Layers", "", _md_table(LAYER_HEADER, layer_rows), ""]
-    body = [f"<h1>{html.escape(title)}</h1>", "<h2>Model</h2>", f'<p class="chain">{html.escape(chain)}</p>',
-            _html_table(["", "value"], summary, "kv"), "<h2>Layers</h2>", _html_table(LAYER_HEADER, layer_rows)]
-    if verify is not None:
-        verdict = _within_tolerance(verify)
-        lsb = verify.get("output_lsb")
-        intro = (f"{fmt(verify.get('samples'))} samples, seed {fmt(verify.get('seed'))}, "
-                 f"output LSB {fmt(lsb) if lsb else DASH}. ")
-        noise = verify.get("reference_noise")
-        if noise:  # the float32 reference against the exact one: reported, never hidden
-            intro += (f"Exact reference: qonnx float32 on another code for "
-                      f"{100 * (1 - noise['same_code_fraction']):.3f} % of outputs (max "
-                      f"{fmt(noise['max_diff_lsb'])} LSB). ")
-        verdict_text = {True: "Within the exactness rule.", False: "Breaks the exactness rule.",
-                        None: ""}[verdict]
-        rows = _verify_rows(verify)
-        md += ["## Exactness (verify)", "", intro + verdict_text, "", _md_table(VERIFY_HEADER, rows), ""]
-        css = {True: "ok", False: "bad", None: "muted"}[verdict]
-        body += ["<h2>Exactness (verify)</h2>",
-                 f'<p>{html.escape(intro)}<span class="{css}">{html.escape(verdict_text)}</span></p>',
-                 _html_table(VERIFY_HEADER, rows)]
-    if plots:
-        md += ["## Plots", ""] + [f"![{caption}]({path.name})\n" for path, caption in plots]
-        body += ["<h2>Plots</h2>"] + [_html_image(path, caption) for path, caption in plots]
-    body.append('<p class="muted">Written by qonnx-c4ml beside report.json.</p>')
+    summary_md, summary_html = tables.markdown(["", "value"], summary), tables.html(["", "value"], summary, "kv")
+    layers_md, layers_html = tables.markdown(LAYER_HEADER, layer_rows), tables.html(LAYER_HEADER, layer_rows)
+    verify_md, verify_html = _verify_sections(verify) if verify is not None else ("", "")
+    plots_md = "".join(f"\n![{caption}]({path.name})\n" for path, caption in plots)
+    plots_html = "".join("\n" + _html_image(path, caption) for path, caption in plots)
+    md = fill("report.md", title=title, chain=chain, summary=summary_md, layers=layers_md, verify=verify_md,
+              plots="\n## Plots\n" + plots_md if plots else "")
+    body = fill("report_body.html", title=html.escape(title), chain=html.escape(chain), summary=summary_html,
+                layers=layers_html, verify=verify_html, plots="\n<h2>Plots</h2>" + plots_html if plots else "")
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
-    md_path.write_text("\n".join(md) + "\n", encoding="utf-8")
-    html_path.write_text(_html_page(title, "\n".join(body)), encoding="utf-8")
+    md_path.write_text(md, encoding="utf-8")
+    html_path.write_text(_html_page(title, body), encoding="utf-8")
     return {"md": md_path, "html": html_path, "plots": [path for path, _ in plots]}
 
 
@@ -452,13 +411,11 @@ def write_sweep_report(out_dir, rows):
               for key in columns] for row in rows]
     failed = sum(1 for row in rows if row.get("error"))
     intro = f"{len(rows)} runs, {failed} failed."
-    md = ["# qonnx-c4ml sweep", "", intro, "", f"![LUTs, depth and generation time against bit width]({png_path.name})",
-          "", _md_table(columns, table), "", "All rows: `sweep.csv`.", ""]
-    body = ["<h1>qonnx-c4ml sweep</h1>", f"<p>{html.escape(intro)}</p>",
-            _html_image(png_path, "LUTs, LUT depth and generation time against bit width, "
-                                  "one line per (model, prune, pipeline)"),
-            _html_table(columns, table), '<p class="muted">All rows: sweep.csv.</p>']
+    md = fill("sweep.md", intro=intro, png=png_path.name, table=tables.markdown(columns, table))
+    body = fill("sweep_body.html", intro=html.escape(intro), table=tables.html(columns, table),
+                image=_html_image(png_path, "LUTs, LUT depth and generation time against bit width, "
+                                            "one line per (model, prune, pipeline)"))
     md_path, html_path = out_dir / "sweep.md", out_dir / "sweep.html"
-    md_path.write_text("\n".join(md), encoding="utf-8")
-    html_path.write_text(_html_page("qonnx-c4ml sweep", "\n".join(body)), encoding="utf-8")
+    md_path.write_text(md, encoding="utf-8")
+    html_path.write_text(_html_page("qonnx-c4ml sweep", body), encoding="utf-8")
     return {"csv": csv_path, "png": png_path, "md": md_path, "html": html_path}

@@ -130,27 +130,8 @@ def _slug(text):
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", str(text)).strip("-") or "model"
 
 
-def load_config(path):
-    """Read and check CONFIG; returns the list of grid points (dicts of plain data).
-
-    Raises C4mlError naming the file and the offending key."""
-    path = Path(path)
-    data = _read_config(path)
-    _unknown(data, CONFIG_KEYS, "the top level", path)
-    if "models" not in data:
-        raise C4mlError(f"{path}: no models (add a [[models]] table with a topology or a path)")
-    models = data["models"]
-    if not isinstance(models, list) or not models or not all(isinstance(m, dict) for m in models):
-        raise C4mlError(f"{path}: models must be a non-empty list of tables ([[models]])")
-    bits = _bits(data.get("bits", [4]), "", path)
-    prune = _prune(data.get("prune", [0.0]), "", path)
-    pipelines = _pipelines(data.get("pipeline", ["none"]), path)
-    seed = data.get("seed", 0)
-    if not _int(seed):
-        raise C4mlError(f"{path}: seed = {seed!r} is not an integer")
-    max_operators = data.get("max_operators")
-    if max_operators is not None and not (_int(max_operators) and max_operators > 0):
-        raise C4mlError(f"{path}: max_operators = {max_operators!r} is not a positive integer")
+def _synth_settings(data, path):
+    """The [synth] table checked: {"synth", "flow", "timeout_s"} of every point."""
     synth = data.get("synth", {})
     if not isinstance(synth, dict):
         raise C4mlError(f"{path}: synth must be a table ([synth])")
@@ -166,59 +147,98 @@ def load_config(path):
     timeout_s = synth.get("timeout_s", 3600)
     if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or timeout_s <= 0:
         raise C4mlError(f"{path}: synth.timeout_s = {timeout_s!r} is not a positive number of seconds")
+    return {"synth": enabled, "flow": flow, "timeout_s": float(timeout_s)}
 
-    common = {"synth": enabled, "flow": flow, "timeout_s": float(timeout_s), "max_operators": max_operators}
+
+def _model_file(k, model, path):
+    """(name, resolved file) of models[k] given by a path (relative to the config's directory)."""
+    for key in ("bits", "prune", "seed"):
+        if key in model:
+            raise C4mlError(f"{path}: models[{k}].{key} does not apply to a model file (only to a topology)")
+    if not isinstance(model["path"], str) or not model["path"]:
+        raise C4mlError(f"{path}: models[{k}].path must be a file name")
+    if "input_type" in model:  # a model file without input quantizer (InferLBIR's input_datatype)
+        from qonnx_c4ml.transformations.input_type import parse_input_datatype
+
+        try:
+            parse_input_datatype(model["input_type"])
+        except C4mlError as error:
+            raise C4mlError(f"{path}: models[{k}].input_type: {error}") from None
+    file = Path(model["path"]).expanduser()
+    file = (file if file.is_absolute() else path.resolve().parent / file).resolve()
+    return model.get("name", file.stem), file
+
+
+def _model_topology(k, model, path):
+    """(name, topology) of models[k] given as a synthetic MLP."""
+    if "input_type" in model:
+        raise C4mlError(f"{path}: models[{k}].input_type does not apply to a topology (it has an input "
+                        "quantizer), only to a model file")
+    topology = model["topology"]
+    if not isinstance(topology, list) or len(topology) < 2 or not all(_int(n) and n > 0 for n in topology):
+        raise C4mlError(f"{path}: models[{k}].topology = {topology!r} is not a list of at least two "
+                        "positive layer widths (input first)")
+    return model.get("name", "mlp-" + "-".join(map(str, topology))), topology
+
+
+def _topology_points(k, model, name, topology, grid, common, path):
+    """The points of a synthetic MLP: bits x prune x pipeline (per-model bits/prune/seed first)."""
+    where = f"models[{k}]."
+    model_seed = model.get("seed", grid["seed"])
+    if not _int(model_seed):
+        raise C4mlError(f"{path}: models[{k}].seed = {model_seed!r} is not an integer")
+    weights = sum(a * b for a, b in zip(topology, topology[1:]))
+    return [{**common, "model": name, "topology": list(topology), "bits": b, "prune": p, "seed": model_seed,
+             "pipeline": pipeline, "cost": int(weights * b * (1 - p))}
+            for b in _bits(model.get("bits", grid["bits"]), where, path)
+            for p in _prune(model.get("prune", grid["prune"]), where, path)
+            for pipeline in grid["pipelines"]]
+
+
+def _grid(data, path):
+    """The top-level grid keys checked: {"bits", "prune", "pipelines", "seed"} and max_operators."""
+    grid = {"bits": _bits(data.get("bits", [4]), "", path), "prune": _prune(data.get("prune", [0.0]), "", path),
+            "pipelines": _pipelines(data.get("pipeline", ["none"]), path), "seed": data.get("seed", 0)}
+    if not _int(grid["seed"]):
+        raise C4mlError(f"{path}: seed = {grid['seed']!r} is not an integer")
+    max_operators = data.get("max_operators")
+    if max_operators is not None and not (_int(max_operators) and max_operators > 0):
+        raise C4mlError(f"{path}: max_operators = {max_operators!r} is not a positive integer")
+    return grid, max_operators
+
+
+def load_config(path):
+    """Read and check CONFIG; returns the list of grid points (dicts of plain data).
+
+    Raises C4mlError naming the file and the offending key."""
+    path = Path(path)
+    data = _read_config(path)
+    _unknown(data, CONFIG_KEYS, "the top level", path)
+    if "models" not in data:
+        raise C4mlError(f"{path}: no models (add a [[models]] table with a topology or a path)")
+    models = data["models"]
+    if not isinstance(models, list) or not models or not all(isinstance(m, dict) for m in models):
+        raise C4mlError(f"{path}: models must be a non-empty list of tables ([[models]])")
+    grid, max_operators = _grid(data, path)
+    common = {**_synth_settings(data, path), "max_operators": max_operators}
     points, names = [], set()
     for k, model in enumerate(models):
-        where = f"models[{k}]."
         _unknown(model, MODEL_KEYS, f"models[{k}]", path)
         if ("topology" in model) == ("path" in model):
-            raise C4mlError(f"{path}: models[{k}] needs exactly one of topology (a synthetic MLP) or path (a QONNX file)")
-        if "path" in model:
-            for key in ("bits", "prune", "seed"):
-                if key in model:
-                    raise C4mlError(f"{path}: models[{k}].{key} does not apply to a model file (only to a topology)")
-            if not isinstance(model["path"], str) or not model["path"]:
-                raise C4mlError(f"{path}: models[{k}].path must be a file name")
-            if "input_type" in model:  # a model file without input quantizer (InferLBIR's input_datatype)
-                from qonnx_c4ml.transformations.input_type import parse_input_datatype
-
-                try:
-                    parse_input_datatype(model["input_type"])
-                except C4mlError as error:
-                    raise C4mlError(f"{path}: models[{k}].input_type: {error}") from None
-            file = Path(model["path"]).expanduser()
-            file = (file if file.is_absolute() else path.resolve().parent / file).resolve()
-            name = model.get("name", file.stem)
-        else:
-            if "input_type" in model:
-                raise C4mlError(f"{path}: models[{k}].input_type does not apply to a topology (it has an input "
-                                "quantizer), only to a model file")
-            topology = model["topology"]
-            if not isinstance(topology, list) or len(topology) < 2 or not all(_int(n) and n > 0 for n in topology):
-                raise C4mlError(f"{path}: models[{k}].topology = {topology!r} is not a list of at least two "
-                                "positive layer widths (input first)")
-            name = model.get("name", "mlp-" + "-".join(map(str, topology)))
+            raise C4mlError(f"{path}: models[{k}] needs exactly one of topology (a synthetic MLP) or path "
+                            "(a QONNX file)")
+        name, source = (_model_file if "path" in model else _model_topology)(k, model, path)
         if not isinstance(name, str) or not name:
             raise C4mlError(f"{path}: models[{k}].name must be a non-empty string")
         if name in names:
             raise C4mlError(f"{path}: two models are named {name!r}; give each a distinct name")
         names.add(name)
         if "path" in model:
-            for pipeline in pipelines:
-                points.append({**common, "model": name, "path": str(file), "bits": None, "prune": None,
-                               "pipeline": pipeline, "cost": 0, "input_type": model.get("input_type")})
-            continue
-        model_seed = model.get("seed", seed)
-        if not _int(model_seed):
-            raise C4mlError(f"{path}: models[{k}].seed = {model_seed!r} is not an integer")
-        weights = sum(a * b for a, b in zip(topology, topology[1:]))
-        for b in _bits(model.get("bits", bits), where, path):
-            for p in _prune(model.get("prune", prune), where, path):
-                for pipeline in pipelines:
-                    points.append({**common, "model": name, "topology": list(topology), "bits": b, "prune": p,
-                                   "seed": model_seed, "pipeline": pipeline,
-                                   "cost": int(weights * b * (1 - p))})
+            points += [{**common, "model": name, "path": str(source), "bits": None, "prune": None,
+                        "pipeline": pipeline, "cost": 0, "input_type": model.get("input_type")}
+                       for pipeline in grid["pipelines"]]
+        else:
+            points += _topology_points(k, model, name, source, grid, common, path)
     for index, point in enumerate(points):
         point["index"] = index
         parts = [point["model"]] + ([] if point["bits"] is None else [f"b{point['bits']}", f"p{point['prune']:g}"])
@@ -248,45 +268,35 @@ def run_point(point, output_dir):
     `point` is a dict from load_config (plain data; a model file is a path). Returns a row
     (ROW_KEYS); any failure is caught and returned as the row's one-line `error`."""
     row = empty_row(point)
-    stage = "model"
+    stage = ["model"]
     try:
-        from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR
-        from qonnx_c4ml.metadata import circuit_description
+        from qonnx_c4ml import flow
         from qonnx_c4ml.transformations.generate_circuit import DEFAULT_MAX_OPERATORS
 
         output_dir = Path(output_dir)
         if output_dir.exists():
             shutil.rmtree(output_dir)
         output_dir.mkdir(parents=True)
-        if point.get("path"):
-            from qonnx_c4ml.io import read_model
-
-            model = read_model(point["path"])
-        else:
+        model = point.get("path")
+        if not model:
             from qonnx_c4ml.models import random_mlp
 
             model = random_mlp(point["topology"], point["bits"], point["prune"], point["seed"])
             model.save(str(output_dir / "model.onnx"))
-        stage = "generate"
-        start = time.perf_counter()
-        lbir = model.transform(InferLBIR(input_datatype=point.get("input_type")))
-        generated = lbir.transform(GenerateChiselCircuit(
-            output_dir / "verilog", pipeline=point["pipeline"], top=TOP,
-            max_operators=point.get("max_operators") or DEFAULT_MAX_OPERATORS))
-        row["generate_s"] = round(time.perf_counter() - start, 4)
-        description = circuit_description(generated)
-        row["latency_cycles"] = description.latency_cycles
-        row["adders"] = int(sum(layer.adders for layer in description.layers))
+        result = flow.compile(model, output_dir / "verilog", pipeline=point["pipeline"], top=TOP,
+                              max_operators=point.get("max_operators") or DEFAULT_MAX_OPERATORS,
+                              input_datatype=point.get("input_type"), outputs=False,
+                              on_stage=lambda name: stage.__setitem__(0, name))
+        row.update(generate_s=result.report["generate_s"], latency_cycles=result.description.latency_cycles,
+                   adders=result.adders)
         if point.get("synth", True):
-            from qonnx_c4ml.synth import synthesize
-
-            stage = "synthesis"
-            files = [output_dir / "verilog" / f for f in description.files]
-            result = synthesize(files, description.top, flow=point.get("flow", "generic-fast"), per_module=False,
-                                timeout_s=point.get("timeout_s", 3600))
-            row.update(luts=result.luts, ffs=result.ffs, depth=result.depth, synth_s=round(result.seconds, 2))
+            stage[0] = "synthesis"
+            synthesis = flow.synthesize(result, flow=point.get("flow", "generic-fast"),
+                                        timeout_s=point.get("timeout_s", 3600))
+            row.update(luts=synthesis.luts, ffs=synthesis.ffs, depth=synthesis.depth,
+                       synth_s=round(synthesis.seconds, 2))
     except Exception as error:  # noqa: BLE001 - a failing point is a row, not the end of the sweep
-        row["error"] = f"{stage}: {_one_line(error)}"
+        row["error"] = f"{stage[0]}: {_one_line(error)}"
     try:
         (Path(output_dir) / "row.json").write_text(json.dumps(row, indent=2) + "\n")
     except OSError:
@@ -295,19 +305,6 @@ def run_point(point, output_dir):
 
 
 # ----------------------------------------------------------------------------- the sweep (client side)
-
-def _check_output(output_dir, force):
-    """Refuse a file or (without `force`) a non-empty directory; returns whether to clean up."""
-    output_dir = Path(output_dir)
-    if output_dir.exists() and not output_dir.is_dir():
-        raise C4mlError(f"{output_dir} exists and is not a directory")
-    if output_dir.exists() and any(output_dir.iterdir()):
-        if not force:
-            raise C4mlError(f"{output_dir} is not empty; choose a new directory or pass --force to replace "
-                            "the sweep files in it")
-        return True
-    return False
-
 
 def _prepare_output(output_dir, clean):
     """Create `output_dir`; with `clean`, remove what an earlier sweep wrote (nothing else)."""
@@ -358,7 +355,9 @@ def run_sweep(config, output_dir, scheduler=None, workers=None, force=False, pro
     """Run the grid of `config` on Dask and write the results into `output_dir`; returns the rows
     in grid order. `progress`: show a tqdm bar (default: when stderr is a terminal)."""
     points = load_config(config)
-    clean = _check_output(output_dir, force)
+    from qonnx_c4ml.output_dir import check_output_dir
+
+    clean = check_output_dir(output_dir, force, replaces="the sweep files in it")[1]
     if progress is None:
         progress = sys.stderr.isatty()
     client, cluster = _client(scheduler, DEFAULT_WORKERS if workers is None else workers, connect_timeout)
@@ -421,21 +420,15 @@ def _cell(key, value):
 
 def format_table(rows):
     """The rows as an aligned text table (numbers right-aligned, errors last)."""
+    from qonnx_c4ml.tables import text_lines
+
     keys = [k for k in ROW_KEYS if k != "error"]
     heads = {"latency_cycles": "latency", "generate_s": "gen [s]", "synth_s": "synth [s]"}
     table = [[heads.get(k, k) for k in keys]] + [[_cell(k, row.get(k)) for k in keys] for row in rows]
-    widths = [max(len(line[i]) for line in table) for i in range(len(keys))]
-    left = {"model", "pipeline"}
-    lines = []
-    for r, line in enumerate(table):
-        cells = [c.ljust(w) if k in left else c.rjust(w) for k, c, w in zip(keys, line, widths)]
-        text = "  ".join(cells)
-        if r and rows[r - 1].get("error"):
-            text += f"  error: {rows[r - 1]['error']}"
-        lines.append(text.rstrip())
-        if r == 0:
-            lines.append("-" * len(text))
-    return "\n".join(lines)
+    header, *lines = text_lines(table, left={keys.index("model"), keys.index("pipeline")})
+    lines = [(line + f"  error: {row['error']}").rstrip() if row.get("error") else line
+             for line, row in zip(lines, rows)]
+    return "\n".join([header, "-" * len(header)] + lines)
 
 
 def cmd_sweep(args):

@@ -28,7 +28,8 @@ from qonnx_c4ml.io import read_model
 from qonnx_c4ml.transformations import InferLBIR
 from qonnx_c4ml.comparison import compare, output_lsb
 from qonnx_c4ml.reference import execute
-from qonnx_c4ml.verify import verify, VerifyReport
+from qonnx_c4ml.verify import verify
+from qonnx_c4ml.verify_report import VerifyReport
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "tests" / "fixtures" / "examples"
