@@ -77,6 +77,15 @@ def test_pipeline_none_is_a_copy_and_rejects_zero():
         pipeline(m.netlist, 0)
 
 
+def test_module_shares_only_when_asked():
+    for share, adds in ((False, 2), (True, 1)):
+        m = Module("m", share=share)
+        a, b = inputs(m, 2)
+        m.output("out_data", 0, m.add(a, b), 5, True)
+        m.output("out_data", 5, m.add(a, b), 5, True)
+        assert [n.op for n in m.lowered().values()].count("add") == adds
+
+
 def test_lowered_dot_products_share_and_pipeline():
     rng = np.random.default_rng(2)
     weights = rng.integers(-7, 8, size=(6, 10))
@@ -87,6 +96,8 @@ def test_lowered_dot_products_share_and_pipeline():
         for e, acc in enumerate(dot_products(m, xs, rows)):
             m.output("out_data", 12 * e, acc, 12, True)
         x = rng.integers(-8, 8, size=(64, 10))
-        low = lower(m.netlist, stage_levels)
-        assert np.array_equal(evaluate(low, x, check_ranges=True), x @ weights.T)
-        assert len(low.values()) <= len(lower(m.netlist, stage_levels, share=False).values())
+        shared, plain = lower(m.netlist, stage_levels, share=True), lower(m.netlist, stage_levels)
+        for low in (shared, plain):
+            assert np.array_equal(evaluate(low, x, check_ranges=True), x @ weights.T)
+        assert len(shared.values()) <= len(plain.values())
+        assert [n.name for n in plain.values() if n.op != "reg"] == [n.name for n in m.netlist.values()]

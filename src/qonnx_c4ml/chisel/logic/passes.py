@@ -1,5 +1,5 @@
 """Passes over a netlist: each takes a `Netlist` and returns a new one (the input is left
-as it was), so they compose: `lower` = `share_common` then `pipeline`.
+as it was), so they compose: `lower` = `share_common` (optional) then `pipeline`.
 
 - `share_common`: common-subexpression sharing.  Two nodes with the same operation, the
   same parameters, the same operands (after sharing) and the same result range are one
@@ -166,6 +166,6 @@ def copy(netlist):
     return result
 
 
-def lower(netlist, stage_levels=None, share=True):
-    """The passes every generated module goes through: sharing, then pipelining."""
+def lower(netlist, stage_levels=None, share=False):
+    """The passes every generated module goes through: sharing (if `share`), then pipelining."""
     return pipeline(share_common(netlist) if share else netlist, stage_levels)
