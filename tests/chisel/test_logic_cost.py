@@ -20,6 +20,7 @@ def test_costs_of_a_small_module():
     assert flip_flops(net) == sum(r.width for r in net.registers()) > 0
     c = cost(net)
     assert (c.adders, c.luts, c.levels, c.latency) == (3, 21, 3, net.latency) and c.latency == 3  # sum, max_d, max
+    assert m.cost() == c
 
 
 def test_wiring_costs_nothing():

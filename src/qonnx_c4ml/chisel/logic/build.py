@@ -162,6 +162,11 @@ class Module:
             self._lowered = lower(self.netlist, self.stage_levels, self.share)
         return self._lowered
 
+    def cost(self):
+        """Adders, estimated LUTs, flip-flops, levels and latency of the lowered netlist."""
+        from qonnx_c4ml.chisel.logic.cost import cost
+        return cost(self.lowered())
+
     @property
     def latency(self):
         return self.lowered().latency
