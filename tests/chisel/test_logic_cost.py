@@ -30,3 +30,19 @@ def test_wiring_costs_nothing():
         assert node_luts(node) == 0
     m.output("out_data", 0, m.shift_left(a, 3), 11, True)
     assert adders(m.lowered()) == 0 and luts(m.lowered()) == 0 and cost(m.lowered()).levels == 0
+
+
+def test_count_adders_of_a_layer_equals_its_adder_lines():
+    import numpy as np
+
+    from qonnx_c4ml.chisel.generator import count_adders, layer_module
+
+    weights = np.random.default_rng(5).integers(-7, 8, size=(6, 9))
+    thresholds = np.array([[-30, -10, 0, 10, 30]] * 6)
+    for stage_levels in (None, 2):
+        module, _, _, latency, levels = layer_module("fc", weights, "INT4", "INT4", "thresholds", thresholds, -2,
+                                                     stage_levels)
+        lines = [line for line in module.verilog().splitlines() if not line.strip().startswith("//")]
+        assert count_adders(module) == sum(1 for line in lines if " + " in line or " - " in line) > 0
+        assert levels == module.cost().levels > 0 and latency == module.cost().latency
+        assert (latency > 0) == bool(stage_levels)
