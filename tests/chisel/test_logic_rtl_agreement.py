@@ -7,6 +7,7 @@ One Verilator build for all graphs (tests/e2e/combined.py), in the default build
 rerun of identical Verilog costs no compile.
 """
 import numpy as np
+import pytest
 from e2e.combined import CombinedCircuits, host_split
 from qonnx.custom_op.registry import getCustomOp
 from qonnx_builder import build_mlp, random_mlp_spec
@@ -21,8 +22,8 @@ from qonnx_c4ml.verify import random_inputs
 GRAPHS, SAMPLES, SEED = 60, 200, 20261202
 
 
-def layer_modules(model):
-    """(node, Module) per LBIR node, built as GenerateChiselCircuit builds them (pipeline none)."""
+def layer_modules(model, stage_levels=None):
+    """(node, Module) per LBIR node, built as GenerateChiselCircuit builds them."""
     ports, modules = {}, []
     for node in [n for n in model.graph.node if n.domain == DOMAIN]:
         op = getCustomOp(node)
@@ -32,24 +33,24 @@ def layer_modules(model):
                 dtype = op.get_nodeattr("in_dtype" if i == 0 else "in_dtype_b")
                 in_ports[i] = port_for_dtype(int(np.prod(model.get_tensor_shape(name)[1:])), dtype)
         if node.op_type == "QMaxPool2D":
-            module, _, out, _, _ = max_pool_module(node.name, in_ports[0], op.windows())
+            module, _, out, _, _ = max_pool_module(node.name, in_ports[0], op.windows(), stage_levels)
         else:
             channel_of = op.channel_of_outputs() if node.op_type != "QDense" else np.arange(op.weight_codes().shape[0])
             module, _, out, _, _ = linear_module(
                 node.name, in_ports, connections_of(op, in_ports), op.get_nodeattr("out_dtype"),
                 op.get_nodeattr("requant"), op.threshold_codes(), channel_of, op.get_nodeattr("out_base"),
-                None, op.get_nodeattr("threshold_weights"))
+                stage_levels, op.get_nodeattr("threshold_weights"))
         ports[node.output[0]] = out
         modules.append((node, module))
     return modules
 
 
-def netlist_codes(model, context, circuit_input_codes, n):
+def netlist_codes(model, context, circuit_input_codes, n, stage_levels=None):
     """Codes of every LBIR tensor, evaluated from the netlists alone (the circuit input
     seeded), and the mismatches of each layer against the LBIR context."""
     values = {}
     layer_mismatches = 0
-    for node, module in layer_modules(model):
+    for node, module in layer_modules(model, stage_levels):
         operands = []
         for name in node.input:
             if name not in values:
@@ -83,3 +84,24 @@ def test_netlist_evaluation_equals_verilator_on_fuzz_graphs(tmp_path, record_pro
     assert elements > 0
     assert rtl_mismatches == 0
     assert lbir_mismatches == 0
+
+
+@pytest.mark.parametrize("case", range(3))
+def test_pipelined_netlist_evaluation_equals_verilator(case, tmp_path):
+    """The graphs of tests/e2e/test_pipelining.py (same seeds and levels, so the Verilator
+    cache holds their builds): the pipelined netlists (registers pass values on) give the
+    codes the pipelined RTL gives, cycle latency handled by the harness."""
+    from qonnx_c4ml.circuit import Circuit
+
+    spec = random_mlp_spec(np.random.default_rng(4242 + case))
+    spec.po2 = True
+    levels = [1, 2, 3][case % 3]
+    original = build_mlp(spec)
+    circuit = Circuit(original, output_dir=tmp_path / "v", pipeline=levels)
+    model = original.transform(InferLBIR())
+    _, context, codes, circuit_output, _ = host_split(model, random_inputs(original, SAMPLES, seed=case))
+    values, layer_mismatches = netlist_codes(model, context, codes, SAMPLES, levels)
+    rtl_codes = circuit.run_codes(codes)
+    assert circuit.latency_cycles == 1 + sum(module.latency for _, module in layer_modules(model, levels))
+    assert values[circuit_output].shape == rtl_codes.shape
+    assert np.count_nonzero(values[circuit_output] != rtl_codes) == 0 and layer_mismatches == 0
