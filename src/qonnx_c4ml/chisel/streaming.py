@@ -53,6 +53,8 @@ import numpy as np
 from qonnx_c4ml.chisel.arith import dot_products, max_tree, requantize
 from qonnx_c4ml.chisel.generator import HEADER, WAIVER, port_for_dtype
 from qonnx_c4ml.chisel.hw import Module, literal
+from qonnx_c4ml.chisel.logic.cost import adders
+from qonnx_c4ml.chisel.logic.passes import logic_levels
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.interface import Port
 from qonnx_c4ml.lbir.conv import conv_output_hw
@@ -176,26 +178,17 @@ def engine_module(layer, op, stage_levels=None):
         if code.lo < out_lo or code.hi > out_hi:
             raise AssertionError(f"{layer.name}: channel {m} range [{code.lo}, {code.hi}] exceeds "
                                  f"{op.get_nodeattr('out_dtype')}")
-    levels = max((code.level for code in codes if not code.is_constant), default=0)
-    codes, latency = module.registered_outputs(codes)
     for m, code in enumerate(codes):
-        module.assign(f"out_data[{m * layer.out.bits} +: {layer.out.bits}]", module.operand(code, layer.out.bits))
-    layer.engine_latency, layer.engine_levels = latency, levels
-    layer.adders = sum(1 for line in module.lines if " + " in line or " - " in line)
+        module.output("out_data", m * layer.out.bits, code, layer.out.bits, layer.out.signed)
+    layer.engine_latency, layer.engine_levels = module.latency, logic_levels(module.netlist)
+    layer.adders = adders(module.lowered())
     return module
 
 
 def module_verilog_with_enable(module, header=""):
     """Like Module.verilog, but pipeline registers load only while `enable` is high, so a
     stalled stream freezes the engine's stages together with their valid bits."""
-    ports = ",\n".join(f"  {d} wire [{w - 1}:0] {n}" for d, w, n in module.ports)
-    body = list(module.lines)
-    if module.registers:
-        body += ["  always @(posedge clock) begin", "    if (enable) begin"]
-        body += [f"      {reg} <= {source};" for reg, source in module.registers]
-        body += ["    end", "  end"]
-    body = "\n".join(body)
-    return f"{header}module {module.name} (\n{ports}\n);\n{body}\nendmodule\n"
+    return module.verilog(header, enable="enable")
 
 
 # -- the streaming layer -------------------------------------------------------------------

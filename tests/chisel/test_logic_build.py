@@ -1,0 +1,80 @@
+"""chisel/logic/build.py: the builder records typed nodes with exact ranges and folds what
+the ranges decide."""
+import pytest
+
+from qonnx_c4ml.chisel.logic.build import Module
+
+
+def module_with(*ranges):
+    m = Module("m")
+    xs = []
+    for i, (lo, hi) in enumerate(ranges):
+        bits = max(lo.bit_length(), hi.bit_length()) + (1 if lo < 0 else 0)
+        x = m.input_element("in_data", i, max(bits, 1), lo < 0)
+        xs.append(m.narrow(x, lo, hi))
+    return m, xs
+
+
+def test_arithmetic_ranges_and_ops():
+    m, (a, b) = module_with((0, 3), (-4, 3))
+    s, d, n = m.add(a, b), m.sub(a, b), m.neg(b)
+    assert (s.op, s.lo, s.hi) == ("add", -4, 6)
+    assert (d.op, d.lo, d.hi) == ("sub", -3, 7)
+    assert (n.op, n.lo, n.hi) == ("neg", -3, 4)
+    sl = m.shift_left(a, 2)
+    assert (sl.op, sl.lo, sl.hi, sl.params) == ("shl", 0, 12, (2,))
+    sr = m.shift_right(d, 1)
+    assert (sr.op, sr.lo, sr.hi, sr.width, sr.signed) == ("shr", -2, 3, d.width - 1, True)
+    names = [v.name for v in m.netlist.values()]
+    assert names[:2] == ["x0", "x1"] and len(set(names)) == len(names)
+
+
+def test_constants_fold_and_ranges_decide():
+    m, (a,) = module_with((0, 7))
+    assert m.add(m.const(2), m.const(3)).lo == 5 and m.sub(m.const(2), m.const(3)).lo == -1
+    assert m.shift_left(a, 0) is a and m.shift_right(a, 0) is a
+    assert m.shift_right(a, 3).lo == 0 and m.shift_right(a, 3).is_constant
+    assert m.at_least(a, 0).lo == 1 and m.at_least(a, 8).lo == 0  # no comparator
+    before = len(m.netlist.nodes)
+    assert m.clamp(a, 0, 7) is a and m.maximum(a, m.const(-1)) is a
+    assert len(m.netlist.nodes) == before
+
+
+def test_comparator_is_sign_of_difference():
+    m, (a,) = module_with((-8, 7))
+    ge = m.at_least(a, 3)
+    assert ge.op == "ge" and (ge.lo, ge.hi) == (0, 1)
+    (diff,) = ge.args
+    assert diff.op == "sub" and diff.args[1].lo == 3 and (diff.lo, diff.hi) == (-11, 4)
+
+
+def test_clamp_builds_muxes_with_the_clamped_range():
+    m, (a,) = module_with((-20, 20))
+    c = m.clamp(a, 0, 5)
+    assert (c.op, c.lo, c.hi) == ("mux", 0, 5)
+    high = c.args[1]  # under ? value : lo
+    assert (high.op, high.lo, high.hi) == ("mux", -20, 5)
+
+
+def test_maximum_and_low_bits_equal():
+    m, (a, b) = module_with((0, 9), (-3, 12))
+    mx = m.maximum(a, b)
+    assert mx.op == "max" and (mx.lo, mx.hi) == (0, 12) and mx.args[1:] == (a, b)
+    eq = m.low_bits_equal(b, 2, 1)
+    assert eq.op == "eq" and eq.params == (2, 1)
+    with pytest.raises(ValueError):
+        m.low_bits_equal(a, 9, 0)
+
+
+def test_narrow_refuses_a_wider_range():
+    m, (a,) = module_with((0, 7))
+    with pytest.raises(ValueError):
+        m.narrow(a, -1, 7)
+
+
+def test_no_nodes_after_lowering():
+    m, (a, b) = module_with((0, 3), (0, 3))
+    m.output("out_data", 0, m.add(a, b), 3, False)
+    assert m.latency == 0 and len(m.lowered().outputs()) == 1
+    with pytest.raises(RuntimeError):
+        m.add(a, b)

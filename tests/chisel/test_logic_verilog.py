@@ -1,0 +1,57 @@
+"""chisel/logic/verilog.py: the one writer's text."""
+from qonnx_c4ml.chisel.logic.build import Module
+from qonnx_c4ml.chisel.logic.verilog import literal, module_verilog, operand
+
+
+def test_literal_and_operand():
+    assert literal(-1, 4) == "4'hf" and literal(5, 8) == "8'h5"
+    m = Module("m")
+    u = m.input_element("in_data", 0, 3, False)
+    s = m.input_element("in_data", 1, 4, True)
+    assert operand(u, 5) == "$signed({1'b0, x0})" and operand(u, 3) == "$signed(x0)"
+    assert operand(s, 2) == "$signed(x1[1:0])" and operand(m.const(-2), 4) == "$signed(4'he)"
+
+
+def test_combinational_module_text():
+    m = Module("adder")
+    m.port("input", "in_data", 6)
+    m.port("output", "out_data", 4)
+    a = m.input_element("in_data", 0, 3, False)
+    b = m.input_element("in_data", 1, 3, False)
+    m.comment("one adder")
+    s = m.add(a, b, base="acc")
+    m.output("out_data", 0, s, 4, False)
+    assert m.verilog("// h\n") == (
+        "// h\nmodule adder (\n  input wire [5:0] in_data,\n  output wire [3:0] out_data\n);\n"
+        "  wire [2:0] x0 = in_data[0 +: 3];\n  wire [2:0] x1 = in_data[3 +: 3];\n  // one adder\n"
+        "  wire [3:0] acc = $signed({1'b0, x0}) + $signed({1'b0, x1});\n"
+        "  assign out_data[0 +: 4] = $signed(acc);\nendmodule\n")
+
+
+def pipelined():
+    m = Module("piped", stage_levels=1)
+    m.port("input", "clock", 1)
+    m.port("input", "enable", 1)
+    m.port("input", "in_data", 8)
+    m.port("output", "out_data", 5)
+    a = m.input_element("in_data", 0, 4, True)
+    b = m.input_element("in_data", 1, 4, True)
+    c = m.clamp(m.sub(a, b, base="d"), -4, 3)
+    m.output("out_data", 0, m.maximum(c, m.shift_right(a, 2)), 5, True)
+    return m
+
+
+def test_registers_and_enable():
+    m = pipelined()
+    text = m.verilog()
+    assert "  reg signed [4:0] d_q1;" in text and "  always @(posedge clock) begin\n    d_q1 <= d;" in text
+    assert "  wire [0:0] clamp_over = ~clamp_over_d[5];" in text  # wiring: same stage as the subtraction
+    # the mux is one level later: select and operand both come through their stage-2 registers
+    assert "  wire signed [4:0] clamp_hi = clamp_over_q2 ? $signed(5'h3) : $signed(d_q2);" in text
+    assert "  wire signed [1:0] shr = x0[3:2];" in text
+    gated = module_verilog(m.lowered(), "", enable="enable")
+    assert "    if (enable) begin\n      d_q1 <= d;" in gated
+    body = lambda t: [line.strip() for line in t.splitlines() if "<=" not in line and "always" not in line
+                      and line.strip() not in ("begin", "end", "if (enable) begin")]
+    assert body(gated) == body(text)
+    assert text.count(" <= ") == len(m.lowered().registers()) == gated.count(" <= ")
