@@ -58,7 +58,7 @@ class CircuitDescription:
     # "parallel": one sample per cycle through the docs/ARCHITECTURE.md §3 interface.
     # "streaming": the leading conv/pool layers take one pixel per cycle (valid/ready, in_ready
     # and out_ready added to the interface; in_data is one pixel); `stream` holds their
-    # geometry, initiation interval and latency (chisel.streaming.generate_streaming).
+    # geometry, initiation interval and latency (chisel.stream.generate.generate_streaming).
     style: str = "parallel"
     stream: dict = field(default_factory=dict)
 

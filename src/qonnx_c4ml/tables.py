@@ -1,7 +1,7 @@
 """Tables as text: aligned plain text (terminal), Markdown and HTML (reports).
 
 Every table the package prints or writes goes through here: `text_lines` (the sweep table,
-the demo summary; `chisel.streaming.format_report` may use it too), `markdown` and `html`
+the demo summary; `chisel.stream.generate.format_report`), `markdown` and `html`
 (report.md/.html, sweep.md/.html). Cells are strings; the caller formats the numbers.
 """
 import html as _html

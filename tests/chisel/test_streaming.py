@@ -1,4 +1,4 @@
-"""Streaming convolution circuits (chisel/streaming.py) against the LBIR numpy semantics.
+"""Streaming convolution circuits (chisel/stream/) against the LBIR numpy semantics.
 
 Each case is a random QConv2D/QMaxPool2D chain on a small image; one Verilator build of the
 frame top and one of the stream top per case, 64 random frames each, streamed continuously
@@ -13,8 +13,8 @@ import pytest
 from onnx import TensorProto, helper
 from qonnx.custom_op.registry import getCustomOp
 
-from qonnx_c4ml.chisel.streaming import (build_stream_layers, format_report, generate_streaming, model_schedule,
-                                         rate_bound, size_line_buffers)
+from qonnx_c4ml.chisel.stream.generate import build_stream_layers, format_report, generate_streaming
+from qonnx_c4ml.chisel.stream.schedule import model_schedule, rate_bound, size_line_buffers
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.lbir.conv import conv_output_hw
 from qonnx_c4ml.lbir.dense import accumulator_range

@@ -16,6 +16,7 @@ import numpy as np
 
 from qonnx_c4ml.chisel.arith import dot_products, max_tree, requantize
 from qonnx_c4ml.chisel.hw import Module
+from qonnx_c4ml.chisel.ports import module_header
 from qonnx_c4ml.chisel.logic.cost import adders
 from qonnx_c4ml.chisel.logic.passes import logic_levels
 from qonnx_c4ml.errors import UnsupportedModelError
@@ -130,16 +131,7 @@ def top_module(name, layers, pipeline, circuit_input, circuit_output, inp):
     operands that arrive earlier (a residual branch's skip path) wait in delay registers.
     The valid bit runs through a shift register as long as the latency."""
     out = next(layer.out for layer in layers if layer.output == circuit_output)
-    lines = [
-        f"module {name} (",
-        "  input wire clock,",
-        "  input wire reset,",
-        "  input wire in_valid,",
-        f"  input wire [{inp.width - 1}:0] in_data,",
-        "  output wire out_valid,",
-        f"  output wire [{out.width - 1}:0] out_data",
-        ");",
-    ]
+    lines = module_header(name, inp.width, out.width)
     arrival = {circuit_input: ("in_data", 0, inp.width)}
     if pipeline != "none":  # registered inputs: no logic between the input pins and a register
         lines += [f"  reg [{inp.width - 1}:0] in_data_q;", "  always @(posedge clock) in_data_q <= in_data;"]
@@ -179,43 +171,10 @@ def top_module(name, layers, pipeline, circuit_input, circuit_output, inp):
     return "\n".join(lines) + "\n", latency
 
 
-def streaming_top(name, front, tail, out):
-    """`name`: the streaming front (pixels in, frames out) feeding the fully parallel tail
-    (combinational, read from the front's frame register); valid/ready pass through."""
-    lines = [
-        f"module {name} (",
-        "  input wire clock,",
-        "  input wire reset,",
-        "  input wire in_valid,",
-        "  output wire in_ready,",
-        f"  input wire [{front['pixel_in']['elements'] * front['pixel_in']['bits'] - 1}:0] in_data,",
-        "  output wire out_valid,",
-        "  input wire out_ready,",
-        f"  output wire [{out.width - 1}:0] out_data",
-        ");",
-        f"  wire [{front['out']['elements'] * front['out']['bits'] - 1}:0] frame;",
-        f"  {front['top']} u_front (.clock(clock), .reset(reset), .in_valid(in_valid), .in_ready(in_ready), "
-        ".in_data(in_data), .out_valid(out_valid), .out_ready(out_ready), .out_data(frame));",
-    ]
-    if tail:
-        lines += [f"  {tail} u_tail (.clock(clock), .reset(reset), .in_valid(out_valid), .in_data(frame), "
-                  ".out_valid(), .out_data(out_data));"]
-    else:
-        lines += ["  assign out_data = frame;"]
-    lines.append("endmodule")
-    return "\n".join(lines) + "\n"
-
-
 def registered_wrapper(top, inp, out, latency):
     """`<top>_registered`: input and output registers around the top, for timing analysis."""
-    return f"""module {top}_registered (
-  input wire clock,
-  input wire reset,
-  input wire in_valid,
-  input wire [{inp.width - 1}:0] in_data,
-  output reg out_valid,
-  output reg [{out.width - 1}:0] out_data
-);
+    header = "\n".join(module_header(f"{top}_registered", inp.width, out.width, out_kind="reg"))
+    return header + f"""
   // latency {latency} + 2 cycles
   reg [{inp.width - 1}:0] in_data_q;
   reg in_valid_q;

@@ -1,4 +1,4 @@
-"""Run frames through a streaming circuit (chisel/streaming.py) in Verilator.
+"""Run frames through a streaming circuit (chisel/stream/) in Verilator.
 
 The host serializes each frame (N, C*H*W codes, channels first) into H*W pixels in raster
 order, each pixel its C channel codes packed with channel 0 in the LSBs; the circuit's frame
@@ -30,7 +30,7 @@ def frames_to_pixels(codes, in_shape):
 class StreamingCircuit:
     """A built streaming circuit: `run_frames` pushes frames through it.
 
-    `description` is the dict returned by `chisel.streaming.generate_streaming`.  `top="frame"`
+    `description` is the dict returned by `chisel.stream.generate.generate_streaming`.  `top="frame"`
     drives the frame top (output beats are whole frames, gathered by the collector);
     `top="stream"` drives `<top>_stream`, whose output beats are the last layer's pixels, so
     back-pressure reaches every output pixel; the driver then assembles the frames.

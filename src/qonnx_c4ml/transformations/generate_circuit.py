@@ -27,9 +27,9 @@ from qonnx_c4ml.chisel.generator import (
     max_pool_module,
     port_for_dtype,
     registered_wrapper,
-    streaming_top,
     top_module,
 )
+from qonnx_c4ml.chisel.stream.tops import streaming_top
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.interface import CircuitDescription, LayerCircuit, Port
 from qonnx_c4ml.lbir.graph import lbir_graph, lbir_submodel
@@ -193,7 +193,7 @@ class GenerateChiselCircuit(Transformation):
 
     def apply_streaming(self, model, front, rest, circuit_output):
         """Streaming conv/pool front + fully parallel (combinational) tail behind its frame register."""
-        from qonnx_c4ml.chisel.streaming import generate_streaming
+        from qonnx_c4ml.chisel.stream.generate import generate_streaming
 
         if self.pipeline != "none":
             raise UnsupportedModelError(

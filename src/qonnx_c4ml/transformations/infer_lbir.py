@@ -44,7 +44,7 @@ from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.lbir import DOMAIN
 from qonnx_c4ml.lbir.conv import conv_output_hw
 from qonnx_c4ml.lbir.dense import accumulator_range
-from qonnx_c4ml.names import unique_name
+from qonnx_c4ml.names import unique_name, verilog_identifier
 from qonnx_c4ml.lbir.dtypes import datatype_for_range, datatype_range
 from qonnx_c4ml.transformations.batch_axis import batched_name, declared_shape_nodes, per_sample_shape, transpose_axes
 from qonnx_c4ml.lbir.staircase import threshold_columns
@@ -116,11 +116,6 @@ def _fractions(values, shape):
     return out
 
 
-def _sanitize(name):
-    clean = "".join(c if c.isalnum() else "_" for c in name).strip("_")
-    return clean or "layer"
-
-
 class InferLBIR(Transformation):
     """Replace the quantized layers of a QONNX model (as exporters write it, see prepare.py) by LBIR
     nodes (see module doc); `input_datatype` ("FIXED<16,6>", ...): input_type.py."""
@@ -172,7 +167,7 @@ class _Lowering:
         return self.consts.value(node.input[pos]), pos
 
     def fresh_name(self, base):
-        return unique_name(_sanitize(base), self.layer_names)
+        return unique_name(verilog_identifier(base), self.layer_names)
 
     # -- the walk ------------------------------------------------------------------------
     def run(self):

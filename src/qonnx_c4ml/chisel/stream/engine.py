@@ -1,0 +1,71 @@
+"""The window engine of a streaming layer: window vector (KH*KW*C elements) -> one output pixel.
+
+QConv2D: shift-add dot products + requantization per output channel; QMaxPool2D: a max tree
+per channel.  Built on the logic IR; with `stage_levels` pipelined, registers loading only
+while `enable` is high (a stalled stream freezes the engine with its valid bits).
+"""
+import numpy as np
+
+from qonnx_c4ml.chisel.arith import dot_products, max_tree, requantize
+from qonnx_c4ml.chisel.hw import Module
+from qonnx_c4ml.chisel.logic.cost import adders
+from qonnx_c4ml.chisel.logic.passes import logic_levels
+from qonnx_c4ml.chisel.stream.geometry import window_index
+from qonnx_c4ml.lbir.dtypes import datatype_range
+
+def engine_module(layer, op, stage_levels=None):
+    """The window engine: window vector (KH*KW*C elements) -> one output pixel (O elements)."""
+    c_in = layer.in_shape[0]
+    kh, kw = layer.kernel
+    n_window = kh * kw * c_in
+    module = Module(f"{layer.name}_engine", stage_levels)
+    if stage_levels:
+        module.port("input", "clock", 1)
+        module.port("input", "enable", 1)
+    module.port("input", "in_data", n_window * layer.inp.bits)
+    module.port("output", "out_data", layer.out.width)
+    inputs = [module.input_element("in_data", k, layer.inp.bits, layer.inp.signed) for k in range(n_window)]
+    out_lo, out_hi = datatype_range(op.get_nodeattr("out_dtype"))
+    codes = []
+    if layer.op_type == "QConv2D":
+        weights = op.weight_codes()
+        group = int(op.get_nodeattr("group"))
+        out_channels, per_group = weights.shape[:2]
+        connections = []
+        for o in range(out_channels):
+            first = (o // (out_channels // group)) * per_group
+            connections.append([(window_index(layer, u, v, first + g_c), int(weights[o, g_c, u, v]))
+                                for g_c in range(per_group) for u in range(kh) for v in range(kw)
+                                if weights[o, g_c, u, v]])
+        module.comment(f"{out_channels} dot products over a {kh}x{kw}x{c_in} window "
+                       f"({np.count_nonzero(weights)} non-zero weights)")
+        accs = dot_products(module, inputs, connections)
+        requant = op.get_nodeattr("requant")
+        thresholds = op.threshold_codes()
+        for m, acc in enumerate(accs):
+            if requant == "thresholds":
+                code = requantize(module, acc, [int(t) for t in thresholds[m]], int(op.get_nodeattr("out_base")),
+                                  f"out{m}", op.get_nodeattr("threshold_weights"))
+            else:
+                code = acc
+            codes.append(code)
+    else:
+        module.comment(f"max over a {kh}x{kw} window, {c_in} channels (padding enters as the smallest code)")
+        for c in range(c_in):
+            window = [inputs[window_index(layer, u, v, c)] for u in range(kh) for v in range(kw)]
+            codes.append(max_tree(module, window, base=f"max{c}"))
+    for m, code in enumerate(codes):
+        if code.lo < out_lo or code.hi > out_hi:
+            raise AssertionError(f"{layer.name}: channel {m} range [{code.lo}, {code.hi}] exceeds "
+                                 f"{op.get_nodeattr('out_dtype')}")
+    for m, code in enumerate(codes):
+        module.output("out_data", m * layer.out.bits, code, layer.out.bits, layer.out.signed)
+    layer.engine_latency, layer.engine_levels = module.latency, logic_levels(module.netlist)
+    layer.adders = adders(module.lowered())
+    return module
+
+
+
+def engine_verilog(layer, engine, header):
+    """Verilog text of `engine`: pipeline registers gated by `enable` when it has stages."""
+    return engine.verilog(header, enable="enable") if layer.engine_latency else engine.verilog(header)

@@ -1,0 +1,129 @@
+"""The cycle model of the streaming control (the rules of the Verilog, without data): latency,
+initiation interval, and line buffer sizing."""
+from dataclasses import dataclass
+
+import numpy as np
+
+class _LayerSchedule:
+    """Cycle model of one layer's control (the same rules as the Verilog, without data)."""
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.write_row = self.write_col = self.frame_row0 = 0
+        self.top, self.left = -layer.pads[0], -layer.pads[1]
+        self.pipe = [False] * (1 + layer.engine_latency)  # window register + engine stages
+        self.out_valid = False
+
+    def in_ready(self):
+        h = self.layer.in_shape[1]
+        first_row = min(max(self.top, 0), h - 1)
+        return self.write_row - self.frame_row0 - first_row < self.layer.line_buffer_rows
+
+    def step(self, in_take, out_ready):
+        """One clock edge; returns whether an output pixel left (out_valid and out_ready)."""
+        layer = self.layer
+        _, h, w = layer.in_shape
+        kh, kw = layer.kernel
+        need_row = min(max(self.top + kh - 1, 0), h - 1)
+        need_col = min(max(self.left + kw - 1, 0), w - 1)
+        ahead = self.write_row - self.frame_row0 - need_row
+        window_ready = ahead > 0 or (ahead == 0 and self.write_col > need_col)
+        advance = not self.out_valid or out_ready
+        left = self.out_valid and out_ready
+        issue = window_ready and advance
+        if in_take:
+            self.write_col += 1
+            if self.write_col == w:
+                self.write_col, self.write_row = 0, self.write_row + 1
+        if issue:
+            _, oh, ow = layer.out_shape
+            if self.left == (ow - 1) * layer.strides[1] - layer.pads[1]:
+                self.left = -layer.pads[1]
+                if self.top == (oh - 1) * layer.strides[0] - layer.pads[0]:
+                    self.top, self.frame_row0 = -layer.pads[0], self.frame_row0 + h
+                else:
+                    self.top += layer.strides[0]
+            else:
+                self.left += layer.strides[1]
+        if advance:
+            self.out_valid = self.pipe[-1]
+            self.pipe = [issue] + self.pipe[:-1]
+        return left
+
+
+@dataclass
+class Schedule:
+    """What the control model measured (cycles)."""
+
+    latency: int  # first pixel of frame 0 accepted -> the collector's out_valid
+    ii: int  # largest gap between consecutive frames
+    input_stalls: int  # cycles a pending input pixel was refused
+    refusals: list  # per layer: cycles its upstream offered a pixel it refused
+    layer_latencies: list  # per layer: its first input pixel -> its frame 0's last output pixel, inclusive
+
+
+def rate_bound(layers):
+    """Fewest cycles per frame any one-pixel-per-cycle chain can take: every layer reads its
+    input frame and writes its output frame at one pixel per cycle."""
+    return max(max(l.in_shape[1] * l.in_shape[2], l.out_shape[1] * l.out_shape[2]) for l in layers)
+
+
+def model_schedule(layers, n_frames=6):
+    """Continuous streaming of `n_frames` frames (a pixel offered every cycle, output always
+    read) through the control model (the rules of the Verilog, without data)."""
+    schedules = [_LayerSchedule(layer) for layer in layers]
+    pixels = layers[0].in_shape[1] * layers[0].in_shape[2]
+    out_pixels = layers[-1].out_shape[1] * layers[-1].out_shape[2]
+    sent, collected, frames, cycle = 0, 0, [], 0
+    refusals = [0] * len(layers)
+    layer_done = [None] * len(layers)
+    layer_start = [None] * len(layers)
+    layer_count = [0] * len(layers)
+    limit = 100 * (n_frames + 2) * rate_bound(layers) + 1000
+    while len(frames) < n_frames and cycle < limit:
+        # readies come from registers only (the collector is always ready here)
+        readies = [s.in_ready() for s in schedules] + [True]
+        offers = [sent < n_frames * pixels] + [s.out_valid for s in schedules]
+        for k, schedule in enumerate(schedules):
+            take = offers[k] and readies[k]
+            refusals[k] += offers[k] and not readies[k]
+            if take and layer_start[k] is None:
+                layer_start[k] = cycle
+            if schedule.step(take, readies[k + 1]):
+                layer_count[k] += 1
+                per_frame = layers[k].out_shape[1] * layers[k].out_shape[2]
+                if layer_count[k] == per_frame and layer_done[k] is None:
+                    layer_done[k] = cycle
+        sent += offers[0] and readies[0]
+        if offers[-1]:
+            collected += 1
+            if collected == out_pixels:
+                frames.append(cycle + 1)  # frame_valid rises at the next edge
+                collected = 0
+        cycle += 1
+    if len(frames) < n_frames:
+        raise AssertionError(f"streaming control model deadlocked after {cycle} cycles")
+    return Schedule(latency=frames[0], ii=int(np.diff(frames).max()) if n_frames > 1 else pixels,
+                    input_stalls=refusals[0], refusals=refusals,
+                    layer_latencies=[done - start + 1 for start, done in zip(layer_start, layer_done)])
+
+
+def size_line_buffers(layers, max_rounds=24):
+    """Grow line buffers (doubling rows) until the modelled stream runs at the rate bound.
+
+    R = the next power of two >= KH + 1 rows suffices for 'same'-like padding; heavy bottom
+    padding makes several output rows due after the last input row, and the reader then needs
+    more rows of slack to keep the writer going.  The layer grown is the most downstream one
+    that refused input (upstream refusals are often its back-pressure)."""
+    for _ in range(max_rounds):
+        schedule = model_schedule(layers)
+        if schedule.ii <= rate_bound(layers):
+            return schedule
+        refused = [layer for layer, count in zip(layers, schedule.refusals) if count
+                   and layer.line_buffer_rows < 4 * (layer.in_shape[1] + layer.kernel[0])]
+        if not refused:
+            return schedule
+        layer = refused[-1]
+        layer.line_buffer_rows *= 2
+        layer.line_buffer_bits = layer.line_buffer_rows * layer.in_shape[2] * layer.inp.width
+    return model_schedule(layers)
