@@ -40,14 +40,18 @@ own node calls `ctx.emit(node, out_codes, dtype)`, marks the original nodes it r
 `ctx.removed` and returns the activation of its output codes.  Registration happens at
 import: import the module before InferLBIR runs (the built-in families are imported below).
 `registry.rules()` lists the table in the order the walk tries it.
+
+Reading a lowered graph: `circuit_boundary(lbir_model)` (assemble.py) says which tensor
+carries the circuit's input codes, which its output codes, and where the host tail starts.
 """
 from qonnx_c4ml.transformations.lowering.registry import LoweringRule, first_input, register, rules
 
 from qonnx_c4ml.transformations.lowering import add, conv, dense, layout, pool, quantizers  # noqa: E402
 from qonnx_c4ml.transformations.lowering.activation import Activation  # noqa: E402
+from qonnx_c4ml.transformations.lowering.assemble import CircuitBoundary, circuit_boundary  # noqa: E402
 from qonnx_c4ml.transformations.lowering.driver import lower_prepared  # noqa: E402
 from qonnx_c4ml.transformations.lowering.layer import Layer  # noqa: E402
 
 BUILTIN_FAMILIES = (layout, conv, dense, pool, add, quantizers)  # importing them registered their rules
 
-__all__ = ["Activation", "Layer", "LoweringRule", "first_input", "lower_prepared", "register", "rules"]
+__all__ = ["Activation", "CircuitBoundary", "Layer", "LoweringRule", "circuit_boundary", "first_input", "lower_prepared", "register", "rules"]

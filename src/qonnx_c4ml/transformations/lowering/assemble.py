@@ -2,8 +2,11 @@
 
 Original nodes absorbed into the circuit are dropped, original nodes still feeding the graph
 output are kept, all in topological order; shapes are inferred and the LBIR tensors annotated
-with their qonnx DataTypes.
+with their qonnx DataTypes.  `circuit_boundary` reads that layout back: where the circuit's
+input codes are written, where its output codes are read, and where the host tail starts.
 """
+from dataclasses import dataclass
+
 from onnx import helper
 
 from qonnx.core.datatype import DataType
@@ -80,3 +83,22 @@ def ordered(nodes, graph):
             raise UnsupportedModelError(
                 f"could not order {len(pending)} nodes after lowering (first: {pending[0].name})")
     return out
+
+
+@dataclass
+class CircuitBoundary:
+    """Where the integer part of a lowered graph starts and ends (graph order)."""
+
+    input_codes: str  # the tensor the host prefix writes the first LBIR node's input codes to
+    output_codes: str  # the last LBIR node's output codes
+    first_tail_node: object  # the first host node after the last LBIR node, None if there is none
+
+
+def circuit_boundary(lbir_model):
+    """The CircuitBoundary of a model InferLBIR lowered (its nodes in the order assemble wrote)."""
+    nodes = list(lbir_model.graph.node)
+    layers = [i for i, n in enumerate(nodes) if n.domain == DOMAIN]
+    if not layers:
+        raise ValueError("the model has no LBIR nodes: lower it with InferLBIR first")
+    tail = nodes[layers[-1] + 1] if layers[-1] + 1 < len(nodes) else None
+    return CircuitBoundary(nodes[layers[0]].input[0], nodes[layers[-1]].output[0], tail)
