@@ -6,7 +6,8 @@ from lowering_graphs import Graph, assert_exact, attr, lbir_nodes, lower
 from qonnx_c4ml.errors import UnsupportedModelError
 
 
-def conv_net(group=1, pad_node=False, strides=(1, 1), pads=(0, 0, 0, 0), dilations=(1, 1), bias=True, final_quant=True, seed=0):
+def conv_net(group=1, pad_node=False, strides=(1, 1), pads=(0, 0, 0, 0), dilations=(1, 1), bias=True,
+             final_quant=True, seed=0):
     g = Graph(seed)
     x = g.quant("inp", 0.5, 4)
     if pad_node:

@@ -54,4 +54,5 @@ from qonnx_c4ml.transformations.lowering.layer import Layer  # noqa: E402
 
 BUILTIN_FAMILIES = (layout, conv, dense, pool, add, quantizers)  # importing them registered their rules
 
-__all__ = ["Activation", "CircuitBoundary", "Layer", "LoweringRule", "circuit_boundary", "first_input", "lower_prepared", "register", "rules"]
+__all__ = ["Activation", "CircuitBoundary", "Layer", "LoweringRule", "circuit_boundary", "first_input",
+           "lower_prepared", "register", "rules"]

@@ -88,11 +88,6 @@ class LoweringContext:
                         stack.append(user)
         return False
 
-    @staticmethod
-    def tensor_of(act):
-        """Name of the original float tensor `act` stands for (its codes' source)."""
-        return act.tensor
-
     # -- emitting ------------------------------------------------------------------------
     def fresh_name(self, base):
         return unique_name(sanitize(base), self.layer_names)
