@@ -12,11 +12,11 @@ import numpy as np
 
 from qonnx.core.onnx_exec import execute_onnx
 
-from qonnx_c4ml.lbir import DOMAIN
 from qonnx_c4ml.sim import CircuitSimulator, build_library
 from qonnx_c4ml.transformations import GenerateChiselCircuit
 from qonnx_c4ml.metadata import circuit_description
 from qonnx_c4ml.reference import with_batch
+from qonnx_c4ml.transformations.lowering import circuit_boundary
 
 
 def to_bits(codes, bits):
@@ -95,12 +95,10 @@ def host_split(lbir_model, x):
     """Run the LBIR graph on `x`: (batched model, full qonnx context, circuit input codes,
     circuit output tensor name, first host tail node or None)."""
     model = with_batch(lbir_model, x.shape[0])
-    nodes = list(model.graph.node)
-    layers = [i for i, n in enumerate(nodes) if n.domain == DOMAIN]
+    boundary = circuit_boundary(model)
     context = execute_onnx(model, {model.graph.input[0].name: x}, return_full_exec_context=True)
-    codes = context[nodes[layers[0]].input[0]].reshape(x.shape[0], -1).astype(np.int64)
-    tail = nodes[layers[-1] + 1] if layers[-1] + 1 < len(nodes) else None
-    return model, context, codes, nodes[layers[-1]].output[0], tail
+    codes = context[boundary.input_codes].reshape(x.shape[0], -1).astype(np.int64)
+    return model, context, codes, boundary.output_codes, boundary.first_tail_node
 
 
 def host_tail(model, context, tail, circuit_output, rtl_codes):

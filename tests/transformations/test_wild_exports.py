@@ -20,7 +20,7 @@ from qonnx_c4ml.lbir import DOMAIN
 from qonnx_c4ml.transformations import InferLBIR
 from qonnx_c4ml.transformations.batch_axis import per_sample_shape
 from qonnx_c4ml.transformations.constants import HOST_PREFIX_OPS
-from qonnx_c4ml.transformations.infer_lbir import HOST_PREFIX_OPS as LOWERING_PREFIX_OPS
+from qonnx_c4ml.transformations.constants import HOST_PREFIX_OPS as LOWERING_PREFIX_OPS
 from qonnx_c4ml.transformations.input_type import PREPROCESSING_OPS, parse_input_datatype
 from qonnx_c4ml.verify import random_inputs
 

@@ -1,6 +1,6 @@
 """A layer's output quantizer as levels on y = alpha*acc + beta, one function per kind.
 
-InferLBIR's `requantize` turns these levels into integer thresholds (lbir/requant.py); this
+`lowering/quantizers.requantize` turns these levels into integer thresholds (lbir/requant.py); this
 module says, for each quantizer a layer may end in, when its code steps up and what a code
 is worth:
 
@@ -39,7 +39,8 @@ class QuantizerLevels:
 
 
 def quantizer_levels(lowering, layer, quant):
-    """QuantizerLevels of the quantizer node `quant` ending `layer`."""
+    """QuantizerLevels of the quantizer node `quant` ending `layer`; `lowering` is the walk's
+    LoweringContext (lowering/context.py: `consts`, `per_channel`, `channel_vector`, `expand`)."""
     kind = {"Quant": quant_levels, "IntQuant": quant_levels, "FloatQuant": minifloat_levels,
             "BipolarQuant": bipolar_levels, "Trunc": trunc_levels}.get(quant.op_type, multithreshold_levels)
     return kind(lowering, layer, quant)
