@@ -46,6 +46,7 @@ from qonnx_c4ml.lbir.conv import conv_output_hw
 from qonnx_c4ml.lbir.dense import accumulator_range
 from qonnx_c4ml.names import unique_name
 from qonnx_c4ml.lbir.dtypes import datatype_for_range, datatype_range
+from qonnx_c4ml.transformations.finn_front import affine_glue, constants_as_initializers
 from qonnx_c4ml.transformations.batch_axis import batched_name, declared_shape_nodes, per_sample_shape, transpose_axes
 from qonnx_c4ml.lbir.staircase import threshold_columns
 from qonnx_c4ml.lbir.requant import as_fraction, integer_thresholds, relu_levels
@@ -248,7 +249,9 @@ class _Lowering:
             return self.layer_result(self.add_layer(node))
         if node.op_type in GLUE_OPS + ("Relu",) + LAYER_QUANTIZERS and self.glue_reaches_quantizer(node):
             return self.layer_result(self.identity_layer(act, node))
-        return []
+        # FINN graphs (finn_front.py): constant Add/Mul between a quantizer and the next layer
+        glued = affine_glue(self, node, tensor, act, Activation, _fractions)
+        return [glued] if glued is not None else []
 
     @staticmethod
     def layer_result(step):
@@ -940,9 +943,10 @@ class _Lowering:
                 raise UnsupportedModelError(
                     "is left outside the circuit: an op the flow cannot fold sits between "
                     "quantizers before it", node, "see the README's supported ops table")
+        keep, host_constants = constants_as_initializers(ordered(keep, graph))  # FINN reads initializers
         new_graph = helper.make_graph(
-            ordered(keep, graph), graph.name or "qonnx_c4ml", list(graph.input), list(graph.output),
-            initializer=[i for i in graph.initializer if i.name in needed])
+            keep, graph.name or "qonnx_c4ml", list(graph.input), list(graph.output),
+            initializer=[i for i in graph.initializer if i.name in needed] + host_constants)
         model = helper.make_model(new_graph, opset_imports=list(self.model.model.opset_import),
                                   producer_name="qonnx-c4ml")
         if not any(o.domain == DOMAIN for o in model.opset_import):
