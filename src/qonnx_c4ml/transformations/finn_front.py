@@ -103,6 +103,11 @@ class _Rewriter:
         """Standard nodes replacing `node`, or None to keep it."""
         if node.op_type == "XnorPopcountMatMul":
             return self.xnor_matmul(node, node.input[0], self.weights(node, node.input[1]), node.output[0])
+        if node.op_type == "Im2Col":
+            raise UnsupportedModelError(
+                "is FINN's lowered convolution (LowerConvsToMatMul); InferLBIR lowers Conv itself", node,
+                "call InferLBIR on the streamlined graph before LowerConvsToMatMul (the first part of "
+                "FINN's step_streamline / step_convert_to_hw for CNNs)")
         if not node.domain.startswith(FINN_HW_DOMAIN):
             return None
         refuse_finn_hw_op(self.model, node)
@@ -143,6 +148,10 @@ def refuse_finn_hw_op(model, node):
         raise UnsupportedModelError(
             f"is a FINN hardware op ({node.op_type}) that InferLBIR does not lower", node, WHERE_TO_CALL)
     shape = model.get_tensor_shape(node.input[0])
+    if node.op_type == "Thresholding" and (shape is None or len(shape) != 2):
+        raise UnsupportedModelError(
+            f"is a FINN Thresholding on a {len(shape or [])}-D (channels-last) tensor, between "
+            "Transposes InferLBIR cannot fold", node, WHERE_TO_CALL)
     if node.op_type in MVAU_OPS and (shape is None or len(shape) != 2):
         raise UnsupportedModelError(
             f"is a FINN {node.op_type} on a {len(shape or [])}-D input (a convolution lowered to "
@@ -172,25 +181,31 @@ def rewrite_finn_ops(model):
 
 # -- lowering hooks (called from infer_lbir.py) ----------------------------------------------
 def _reaches_layer(lowering, node):
-    """True if `node`'s output runs through constant affine ops and layout ops into a layer op."""
+    """(reaches, through_max_pool): True if `node`'s output runs through constant affine ops,
+    layout ops and MaxPool into a layer op (max pooling commutes with a positive affine map)."""
+    pooled = False
     for _ in range(64):
         nxt = lowering.only_consumer(node.output[0])
         if nxt is None:
-            return False
+            return False, pooled
         if nxt.op_type in LAYER_OPS:
-            return nxt.input[0] == node.output[0]
-        if nxt.op_type in LAYOUT or (nxt.op_type in AFFINE_OPS and lowering.const_operand(nxt, node.output[0])[0]
-                                     is not None):
+            return nxt.input[0] == node.output[0], pooled
+        pooled = pooled or nxt.op_type == "MaxPool"
+        if nxt.op_type in LAYOUT + ("MaxPool",) or (
+                nxt.op_type in AFFINE_OPS and lowering.const_operand(nxt, node.output[0])[0] is not None):
             node = nxt
             continue
-        return False
-    return False
+        return False, pooled
+    return False, pooled
 
 
 def affine_glue(lowering, node, tensor, act, activation_type, fractions):
     """The activation after a constant Add/Sub/Mul/Div `node` that leads into the next layer
     (module doc), or None if `node` is not such an op."""
-    if node.op_type not in AFFINE_OPS or tensor not in node.input or not _reaches_layer(lowering, node):
+    if node.op_type not in AFFINE_OPS or tensor not in node.input:
+        return None
+    reaches, pooled = _reaches_layer(lowering, node)
+    if not reaches:
         return None
     value, pos = lowering.const_operand(node, tensor)
     if value is None:
@@ -216,6 +231,8 @@ def affine_glue(lowering, node, tensor, act, activation_type, fractions):
         offset, offset32 = offset - c, offset32 - c32
     else:  # Sub: c - x
         scale, offset, scale32, offset32 = -scale, c - offset, -scale32, c32 - offset32
+    if pooled and any(v <= 0 for v in scale.ravel()):
+        return None  # max pooling does not commute with a negative scale
     lowering.removed.add(node.name)
     return activation_type(act.codes, act.index, scale, offset, scale32.astype(np.float32),
                            offset32.astype(np.float32), act.lo, act.hi, act.codes_shape, node.output[0], act.pads)
