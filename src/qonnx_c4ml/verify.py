@@ -171,6 +171,7 @@ class VerifyReport:
     reference_noise: Comparison = None  # float32 qonnx against the exact reference
     layers: list = None  # layerwise=True: one qonnx_c4ml.layerwise.LayerCheck per layer
     first_failing_layer: str = None
+    reference: str = ""  # which graph "qonnx" is (finn_front.reference_description)
 
     def as_dict(self):
         return asdict(self)
@@ -187,6 +188,8 @@ class VerifyReport:
             ref += (f"   noise: {100 * (1 - noise.same_code_fraction):.3f}% of outputs on another code, "
                     f"max {noise.max_diff_lsb:.3g} LSB")
         lines.append(ref)
+        if self.reference:
+            lines.append(f"{'':8} reference: {self.reference}")
         for c in self.comparisons:
             if c.skipped:
                 lines.append(f"{c.stage:8} skipped: {c.skipped}")
@@ -372,6 +375,7 @@ def verify(model, samples=1000, seed=0, inputs=None, rtl=True, pipeline="none", 
     The float32 reference and the exact reference run on InferLBIR's prepared graph
     (prepare.prepare_for_lowering): the same function as the original on grid inputs, with the
     input quantizer the exact engine starts from and the tensor names of the layerwise map."""
+    from qonnx_c4ml.transformations.finn_front import reference_description
     from qonnx_c4ml.transformations.prepare import prepare_for_lowering
 
     original = load_model(model)
@@ -383,6 +387,7 @@ def verify(model, samples=1000, seed=0, inputs=None, rtl=True, pipeline="none", 
         raise C4mlError("--layerwise needs a model with a batch axis (this one reshapes it away, e.g. "
                         "torch.flatten(x)); run verify without --layerwise")
     report, reference, float_run = _reference_stage(prepared, x, seed, batchless)
+    report.reference = reference_description(original)
     exact_values = _exact_stage(report, exact, batchless, float_run)
     results = {}
     _qcdq_stage(report, original, x, reference, results)

@@ -249,3 +249,28 @@ def constants_as_initializers(nodes):
         else:
             kept.append(node)
     return kept, initializers
+
+
+def finn_stage(model):
+    """Which FINN front-end stage `model` looks like (None: not a FINN graph), for messages and
+    verify's statement of its reference."""
+    ops = {n.op_type for n in model.graph.node}
+    domains = {n.domain for n in model.graph.node}
+    if any(d.startswith(FINN_HW_DOMAIN) for d in domains):
+        return "FINN hardware layers (after step_convert_to_hw)"
+    if "XnorPopcountMatMul" in ops:
+        return "FINN streamlined, XnorPopcountMatMul (after ConvertBipolarMatMulToXnorPopcount)"
+    if "MultiThreshold" in ops and not ops & {"Quant", "IntQuant", "BipolarQuant", "FloatQuant"}:
+        return "FINN (after ConvertQONNXtoFINN: activations are MultiThresholds)"
+    return None
+
+
+def reference_description(model):
+    """verify's reference, in words: the graph as given; for a FINN graph, say that it is its own
+    reference (ConvertQONNXtoFINN's thresholds round exact ties up, qonnx's Quant to even)."""
+    stage = finn_stage(model)
+    if stage is None:
+        return "qonnx execute_onnx of the model as given"
+    return (f"qonnx execute_onnx of the given FINN graph ({stage}), with FINN's custom ops registered: "
+            "a FINN graph is its own reference (its MultiThresholds round exact ties up where the "
+            "original QONNX Quant rounds half to even, so it may differ from the original export)")
