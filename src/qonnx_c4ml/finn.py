@@ -8,9 +8,9 @@
                                      step_c4ml_direct_logic])
 
 `step_c4ml_direct_logic(model, cfg) -> model` has FINN's step signature. Put it after FINN's
-front-end steps (any of them: after step_qonnx_to_finn, step_tidy_up, step_streamline, or after
-step_convert_to_hw for MLPs — before step_specialize_layers); it is the last step (what follows
-it is our circuit, not FINN's dataflow graph). It writes into `cfg.output_dir/c4ml/`:
+front-end steps: after step_qonnx_to_finn or step_tidy_up (any network), step_streamline (MLPs;
+for CNNs it lowers Conv to Im2Col), or step_convert_to_hw (MLPs, before step_specialize_layers);
+it is the last step (what it returns is our circuit, not FINN's dataflow graph). It writes into `cfg.output_dir/c4ml/`:
 the Verilog, `model_lbir.onnx`, `report.json`/`report.md`/`report.html` (as `qonnx-c4ml
 compile` does), `finn_input.onnx` (the FINN graph it was given) and, unless `verify_samples=0`,
 `verify.json`/`verify.txt`: the differential check (`qonnx_c4ml.verify.verify`, numpy and

@@ -3,7 +3,7 @@
 `finn_stages(model)` yields (stage name, model after that stage):
   cleanup (qonnx cleanup_model) -> qonnx_to_finn (ConvertQONNXtoFINN) -> tidy_up (GiveUniqueNodeNames,
   GiveReadableTensorNames, InferShapes, FoldConstants, InferDataTypes, RemoveStaticGraphInputs)
-  -> streamline (AbsorbSignBiasIntoMultiThreshold + Streamline) -> xnor_round
+  -> streamline (AbsorbScalarBiasIntoMultiThreshold + Streamline) -> xnor_round
   (ConvertBipolarMatMulToXnorPopcount, AbsorbAddIntoMultiThreshold, AbsorbMulIntoMultiThreshold,
   RoundAndClipThresholds, InferDataTypes) -> mvau (InferBinaryMatrixVectorActivation,
   InferQuantizedMatrixVectorActivation) -> thresholding (InferThresholdingLayer)
@@ -43,7 +43,7 @@ def tidy_up(model):
 
 
 def streamline(model):
-    return model.transform(absorb.AbsorbSignBiasIntoMultiThreshold()).transform(Streamline())
+    return model.transform(absorb.AbsorbScalarBiasIntoMultiThreshold()).transform(Streamline())
 
 
 def xnor_round(model):
@@ -64,6 +64,34 @@ def to_thresholding(model):
 PASSES = {"cleanup": cleanup_model, "qonnx_to_finn": lambda m: m.transform(ConvertQONNXtoFINN()),
           "tidy_up": tidy_up, "streamline": streamline, "xnor_round": xnor_round, "mvau": to_mvau,
           "thresholding": to_thresholding}
+
+
+def step_qonnx_to_finn(model, cfg):
+    """FINN's step_qonnx_to_finn (finn-plus 1.6.1 build_dataflow_steps): cleanup + ConvertQONNXtoFINN
+    with the config's MultiThreshold bit-width filter."""
+    from finn.transformation.qonnx.convert_qonnx_to_finn import default_filter_function_generator
+    return cleanup_model(model).transform(ConvertQONNXtoFINN(filter_function=default_filter_function_generator(
+        max_multithreshold_bit_width=cfg.max_multithreshold_bit_width)))
+
+
+def step_tidy_up(model, cfg):
+    """FINN's step_tidy_up."""
+    from finn.transformation.qonnx.give_unique_node_names_recursive import GiveUniqueNodeNamesRecursive
+    for t in [InferShapes(), FoldConstants(), GiveUniqueNodeNamesRecursive(), GiveReadableTensorNames(),
+              InferDataTypes(), RemoveStaticGraphInputs()]:
+        model = model.transform(t)
+    return model
+
+
+def step_streamline(model, cfg):
+    """FINN's step_streamline for a network without Conv (with Conv it also lowers them to Im2Col)."""
+    from qonnx.transformation.general import RemoveUnusedTensors
+    from qonnx.transformation.infer_data_layouts import InferDataLayouts
+    assert not any(n.op_type == "Conv" for n in model.graph.node)
+    for t in [absorb.AbsorbScalarBiasIntoMultiThreshold(), Streamline(), ConvertBipolarMatMulToXnorPopcount(),
+              Streamline(), absorb.AbsorbScalarMulAddIntoTopK(), InferDataLayouts(), RemoveUnusedTensors()]:
+        model = model.transform(t)
+    return model
 
 
 def finn_stages(model, until="thresholding"):

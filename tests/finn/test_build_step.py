@@ -5,14 +5,15 @@ finn.builder.build_dataflow_config.DataflowBuildConfig.
 
 build_dataflow itself cannot be imported here: finn-plus 1.6.1's build_dataflow_steps imports
 finn.xsi.SimEngine at module level, which raises without a Vivado installation (XILINX_VIVADO). So
-FINN's front-end steps are spelled out with the same FINN passes (tests/finn/finn_flow.py).
+FINN's front-end steps are spelled out with the same FINN passes in the same order
+(tests/finn/finn_flow.py: step_qonnx_to_finn, step_tidy_up, step_streamline).
 """
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from finn_flow import PASSES, finn_outputs
+from finn_flow import finn_outputs, step_qonnx_to_finn, step_streamline, step_tidy_up
 
 from finn.builder.build_dataflow_config import DataflowBuildConfig
 from qonnx.core.modelwrapper import ModelWrapper
@@ -23,13 +24,6 @@ from qonnx_c4ml.io import read_model
 from qonnx_c4ml.verify import execute
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "examples"
-
-
-def finn_step(stage):
-    def step(model, cfg):
-        return PASSES[stage](model)
-    step.__name__ = f"step_{stage}"
-    return step
 
 
 def run_steps(model, cfg):
@@ -45,10 +39,10 @@ def run_steps(model, cfg):
 
 @pytest.mark.slow
 def test_step_after_finn_streamlining_writes_verilog_and_report(tmp_path):
-    """BNN flow: qonnx_to_finn -> tidy_up -> streamline -> xnor/round (XnorPopcountMatMul) -> our step."""
-    front = [finn_step(s) for s in ("cleanup", "qonnx_to_finn", "tidy_up", "streamline", "xnor_round")]
+    """BNN flow: FINN's step_qonnx_to_finn -> step_tidy_up -> step_streamline (which makes the
+    XnorPopcountMatMuls) -> our step."""
     cfg = DataflowBuildConfig(output_dir=str(tmp_path / "build"), synth_clk_period_ns=10.0, generate_outputs=[],
-                              steps=front + [step_c4ml_direct_logic])
+                              steps=[step_qonnx_to_finn, step_tidy_up, step_streamline, step_c4ml_direct_logic])
     original = read_model(EXAMPLES / "fc_small_1w1a.onnx")
     result = run_steps(original, cfg)
     out = tmp_path / "build" / "c4ml"
@@ -75,7 +69,7 @@ def test_step_after_finn_streamlining_writes_verilog_and_report(tmp_path):
 def test_step_with_options_after_tidy_up(tmp_path):
     step = c4ml_step(verify_samples=0, pipeline="1")
     cfg = DataflowBuildConfig(output_dir=str(tmp_path / "b"), synth_clk_period_ns=10.0, generate_outputs=[],
-                              steps=[finn_step("qonnx_to_finn"), finn_step("tidy_up"), step])
+                              steps=[step_qonnx_to_finn, step_tidy_up, step])
     result = run_steps(read_model(EXAMPLES / "fc_small_2w2a.onnx"), cfg)
     report = json.loads((tmp_path / "b" / "c4ml" / "report.json").read_text())
     assert report["pipeline"] == "1" and report["latency_cycles"] >= 1
