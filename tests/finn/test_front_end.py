@@ -5,6 +5,7 @@ LBIR graph); and the messages for the FINN stages InferLBIR does not take.
 
 Models: Brevitas' BNN-PYNQ examples (tests/fixtures/examples, scripts/make_brevitas_example_fixtures.py)
 - fc_small_1w1a / fc_small_2w2a: the FC class (TFC topology) on 8x8 inputs, 1-bit and 2-bit;
+- tfc_w1a1_style / tfc_w2a2_style (tests/fixtures): 784-64-64-64-10 MLPs, numpy only;
 - cnv_small_2w2a / cnv_small_1w1a: the CNV class narrowed (FINN's reference CNN, convolutions
   without bias: qonnx 1.0's ExtractBiasFromConv cannot take our CNN fixtures' quantized biases).
 """
@@ -30,10 +31,15 @@ MLPS = ["fc_small_1w1a", "fc_small_2w2a"]
 CNNS = ["cnv_small_1w1a", "cnv_small_2w2a"]
 # the FINN ops each stage must have produced (so the test sees what it claims to test)
 EXPECTED_OPS = {("fc_small_1w1a", "xnor_round"): "XnorPopcountMatMul", ("cnv_small_1w1a", "xnor_round"):
-                "XnorPopcountMatMul", "mvau": "MVAU", "thresholding": "Thresholding", "qonnx_to_finn": "MultiThreshold"}
+                "XnorPopcountMatMul", ("tfc_w1a1_style", "xnor_round"): "XnorPopcountMatMul", "mvau": "MVAU", "thresholding": "Thresholding", "qonnx_to_finn": "MultiThreshold"}
+
+
+TFC = ["tfc_w1a1_style", "tfc_w2a2_style"]  # tests/fixtures: 784-64-64-64-10 (scripts/make_brevitas_fixtures.py)
 
 
 def model_of(name):
+    if name in TFC:
+        return read_model(EXAMPLES.parent / f"{name}.onnx")
     return read_model(EXAMPLES / MANIFEST[name]["file"])
 
 
@@ -46,10 +52,10 @@ def ops(model):
     return {n.op_type for n in model.graph.node}
 
 
-@pytest.mark.parametrize("name", MLPS + CNNS)
+@pytest.mark.parametrize("name", MLPS + TFC + CNNS)
 def test_every_front_end_stage_lowers_exactly_in_numpy(name, record_property):
     """Each stage of FINN's front end -> InferLBIR -> LBIR numpy == qonnx on that FINN graph (bit-exact)."""
-    until = "thresholding" if name in MLPS else "mvau"  # CNN Thresholding is 4-D: refused below
+    until = "mvau" if name in CNNS else "thresholding"  # CNN Thresholding is 4-D: refused below
     original = model_of(name)
     x = inputs(original, 12, seed=1)
     seen = []
