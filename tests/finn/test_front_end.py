@@ -19,6 +19,11 @@ from finn_flow import STAGES, finn_outputs, finn_stage, finn_stages, streamline,
 from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
 from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
+from onnx import TensorProto, helper, numpy_helper
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.transformation.infer_shapes import InferShapes
+from qonnx.util.basic import qonnx_make_model
+
 from e2e.combined import CombinedCircuits, host_split, host_tail
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.io import read_model
@@ -182,3 +187,36 @@ def test_finn_graph_is_its_own_reference():
     assert report.reference.startswith("qonnx execute_onnx of the given FINN graph")
     assert report.passed and next(c for c in report.comparisons if c.stage == "lbir").exact_fraction == 1.0, \
         report.table()
+
+
+def bipolar_mvau_model(seed=0, mw=8, mh=4):
+    """BipolarQuant input -> FINN MVAU with BIPOLAR inputs and weights, binaryXnorMode=0 (FINN
+    computes xnor-popcount of (x+1)/2 and (w+1)/2), thresholds to UINT2."""
+    rng = np.random.default_rng(seed)
+    w = rng.choice([-1.0, 1.0], size=(mw, mh)).astype(np.float32)
+    thresholds = np.sort(rng.integers(0, mw + 1, size=(mh, 3)), axis=1).astype(np.float32)
+    nodes = [helper.make_node("BipolarQuant", ["x", "s"], ["xq"], domain="qonnx.custom_op.general", name="inq"),
+             helper.make_node("MVAU", ["xq", "w", "t"], ["y"], domain="finn.custom_op.fpgadataflow", name="mvau",
+                              backend="fpgadataflow", MW=mw, MH=mh, SIMD=1, PE=1, inputDataType="BIPOLAR",
+                              weightDataType="BIPOLAR", outputDataType="UINT2", ActVal=0, binaryXnorMode=0,
+                              noActivation=0)]
+    graph = helper.make_graph(
+        nodes, "bipolar_mvau", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, mw])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, mh])],
+        initializer=[numpy_helper.from_array(np.float32(1.0), "s"), numpy_helper.from_array(w, "w"),
+                     numpy_helper.from_array(thresholds, "t")])
+    return ModelWrapper(qonnx_make_model(graph, producer_name="tests/finn")).transform(InferShapes())
+
+
+def test_bipolar_mvau_and_the_legacy_op_name():
+    """MVAU on +-1 inputs and weights ((x @ W + K) / 2 counts the agreements) lowers bit-exactly, and
+    the pre-finn-plus name MatrixVectorActivation lowers the same (finn-plus no longer executes it:
+    compared with the MVAU graph's outputs)."""
+    model = bipolar_mvau_model()
+    x = np.random.default_rng(1).uniform(-1, 1, size=(64, 8)).astype(np.float32)
+    reference = finn_outputs(model, x)
+    assert len(np.unique(reference)) > 1
+    np.testing.assert_array_equal(execute(model.transform(InferLBIR()), x), reference)
+    legacy = ModelWrapper(model.model.__deepcopy__())
+    next(n for n in legacy.graph.node if n.op_type == "MVAU").op_type = "MatrixVectorActivation"
+    np.testing.assert_array_equal(execute(legacy.transform(InferLBIR()), x), reference)
