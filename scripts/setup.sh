@@ -2,8 +2,8 @@
 # Install what qonnx-c4ml needs on a fresh Debian/Ubuntu machine, then the package itself.
 #   system: verilator (RTL simulation), yosys + iverilog (synthesis/cross-checks), ccache, g++, make,
 #           chromium (headless check that report.html renders)
-#   python: this package with its test and train extras (torch==2.13.0 CPU, brevitas), into the
-#           active Python environment
+#   python: this package with its test, train and finn extras (torch==2.13.0 CPU, brevitas), into the
+#           active Python environment, and finn-plus==1.6.1 without its dependencies (see below)
 # Safe to rerun: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,4 +31,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-"$PYTHON" -m pip install --quiet --disable-pip-version-check -e '.[test,train]'
+"$PYTHON" -m pip install --quiet --disable-pip-version-check -e '.[test,train,finn]'
+# FINN's maintained fork, for qonnx_c4ml.finn (the FINN build step) and tests/finn: its pure-Python
+# front-end passes only. --no-deps on purpose: finn-plus pins brevitas==0.13.0 (setuptools<70, which
+# clashes with our torch==2.13.0 CPU build), onnx/onnxruntime/protobuf versions older than ours and
+# Vivado-side tools; the `finn` extra above installs exactly what its front end imports.
+"$PYTHON" -m pip install --quiet --disable-pip-version-check --no-deps 'finn-plus==1.6.1'

@@ -141,6 +141,7 @@ def verify(model, samples=1000, seed=0, inputs=None, rtl=True, pipeline="none", 
     The float32 reference and the exact reference run on InferLBIR's prepared graph
     (prepare.prepare_for_lowering): the same function as the original on grid inputs, with the
     input quantizer the exact engine starts from and the tensor names of the layerwise map."""
+    from qonnx_c4ml.transformations.finn_front import reference_description
     from qonnx_c4ml.transformations.prepare import prepare_for_lowering
 
     original = load_model(model)
@@ -152,6 +153,7 @@ def verify(model, samples=1000, seed=0, inputs=None, rtl=True, pipeline="none", 
         raise C4mlError("--layerwise needs a model with a batch axis (this one reshapes it away, e.g. "
                         "torch.flatten(x)); run verify without --layerwise")
     report, reference, float_run = _reference_stage(prepared, x, seed, batchless)
+    report.reference = reference_description(original)
     exact_values = _exact_stage(report, exact, batchless, float_run)
     results = {}
     _qcdq_stage(report, original, x, reference, results)

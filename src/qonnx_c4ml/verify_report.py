@@ -21,6 +21,7 @@ class VerifyReport:
     reference_noise: Comparison = None  # float32 qonnx against the exact reference
     layers: list = None  # layerwise=True: one qonnx_c4ml.layerwise.LayerCheck per layer
     first_failing_layer: str = None
+    reference: str = ""  # which graph "qonnx" is (finn_front.reference_description)
 
     def as_dict(self):
         return asdict(self)
@@ -37,6 +38,8 @@ class VerifyReport:
             ref += (f"   noise: {100 * (1 - noise.same_code_fraction):.3f}% of outputs on another code, "
                     f"max {noise.max_diff_lsb:.3g} LSB")
         lines.append(ref)
+        if self.reference:
+            lines.append(f"{'':8} reference: {self.reference}")
         for c in self.comparisons:
             if c.skipped:
                 lines.append(f"{c.stage:8} skipped: {c.skipped}")

@@ -24,6 +24,7 @@ from qonnx.transformation.infer_shapes import InferShapes
 
 from qonnx_c4ml.names import unique_name
 from qonnx_c4ml.transformations.constants import QUANTIZER_OPS
+from qonnx_c4ml.transformations.finn_front import rewrite_finn_ops
 from qonnx_c4ml.transformations.input_type import apply_input_grid
 
 QONNX_GENERAL = "qonnx.custom_op.general"
@@ -44,6 +45,7 @@ def prepare_for_lowering(model, input_datatype=None):
     """A cleaned deep copy of `model` (see module doc) and the tensors of its host input chain."""
     model = ModelWrapper(copy.deepcopy(model.model))
     rename_legacy_domains(model)
+    rewrite_finn_ops(model)  # FINN's XnorPopcountMatMul / MVAU / Thresholding -> standard ops
     remove_static_inputs(model)
     model = model.transform(InferShapes())
     if has_foldable_constants(model):

@@ -46,13 +46,13 @@ carries the circuit's input codes, which its output codes, and where the host ta
 """
 from qonnx_c4ml.transformations.lowering.registry import LoweringRule, first_input, register, rules
 
-from qonnx_c4ml.transformations.lowering import add, conv, dense, layout, pool, quantizers  # noqa: E402
+from qonnx_c4ml.transformations.lowering import add, affine, conv, dense, layout, pool, quantizers  # noqa: E402
 from qonnx_c4ml.transformations.lowering.activation import Activation  # noqa: E402
 from qonnx_c4ml.transformations.lowering.assemble import CircuitBoundary, circuit_boundary  # noqa: E402
 from qonnx_c4ml.transformations.lowering.driver import lower_prepared  # noqa: E402
 from qonnx_c4ml.transformations.lowering.layer import Layer  # noqa: E402
 
-BUILTIN_FAMILIES = (layout, conv, dense, pool, add, quantizers)  # importing them registered their rules
+BUILTIN_FAMILIES = (layout, conv, dense, pool, add, quantizers, affine)  # importing them registered their rules
 
 __all__ = ["Activation", "CircuitBoundary", "Layer", "LoweringRule", "circuit_boundary", "first_input",
            "lower_prepared", "register", "rules"]

@@ -13,6 +13,7 @@ from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.infer_shapes import InferShapes
 
+from qonnx_c4ml.transformations.finn_front import constants_as_initializers
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.lbir import DOMAIN
 from qonnx_c4ml.transformations.lowering.context import LINEAR_OPS
@@ -47,9 +48,10 @@ def assemble(ctx):
     """The new ModelWrapper: kept nodes in order, the original's opsets, metadata and datatypes."""
     graph = ctx.model.graph
     keep, needed = kept_nodes(ctx)
+    keep, host_constants = constants_as_initializers(ordered(keep, graph))  # FINN reads initializers
     new_graph = helper.make_graph(
-        ordered(keep, graph), graph.name or "qonnx_c4ml", list(graph.input), list(graph.output),
-        initializer=[i for i in graph.initializer if i.name in needed])
+        keep, graph.name or "qonnx_c4ml", list(graph.input), list(graph.output),
+        initializer=[i for i in graph.initializer if i.name in needed] + host_constants)
     model = helper.make_model(new_graph, opset_imports=list(ctx.model.model.opset_import),
                               producer_name="qonnx-c4ml")
     if not any(o.domain == DOMAIN for o in model.opset_import):
