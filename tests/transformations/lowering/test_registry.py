@@ -28,7 +28,7 @@ def lower_neg(ctx, node, act):
 def test_builtin_rules_in_the_order_the_walk_tries_them():
     names = [r.name.rsplit(".", 1)[-1] for r in rules()]
     assert names == ["lower_layout", "lower_pad", "lower_dense", "lower_conv", "lower_average_pool",
-                     "lower_max_pool", "lower_add", "identity_layer"]
+                     "lower_max_pool", "lower_add", "identity_layer", "lower_affine_glue"]
     assert [r.order for r in rules()] == sorted(r.order for r in rules())
 
 
