@@ -4,6 +4,7 @@
 counts every import, function-local ones too.  The cycle check below covers what the layer
 contract does not: modules inside one package importing each other in a circle.
 """
+import ast
 import os
 import subprocess
 import sys
@@ -88,3 +89,25 @@ def test_cycle_finder_finds_a_cycle():
     graph.add_import(importer="pkg.b", imported="pkg.a")
     graph.add_import(importer="pkg.c", imported="pkg.a")
     assert import_cycles(graph) == [["pkg.a", "pkg.b"]]
+
+
+SOURCE = Path(qonnx_c4ml.__file__).resolve().parent
+MAX_MODULE_LINES = 500
+MAX_FUNCTION_LINES = 80
+LONG_FUNCTION_MARK = "Longer than 80 lines"  # a long function's docstring says why, starting so
+
+
+def test_modules_are_small_enough_to_read():
+    sizes = {str(f.relative_to(SOURCE)): len(f.read_text().splitlines()) for f in SOURCE.rglob("*.py")}
+    assert sizes and {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES} == {}
+
+
+def test_long_functions_say_why():
+    unexplained = []
+    for path in SOURCE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > MAX_FUNCTION_LINES and LONG_FUNCTION_MARK not in (ast.get_docstring(node) or ""):
+                    unexplained.append(f"{path.relative_to(SOURCE)}:{node.lineno} {node.name} ({length} lines)")
+    assert unexplained == []
