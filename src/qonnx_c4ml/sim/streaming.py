@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qonnx_c4ml.sim.closeable import Closeable
 from qonnx_c4ml.sim.errors import SimulationError
 from qonnx_c4ml.sim.packing import pack_codes, unpack_codes, words_for_bits
 from qonnx_c4ml.sim.verilator import build_library
@@ -27,7 +28,7 @@ def frames_to_pixels(codes, in_shape):
     return codes.transpose(0, 2, 3, 1).reshape(-1, c)
 
 
-class StreamingCircuit:
+class StreamingCircuit(Closeable):
     """A built streaming circuit: `run_frames` pushes frames through it.
 
     `description` is the dict returned by `chisel.stream.generate.generate_streaming`.  `top="frame"`
@@ -136,15 +137,6 @@ class StreamingCircuit:
         if self._handle is not None:
             self._lib.qc4ml_destroy(self._handle)
             self._handle = None
-
-    def __del__(self):
-        self.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
 
 
 def run_frames(description, codes, backpressure=None, cache_dir=None, top="frame"):

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from qonnx_c4ml.sim import cxx
+from qonnx_c4ml.sim.closeable import Closeable
 from qonnx_c4ml.sim.errors import SimulationError
 from qonnx_c4ml.sim.packing import pack_codes, unpack_codes, words_for_bits
 from qonnx_c4ml.sim.process import exclusive_lock, run_logged
@@ -221,7 +222,7 @@ def _default_threads():
     return len(os.sched_getaffinity(0))
 
 
-class CircuitSimulator:
+class CircuitSimulator(Closeable):
     """Runs batches through one circuit library; `latency` is the circuit's cycles in-to-out.
 
     A batch is split over up to `threads` (default: the cores this process may use) independent
@@ -324,15 +325,6 @@ class CircuitSimulator:
         instances, self._instances = getattr(self, "_instances", []), []
         for handle in instances:
             self._lib.qc4ml_destroy(handle)
-
-    def __del__(self):
-        self.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
 
 
 def simulate(so_path, codes_in, in_elem_bits, in_signed, n_out, out_elem_bits, out_signed,
