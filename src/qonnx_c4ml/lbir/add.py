@@ -12,13 +12,11 @@ integer weights p, q align the two scales exactly (power-of-two scales give powe
 """
 import numpy as np
 
-from qonnx.core.datatype import DataType
-from qonnx.custom_op.base import CustomOp
-
+from qonnx_c4ml.lbir.layer_op import LayerOp, REQUANT_ATTRIBUTES, VERILOG_ATTRIBUTES
 from qonnx_c4ml.lbir.dense import requantize_codes
 
 
-class QAdd(CustomOp):
+class QAdd(LayerOp):
     """Integer sum of two tensors with threshold requantization (LBIR)."""
 
     def get_nodeattr_types(self):
@@ -30,20 +28,9 @@ class QAdd(CustomOp):
             "in_dtype": ("s", True, ""),
             "in_dtype_b": ("s", True, ""),
             "out_dtype": ("s", True, ""),
-            "requant": ("s", False, "thresholds", {"thresholds", "none"}),
-            "thresholds": ("t", False, np.zeros((0, 0), dtype=np.int64)),
-            "out_base": ("i", False, 0),
-            # one positive weight per threshold column: code = out_base + sum_k w_k [acc >= T_k]
-            "threshold_weights": ("ints", False, []),
-            "verilog_module": ("s", False, ""),
-            "verilog_file": ("s", False, ""),
+            **REQUANT_ATTRIBUTES,
+            **VERILOG_ATTRIBUTES,
         }
-
-    def weight_codes(self):
-        return np.asarray(self.get_nodeattr("weights"), dtype=np.int64)
-
-    def threshold_codes(self):
-        return np.asarray(self.get_nodeattr("thresholds"), dtype=np.int64)
 
     def channel_of_outputs(self):
         return np.asarray(self.get_nodeattr("channel_of"), dtype=np.int64)
@@ -61,9 +48,6 @@ class QAdd(CustomOp):
         shape = model.get_tensor_shape(self.onnx_node.input[0]) or model.get_tensor_shape(
             model.graph.input[0].name)
         return self.make_const_shape_op([shape[0], len(self.get_nodeattr("index_a"))])
-
-    def infer_node_datatype(self, model):
-        model.set_tensor_datatype(self.onnx_node.output[0], DataType[self.get_nodeattr("out_dtype")])
 
     def execute_node(self, context, graph):
         node = self.onnx_node

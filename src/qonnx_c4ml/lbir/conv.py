@@ -15,9 +15,7 @@ Weights, thresholds and the negated-row convention are those of QDense (lbir/den
 """
 import numpy as np
 
-from qonnx.core.datatype import DataType
-from qonnx.custom_op.base import CustomOp
-
+from qonnx_c4ml.lbir.layer_op import ImageLayerOp, REQUANT_ATTRIBUTES, VERILOG_ATTRIBUTES
 from qonnx_c4ml.lbir.dense import requantize_codes, threshold_weight_messages
 
 
@@ -68,7 +66,7 @@ def conv_connections(weights, in_shape, strides, pads, group):
     return rows
 
 
-class QConv2D(CustomOp):
+class QConv2D(ImageLayerOp):
     """Integer 2-D convolution with threshold requantization (LBIR)."""
 
     def get_nodeattr_types(self):
@@ -81,20 +79,9 @@ class QConv2D(CustomOp):
             "in_index": ("ints", False, []),  # gather of the image from the input codes ([]: in order)
             "in_dtype": ("s", True, ""),
             "out_dtype": ("s", True, ""),
-            "requant": ("s", False, "thresholds", {"thresholds", "none"}),
-            "thresholds": ("t", False, np.zeros((0, 0), dtype=np.int64)),
-            "out_base": ("i", False, 0),
-            # one positive weight per threshold column: code = out_base + sum_k w_k [acc >= T_k]
-            "threshold_weights": ("ints", False, []),
-            "verilog_module": ("s", False, ""),
-            "verilog_file": ("s", False, ""),
+            **REQUANT_ATTRIBUTES,
+            **VERILOG_ATTRIBUTES,
         }
-
-    def weight_codes(self):
-        return np.asarray(self.get_nodeattr("weights"), dtype=np.int64)
-
-    def threshold_codes(self):
-        return np.asarray(self.get_nodeattr("thresholds"), dtype=np.int64)
 
     def geometry(self):
         return ([int(d) for d in self.get_nodeattr("in_shape")], [int(s) for s in self.get_nodeattr("strides")],
@@ -115,20 +102,9 @@ class QConv2D(CustomOp):
         in_index = self.get_nodeattr("in_index")
         return [[(in_index[k], w) for k, w in row] for row in rows] if in_index else rows
 
-    def make_shape_compatible_op(self, model):
-        shape = model.get_tensor_shape(self.onnx_node.input[0]) or model.get_tensor_shape(
-            model.graph.input[0].name)
-        return self.make_const_shape_op([shape[0], int(np.prod(self.out_shape()))])
-
-    def infer_node_datatype(self, model):
-        model.set_tensor_datatype(self.onnx_node.output[0], DataType[self.get_nodeattr("out_dtype")])
-
     def execute_node(self, context, graph):
         node = self.onnx_node
-        x = np.asarray(context[node.input[0]])
-        codes = x.reshape(x.shape[0], -1)
-        if not np.array_equal(codes, np.round(codes)):
-            raise ValueError(f"{node.name}: input is not integer-valued")
+        codes = self.input_codes(context)
         in_shape, strides, pads, group = self.geometry()
         in_index = self.get_nodeattr("in_index")
         if in_index:

@@ -13,13 +13,11 @@ the graph as float32 holding integers, like every qonnx tensor.
 """
 import numpy as np
 
-from qonnx.core.datatype import DataType
-from qonnx.custom_op.base import CustomOp
-
+from qonnx_c4ml.lbir.layer_op import LayerOp, REQUANT_ATTRIBUTES, VERILOG_ATTRIBUTES
 from qonnx_c4ml.lbir.staircase import cumulative_weights
 
 
-class QDense(CustomOp):
+class QDense(LayerOp):
     """Integer dense layer with threshold requantization (LBIR)."""
 
     def get_nodeattr_types(self):
@@ -28,23 +26,11 @@ class QDense(CustomOp):
             "in_shape": ("ints", True, []),
             "in_dtype": ("s", True, ""),
             "out_dtype": ("s", True, ""),
-            "requant": ("s", False, "thresholds", {"thresholds", "none"}),
-            "thresholds": ("t", False, np.zeros((0, 0), dtype=np.int64)),
-            "out_base": ("i", False, 0),
-            # one positive weight per threshold column: code = out_base + sum_k w_k [acc >= T_k]
-            "threshold_weights": ("ints", False, []),
-            # set by GenerateChiselCircuit
-            "verilog_module": ("s", False, ""),
-            "verilog_file": ("s", False, ""),
+            **REQUANT_ATTRIBUTES,
+            **VERILOG_ATTRIBUTES,
         }
 
     # -- accessors used by the generator and the numpy model -------------------------------
-    def weight_codes(self):
-        return np.asarray(self.get_nodeattr("weights"), dtype=np.int64)
-
-    def threshold_codes(self):
-        return np.asarray(self.get_nodeattr("thresholds"), dtype=np.int64)
-
     # -- qonnx CustomOp interface ---------------------------------------------------------
     def make_shape_compatible_op(self, model):
         # qonnx hides all custom ops before ONNX shape inference, so the input's shape may be
@@ -54,15 +40,9 @@ class QDense(CustomOp):
         batch = shape[0]
         return self.make_const_shape_op([batch, self.weight_codes().shape[0]])
 
-    def infer_node_datatype(self, model):
-        model.set_tensor_datatype(self.onnx_node.output[0], DataType[self.get_nodeattr("out_dtype")])
-
     def execute_node(self, context, graph):
         node = self.onnx_node
-        x = np.asarray(context[node.input[0]])
-        codes = x.reshape(x.shape[0], -1)
-        if not np.array_equal(codes, np.round(codes)):
-            raise ValueError(f"{node.name}: input is not integer-valued")
+        codes = self.input_codes(context)
         context[node.output[0]] = dense_forward(
             codes.astype(np.int64),
             self.weight_codes(),

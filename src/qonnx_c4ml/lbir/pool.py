@@ -10,9 +10,7 @@ Exact on codes because every quantizer InferLBIR accepts before a pool is nondec
 """
 import numpy as np
 
-from qonnx.core.datatype import DataType
-from qonnx.custom_op.base import CustomOp
-
+from qonnx_c4ml.lbir.layer_op import ImageLayerOp, VERILOG_ATTRIBUTES
 from qonnx_c4ml.lbir.conv import conv_output_hw
 
 
@@ -34,7 +32,7 @@ def pool_windows(in_shape, kernel, strides, pads):
     return windows
 
 
-class QMaxPool2D(CustomOp):
+class QMaxPool2D(ImageLayerOp):
     """Max pooling on integer codes (LBIR)."""
 
     def get_nodeattr_types(self):
@@ -46,8 +44,7 @@ class QMaxPool2D(CustomOp):
             "in_index": ("ints", False, []),  # gather of the image from the input codes ([]: in order)
             "in_dtype": ("s", True, ""),
             "out_dtype": ("s", True, ""),
-            "verilog_module": ("s", False, ""),
-            "verilog_file": ("s", False, ""),
+            **VERILOG_ATTRIBUTES,
         }
 
     def geometry(self):
@@ -62,14 +59,6 @@ class QMaxPool2D(CustomOp):
         windows = pool_windows(*self.geometry())
         in_index = self.get_nodeattr("in_index")
         return [[in_index[k] for k in window] for window in windows] if in_index else windows
-
-    def make_shape_compatible_op(self, model):
-        shape = model.get_tensor_shape(self.onnx_node.input[0]) or model.get_tensor_shape(
-            model.graph.input[0].name)
-        return self.make_const_shape_op([shape[0], int(np.prod(self.out_shape()))])
-
-    def infer_node_datatype(self, model):
-        model.set_tensor_datatype(self.onnx_node.output[0], DataType[self.get_nodeattr("out_dtype")])
 
     def execute_node(self, context, graph):
         node = self.onnx_node

@@ -47,11 +47,7 @@ QC4ML_EXPORT void qc4ml_run(void* handle, const uint32_t* in, int64_t n, int64_t
             if (cycle != outputs + latency) ++misaligned;
             ++outputs;
         }
-        if (clocked) {
-            top.clock = 1;
-            top.eval();
-            top.clock = 0;
-        }
+        if (clocked) clock_edge(top);
     }
     stats[0] = outputs;
     stats[1] = total_cycles;

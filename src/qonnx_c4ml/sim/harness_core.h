@@ -66,6 +66,14 @@ inline void reset(Model& top) {
     top.clock = 0;
 }
 
+// The rising clock edge after the inputs of a cycle are set and evaluated; the clock ends low.
+template <typename Model>
+inline void clock_edge(Model& top) {
+    top.clock = 1;
+    top.eval();
+    top.clock = 0;
+}
+
 // One context per instance: Verilator allows different contexts to be evaluated concurrently
 // from different threads, which is how the Python side splits a batch over two cores.
 struct Instance {

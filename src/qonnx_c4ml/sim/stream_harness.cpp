@@ -82,9 +82,7 @@ QC4ML_EXPORT void qc4ml_stream_run(void* handle, const uint32_t* in, int64_t n_p
                 ++out_stalls;
             }
         }
-        top.clock = 1;
-        top.eval();
-        top.clock = 0;
+        clock_edge(top);
     }
     stats[0] = cycle;
     stats[1] = frames;
