@@ -2,12 +2,13 @@
 
 Matches the LBIR layer nodes InferLBIR produced (QDense, QConv2D, QMaxPool2D, QAdd: a graph
 with one input and one output tensor, e.g. a residual block) and writes one Verilog module
-per node plus the top module (and a registered wrapper) into `output_dir`.  Every layer is
-fully parallel: each output element of a convolution is its own logic, weights constants.
+per node plus the top module (and a registered wrapper) into `output_dir`.  A layer is fully
+parallel (each output element of a convolution its own logic, weights constants) or, for the
+leading conv/pool chain with style "streaming"/"auto", one pixel per cycle (chisel/stream/).
 It leaves the graph's computation untouched; it records
-- on each LBIR node: `verilog_module`, `verilog_file`;
-- in the model metadata: `c4ml_circuit` (JSON: top, ports, latency, files) and
-  `c4ml_verilog_dir`.
+- on each LBIR node: `verilog_module`, `verilog_file`, `circuit_style` (the style chosen for
+  it, FINN-style: the node says how it is implemented);
+- in the model metadata (qonnx_c4ml.metadata): the CircuitDescription and the Verilog directory.
 """
 import os
 from pathlib import Path
@@ -172,6 +173,7 @@ class GenerateChiselCircuit(Transformation):
             file = f"{module.name}.v"
             write_if_changed(self.output_dir / file, WAIVER + module.verilog(HEADER.format(source=source)))
             op.set_nodeattr("verilog_module", module.name)
+            op.set_nodeattr("circuit_style", "parallel")
             op.set_nodeattr("verilog_file", str(self.output_dir / file))
             layers.append(LayerCircuit(module.name, file, inp, out, count_adders(module), layer_latency, levels,
                                        node.op_type, list(node.input), node.output[0], in_ports))
@@ -205,6 +207,7 @@ class GenerateChiselCircuit(Transformation):
         files = [Path(f).name for f in stream["files"]]
         for node in front:
             getCustomOp(node).set_nodeattr("verilog_module", stream["top"])
+            getCustomOp(node).set_nodeattr("circuit_style", "streaming")
         tail_top, out, layers = "", Port(**stream["out"]), []
         if rest:  # the tail's layers are generated as a parallel circuit of their own
             tail = GenerateChiselCircuit(self.output_dir, "none", f"{self.top}_tail", self.module_prefix,
@@ -214,7 +217,7 @@ class GenerateChiselCircuit(Transformation):
             tail_description = circuit_description(sub)
             for node in rest:  # carry the Verilog paths back to the model's nodes
                 done = next(n for n in sub.graph.node if n.name == node.name)
-                for attr in ("verilog_module", "verilog_file"):
+                for attr in ("verilog_module", "verilog_file", "circuit_style"):
                     getCustomOp(node).set_nodeattr(attr, getCustomOp(done).get_nodeattr(attr))
             files += [f for f in tail_description.files]
             tail_top, out, layers = tail_description.top, tail_description.out, tail_description.layers
