@@ -210,7 +210,7 @@ def package(circuit, out_dir, vectors=DEFAULT_VECTORS, inputs=None, seed=0, over
     in_lines = hex_lines(codes, description.inp)  # validates the codes' range first
     if streaming:  # the testbench sends pixels: gathered (in_index) and in raster order
         from qonnx_c4ml.interface import Port
-        from qonnx_c4ml.sim.streaming import frames_to_pixels
+        from qonnx_c4ml.sim.stream_simulator import frames_to_pixels
 
         frames = np.asarray(codes, dtype=np.int64)
         if description.stream.get("in_index"):

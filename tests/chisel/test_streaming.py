@@ -152,7 +152,7 @@ def random_frames(case, n, seed):
 @needs_verilator
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_streaming_matches_numpy_with_and_without_backpressure(name, tmp_path, record_property):
-    from qonnx_c4ml.sim.streaming import StreamingCircuit
+    from qonnx_c4ml.sim.stream_simulator import StreamSimulator
 
     case, ops, description = generate_case(name, tmp_path)
     codes = random_frames(case, N_FRAMES, seed=1)
@@ -161,7 +161,7 @@ def test_streaming_matches_numpy_with_and_without_backpressure(name, tmp_path, r
     assert description["ii_cycles"] == h * w and description["modelled_input_stalls"] == 0
     summary = []
     for top in ("frame", "stream"):
-        with StreamingCircuit(description, top=top) as circuit:
+        with StreamSimulator(description, top=top) as circuit:
             out, stats = circuit.run_frames(codes)
             np.testing.assert_array_equal(out, expected)
             # continuous streaming: one pixel per cycle in, never refused; a frame per H*W cycles
@@ -199,7 +199,7 @@ def test_chains_match_numpy_at_the_modelled_rate(name, tmp_path, record_property
     input (more padding than 'same'): the chain then runs at the rate bound max(pixels in,
     pixels out) of its slowest layer, which the control model predicts and the RTL must reach
     exactly."""
-    from qonnx_c4ml.sim.streaming import StreamingCircuit
+    from qonnx_c4ml.sim.stream_simulator import StreamSimulator
 
     seed = int(name.split("_")[1]) if name.startswith("random_") else sorted(EDGE_CASES).index(name)
     case = random_case(seed) if name.startswith("random_") else EDGE_CASES[name]
@@ -208,7 +208,7 @@ def test_chains_match_numpy_at_the_modelled_rate(name, tmp_path, record_property
     expected = reference(ops, codes)
     layers, _ = build_stream_layers(ops)
     assert description["ii_cycles"] == description["ii_bound_cycles"] == rate_bound(layers)
-    with StreamingCircuit(description) as circuit:
+    with StreamSimulator(description) as circuit:
         out, stats = circuit.run_frames(codes)
         np.testing.assert_array_equal(out, expected)
         assert (stats["ii"], stats["latency"]) == (description["ii_cycles"], description["latency_cycles"])
@@ -216,7 +216,7 @@ def test_chains_match_numpy_at_the_modelled_rate(name, tmp_path, record_property
         assert stats["stall_cycles"] == 0 or description["ii_cycles"] > h * w
         out, _ = circuit.run_frames(codes, backpressure=seed)
         np.testing.assert_array_equal(out, expected)
-    with StreamingCircuit(description, top="stream") as circuit:
+    with StreamSimulator(description, top="stream") as circuit:
         out, _ = circuit.run_frames(codes, backpressure=seed + 1)
         np.testing.assert_array_equal(out, expected)
     shapes = " -> ".join(f"{layer['op_type']}{layer['kernel']}s{layer['strides']}p{layer['pads']}"
@@ -280,7 +280,7 @@ def channels_last_index(c, h, w):
 
 @needs_verilator
 def test_channels_last_input_is_gathered_by_the_host(tmp_path):
-    from qonnx_c4ml.sim.streaming import StreamingCircuit
+    from qonnx_c4ml.sim.stream_simulator import StreamSimulator
 
     case = CASES["conv3x3_same_then_pool"]
     ops = make_chain(3, case["in_shape"], case["in_dtype"], case["specs"],
@@ -288,7 +288,7 @@ def test_channels_last_input_is_gathered_by_the_host(tmp_path):
     description = generate_streaming(ops, tmp_path)
     assert description["in_index"] == channels_last_index(*case["in_shape"])
     codes = random_frames(case, N_FRAMES, seed=4)  # read as channels-last frames
-    with StreamingCircuit(description) as circuit:
+    with StreamSimulator(description) as circuit:
         out, stats = circuit.run_frames(codes)
     np.testing.assert_array_equal(out, reference(ops, codes))
     assert stats["ii"] == 36

@@ -9,7 +9,7 @@ import threading
 from collections import OrderedDict
 
 from qonnx_c4ml.sim import CircuitSimulator
-from qonnx_c4ml.sim.streaming import StreamingCircuit
+from qonnx_c4ml.sim.stream_simulator import StreamSimulator
 
 MAX_LOADED = 8
 
@@ -17,7 +17,7 @@ _LOADED = threading.local()
 
 
 def streaming_sim_description(description, verilog_dir=None):
-    """What qonnx_c4ml.sim.streaming needs to drive a streaming top: its geometry and ports."""
+    """What qonnx_c4ml.sim.stream_simulator needs to drive a streaming top: its geometry and ports."""
     stream = dict(description.stream)
     if verilog_dir is not None:
         stream["files"] = [str(verilog_dir / f) for f in description.files]
@@ -26,7 +26,7 @@ def streaming_sim_description(description, verilog_dir=None):
 
 def _load(library, description):
     if description.style == "streaming":
-        return StreamingCircuit(streaming_sim_description(description), so_path=library)
+        return StreamSimulator(streaming_sim_description(description), so_path=library)
     return CircuitSimulator(library, description.inp.width, description.out.width, description.latency_cycles)
 
 

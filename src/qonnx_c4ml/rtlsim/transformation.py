@@ -15,7 +15,7 @@ from qonnx_c4ml.metadata import circuit_description, record_rtlsim, verilog_dir
 from qonnx_c4ml.rtlsim.op import DOMAIN
 from qonnx_c4ml.rtlsim.simulators import streaming_sim_description
 from qonnx_c4ml.sim import build_library, find_verilator
-from qonnx_c4ml.sim.streaming import StreamingCircuit
+from qonnx_c4ml.sim.stream_simulator import StreamSimulator
 
 
 class RTLSim(Transformation):
@@ -31,7 +31,7 @@ class RTLSim(Transformation):
         directory = verilog_dir(model)
         nodes, circuit_input, circuit_output = lbir_graph(model)
         if description.style == "streaming":  # pixels in through valid/ready: the stream harness
-            library = StreamingCircuit(streaming_sim_description(description, directory),
+            library = StreamSimulator(streaming_sim_description(description, directory),
                                        cache_dir=self.cache_dir, timeout_s=self.timeout_s).so_path
         else:
             library = build_library([directory / f for f in description.files], description.top,

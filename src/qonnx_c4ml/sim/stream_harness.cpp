@@ -1,6 +1,6 @@
 // Driver for a Verilated streaming top (qonnx_c4ml/chisel/stream/): the frame top, whose
 // output beats are whole frames, or the stream top, whose output beats are pixels. Built into a
-// shared library and called through ctypes (qonnx_c4ml/sim/streaming.py); what it shares with
+// shared library and called through ctypes (qonnx_c4ml/sim/stream_simulator.py); what it shares with
 // harness.cpp is harness_core.h. in_data is one pixel, out_data one output beat (a frame or a
 // pixel).
 //

@@ -28,7 +28,7 @@ def frames_to_pixels(codes, in_shape):
     return codes.transpose(0, 2, 3, 1).reshape(-1, c)
 
 
-class StreamingCircuit(Closeable):
+class StreamSimulator(Closeable):
     """A built streaming circuit: `run_frames` pushes frames through it.
 
     `description` is the dict returned by `chisel.stream.generate.generate_streaming`.  `top="frame"`
@@ -140,6 +140,6 @@ class StreamingCircuit(Closeable):
 
 
 def run_frames(description, codes, backpressure=None, cache_dir=None, top="frame"):
-    """One-shot helper: build (cached) and run; see StreamingCircuit.run_frames."""
-    with StreamingCircuit(description, cache_dir=cache_dir, top=top) as circuit:
+    """One-shot helper: build (cached) and run; see StreamSimulator.run_frames."""
+    with StreamSimulator(description, cache_dir=cache_dir, top=top) as circuit:
         return circuit.run_frames(codes, backpressure)
