@@ -12,8 +12,9 @@ exact there); float scales on the exact reference's code (`qonnx_c4ml.exact`) fo
 output elements, with qonnx float32's own distance from it reported as noise, never as the judge.
 (The float32 rule end to end is no judge of a deep float-scale network: one float32 rounding
 near-tie flips a code, and later layers spread it to many output LSBs.  The big exports are made
-at test time by torch's float32 calibration, whose last bits depend on the CPU's kernels
-(oneDNN: AVX2 and AVX-512 machines write different weights), so where such a flip lands
+at test time by torch's float32 calibration, whose results depend on the CPU's kernels
+(oneDNN: AVX2 and AVX-512 machines write different BatchNorm statistics and activation scales,
+tests/fixtures/examples/README.md), so where such a flip lands
 changes from machine to machine; see test_float32_tie_flip_compounds_but_lbir_is_exact.)
 Every network's reference outputs must also differ across inputs (the random weights are not
 degenerate).
