@@ -1,9 +1,9 @@
-"""sim/streaming.py without a build: frames become raster-order pixels, channel by channel,
-and a StreamingCircuit names a wrong top before it builds anything."""
+"""sim/stream_simulator.py without a build: frames become raster-order pixels, channel by channel,
+and a StreamSimulator names a wrong top before it builds anything."""
 import numpy as np
 import pytest
 
-from qonnx_c4ml.sim.streaming import StreamingCircuit, frames_to_pixels
+from qonnx_c4ml.sim.stream_simulator import StreamSimulator, frames_to_pixels
 
 
 def test_frames_to_pixels_is_raster_order_channels_per_pixel():
@@ -20,4 +20,4 @@ def test_frames_to_pixels_is_raster_order_channels_per_pixel():
 
 def test_unknown_top_is_refused_before_building():
     with pytest.raises(ValueError, match="top must be 'frame' or 'stream'"):
-        StreamingCircuit({}, top="tail")
+        StreamSimulator({}, top="tail")
