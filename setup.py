@@ -28,7 +28,7 @@ setup(
         "view": ["netron>=7"],
         "train": ["torch==2.13.0", "brevitas==0.13.4", "onnxoptimizer", "scikit-learn", "mlxtend"],
         # FINN (finn-plus 1.6.1) front-end passes and its build config, for qonnx_c4ml.finn and
-        # tests/finn. finn-plus itself is installed WITHOUT its dependencies (scripts/setup.sh:
+        # its tests. finn-plus itself is installed WITHOUT its dependencies (scripts/setup.sh:
         # `pip install --no-deps finn-plus==1.6.1`): it pins brevitas==0.13.0 (setuptools<70,
         # clashing with torch 2.13), onnx==1.21.0, onnxruntime==1.25.1 and protobuf==5.29.6, none of
         # which its front-end passes need. These are the imports those passes and

@@ -32,7 +32,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 "$PYTHON" -m pip install --quiet --disable-pip-version-check -e '.[test,train,finn]'
-# FINN's maintained fork, for qonnx_c4ml.finn (the FINN build step) and tests/finn: its pure-Python
+# FINN's maintained fork, for qonnx_c4ml.finn (the FINN build step) and its tests: its pure-Python
 # front-end passes only. --no-deps on purpose: finn-plus pins brevitas==0.13.0 (setuptools<70, which
 # clashes with our torch==2.13.0 CPU build), onnx/onnxruntime/protobuf versions older than ours and
 # Vivado-side tools; the `finn` extra above installs exactly what its front end imports.

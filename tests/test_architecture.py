@@ -1,4 +1,4 @@
-"""The architecture is checked, not hoped for: layer contracts and import cycles.
+"""The architecture is checked, not hoped for: layer contracts, import cycles, module sizes, test layout.
 
 `.importlinter` holds the layer contracts (docs/ARCHITECTURE.md, "Layers"); `lint-imports`
 counts every import, function-local ones too.  The cycle check below covers what the layer
@@ -111,3 +111,28 @@ def test_long_functions_say_why():
                 if length > MAX_FUNCTION_LINES and LONG_FUNCTION_MARK not in (ast.get_docstring(node) or ""):
                     unexplained.append(f"{path.relative_to(SOURCE)}:{node.lineno} {node.name} ({length} lines)")
     assert unexplained == []
+
+
+TESTS = Path(__file__).resolve().parent
+
+
+def mirrored_test(module):
+    """tests/<package>/test_<module>.py for src/qonnx_c4ml/<package>/<module>.py (docs/ARCHITECTURE.md §4.3)."""
+    relative = module.relative_to(SOURCE)
+    return TESTS / relative.parent / f"test_{relative.name}"
+
+
+def test_every_module_has_its_mirrored_test_file():
+    modules = sorted(p for p in SOURCE.rglob("*.py") if p.name != "__init__.py")
+    missing = [f"{m.relative_to(SOURCE)} -> {mirrored_test(m).relative_to(TESTS.parent)}"
+               for m in modules if not mirrored_test(m).is_file()]
+    assert modules and not missing, "modules without their test file:\n" + "\n".join(missing)
+
+
+def test_test_directories_of_packages_are_packages():
+    """Equal basenames in two test directories (lbir/test_conv.py, transformations/lowering/test_conv.py)
+    collect only when the directories are packages; tests/ itself is not one (pytest.ini's pythonpath)."""
+    packages = {p.parent.relative_to(SOURCE) for p in SOURCE.rglob("__init__.py")} - {Path(".")}
+    missing = [str(package) for package in sorted(packages)
+               if (TESTS / package).is_dir() and not (TESTS / package / "__init__.py").is_file()]
+    assert not missing and not (TESTS / "__init__.py").exists(), missing

@@ -1,4 +1,5 @@
-"""qonnx_c4ml.execution.run_model (behind Circuit(x)) against qonnx's execute_onnx."""
+"""qonnx_c4ml.execution.run_model (behind Circuit(x)) against qonnx's execute_onnx (Circuit itself:
+test_circuit.py)."""
 import warnings
 from pathlib import Path
 
@@ -10,11 +11,7 @@ from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.core.onnx_exec import execute_onnx
 
-from qonnx_c4ml import Circuit
 from qonnx_c4ml.execution import run_model
-from qonnx_c4ml.io import read_model
-from qonnx_c4ml.reference import execute
-from qonnx_c4ml.verify import random_inputs
 
 JETS = Path(__file__).parent / "fixtures" / "jets_w4a4_po2.onnx"
 
@@ -51,10 +48,3 @@ def test_too_large_a_rounding_error_raises_like_execute_onnx():
             execute_onnx(model, x)
         with pytest.raises(Exception, match="Rounding error is too high"):
             run_model(model, x)
-
-
-def test_circuit_call_equals_execute_onnx_for_every_batch_size():
-    circuit = Circuit(str(JETS))
-    x = random_inputs(read_model(str(JETS)), 700, seed=3)
-    for batch in (700, 1, 700, 33):
-        np.testing.assert_array_equal(circuit(x[:batch]), execute(circuit.model, x[:batch]))

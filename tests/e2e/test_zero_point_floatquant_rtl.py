@@ -4,19 +4,15 @@ Four models go the user's way (InferLBIR -> GenerateChiselCircuit -> RTLSim -> e
 the other models of tests/transformations/test_zero_point_floatquant.py run in one combined
 Verilator build (tests/e2e/combined.py), host prefix and tail by qonnx.
 """
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from combined import CombinedCircuits, host_split, host_tail
 from qonnx_builder import build_mlp
 
 from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR, RTLSim
-from qonnx_c4ml.reference import execute, with_batch
+from transformations.test_zero_point_floatquant import FLOAT, ZERO_POINT, inputs
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "transformations"))
-from test_zero_point_floatquant import FLOAT, ZERO_POINT, inputs  # noqa: E402
+from qonnx_c4ml.reference import execute, with_batch
 
 pytestmark = pytest.mark.slow
 

@@ -1,6 +1,6 @@
 """Libraries of the circuits in sim_designs.py, built once per test session (per xdist worker)."""
 import pytest
-from sim_designs import COMBINATIONAL, PIPELINED, write_top
+from sim.sim_designs import COMBINATIONAL, PIPELINED, write_top
 
 from qonnx_c4ml.sim import build_library
 

@@ -1,6 +1,6 @@
 """Hand-written circuits for tests/sim, all with the top module `top`.
 
-Each design is lint-clean under `verilator --lint-only -Wall` (checked in test_sim_verilator).
+Each design is lint-clean under `verilator --lint-only -Wall` (checked in test_verilator.py).
 They share the module name on purpose: libraries of different designs with the same module
 name must coexist in one process.
 """

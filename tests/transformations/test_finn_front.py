@@ -1,5 +1,5 @@
 """InferLBIR on FINN graphs at every front-end stage (finn-plus 1.6.1's passes run for real,
-tests/finn/finn_flow.py), exact against *that* graph (qonnx execute_onnx of the FINN graph, FINN's
+tests/finn_flow.py), exact against *that* graph (qonnx execute_onnx of the FINN graph, FINN's
 custom ops registered) in numpy and through Verilator RTL; the other order (FINN's passes on our
 LBIR graph); and the messages for the FINN stages InferLBIR does not take.
 

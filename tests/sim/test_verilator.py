@@ -7,7 +7,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from sim_designs import COMBINATIONAL, PIPELINED, inverter, write_top
+from sim.sim_designs import COMBINATIONAL, PIPELINED, inverter, write_top
 
 import qonnx_c4ml.sim.tools as tools_module
 import qonnx_c4ml.sim.verilator as verilator_module

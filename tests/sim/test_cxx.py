@@ -2,7 +2,7 @@
 import subprocess
 
 import numpy as np
-from sim_designs import COMBINATIONAL, inverter, write_top
+from sim.sim_designs import COMBINATIONAL, inverter, write_top
 
 import qonnx_c4ml.sim.cxx as cxx
 import qonnx_c4ml.sim.verilator as verilator_module

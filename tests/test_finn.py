@@ -6,7 +6,7 @@ finn.builder.build_dataflow_config.DataflowBuildConfig.
 build_dataflow itself cannot be imported here: finn-plus 1.6.1's build_dataflow_steps imports
 finn.xsi.SimEngine at module level, which raises without a Vivado installation (XILINX_VIVADO). So
 FINN's front-end steps are spelled out with the same FINN passes in the same order
-(tests/finn/finn_flow.py: step_qonnx_to_finn, step_tidy_up, step_streamline).
+(tests/finn_flow.py: step_qonnx_to_finn, step_tidy_up, step_streamline).
 """
 import json
 from pathlib import Path
@@ -23,7 +23,7 @@ from qonnx_c4ml.finn import c4ml_step, step_c4ml_direct_logic
 from qonnx_c4ml.io import read_model
 from qonnx_c4ml.verify import execute
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "examples"
+EXAMPLES = Path(__file__).resolve().parent / "fixtures" / "examples"
 
 
 def run_steps(model, cfg):

@@ -1,49 +1,29 @@
-"""QConv2D, QMaxPool2D and QAdd against independent references.
+"""QConv2D (lbir/conv.py) against independent references.
 
-- the numpy semantics (`conv_forward`, `pool_windows`) against onnxruntime running plain ONNX
-  `Conv` / `MaxPool` on float32 holding small integers (exact: every partial sum is an
-  integer far below 2**24);
-- the sparse rows the circuit generator consumes (`conv_connections`, `QAdd.connections`)
-  against the dense matrix onnxruntime gives for one-hot inputs, so zero weights and padded
-  taps must be dropped and nothing else;
-- the ops as nodes of tiny ONNX models run by qonnx's `execute_onnx`, requantization
+- the numpy semantics (`conv_forward`) against onnxruntime running plain ONNX `Conv` on
+  float32 holding small integers (exact: every partial sum is an integer far below 2**24);
+- the sparse rows the circuit generator consumes (`conv_connections`) against the dense matrix
+  onnxruntime gives for one-hot inputs, so zero weights and padded taps must be dropped and
+  nothing else;
+- the op as a node of tiny ONNX models run by qonnx's `execute_onnx`, requantization
   `out_base + #{k : acc >= T[c, k]}` checked against a direct count;
 - verify_node messages for malformed attributes.
+QMaxPool2D and QAdd: test_pool.py, test_add.py; shared helpers: lbir_ops.py.
 """
 import numpy as np
-import onnxruntime as ort
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper
 
-from qonnx.core.modelwrapper import ModelWrapper
-from qonnx.core.onnx_exec import execute_onnx
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.infer_shapes import InferShapes
 
 from qonnx_c4ml.lbir import DOMAIN
 from qonnx_c4ml.lbir.conv import QConv2D, conv_connections, conv_forward, conv_output_hw
 from qonnx_c4ml.lbir.dense import requantize_codes
-from qonnx_c4ml.lbir.pool import QMaxPool2D, pool_windows
 
-CODE_RANGES = {"UINT2": (0, 3), "UINT4": (0, 15), "INT2": (-2, 1), "INT4": (-8, 7), "INT3": (-4, 3)}
-
-
-# -- onnxruntime references ----------------------------------------------------------------
-def _ort_run(node, inputs, inits, out_name="Y"):
-    graph = helper.make_graph(
-        [node], "ref",
-        [helper.make_tensor_value_info(name, TensorProto.FLOAT, list(value.shape)) for name, value in inputs.items()],
-        [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, None)],
-        initializer=inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    return session.run(None, {name: value.astype(np.float32) for name, value in inputs.items()})[0]
+from .lbir_ops import CODE_RANGES, _ort_run, int_tensor, lbir_model, run, threshold_count
 
 
 def ort_conv(x, weights, strides, pads, group):
@@ -57,38 +37,11 @@ def ort_conv(x, weights, strides, pads, group):
     return y.astype(np.int64)
 
 
-def ort_maxpool(x, kernel, strides, pads):
-    node = helper.make_node("MaxPool", ["X"], ["Y"], kernel_shape=list(kernel), strides=list(strides), pads=list(pads))
-    return _ort_run(node, {"X": np.asarray(x, dtype=np.float32)}, []).astype(np.int64)
-
-
 def one_hot_matrix(weights, in_shape, strides, pads, group):
     """M[e, k] = accumulator of output element e for the one-hot input k (dense linear map)."""
     c, h, w = in_shape
     eye = np.eye(c * h * w, dtype=np.int64).reshape(-1, c, h, w)
     return ort_conv(eye, weights, strides, pads, group).reshape(c * h * w, -1).T
-
-
-# -- QONNX model builders ------------------------------------------------------------------
-def int_tensor(name, value):
-    value = np.asarray(value, dtype=np.int64)
-    return helper.make_tensor(name, TensorProto.INT64, value.shape, value.ravel().tolist())
-
-
-def lbir_model(op_type, inputs, out_elems, batch, **attrs):
-    """A one-node model: inputs {name: flat element count}, output "Y" of shape (batch, out_elems)."""
-    node = helper.make_node(op_type, list(inputs), ["Y"], name=op_type + "_0", domain=DOMAIN, **attrs)
-    graph = helper.make_graph(
-        [node], "lbir",
-        [helper.make_tensor_value_info(name, TensorProto.FLOAT, [batch, n]) for name, n in inputs.items()],
-        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [batch, out_elems])],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(DOMAIN, 1)])
-    return ModelWrapper(model)
-
-
-def run(model, **inputs):
-    return execute_onnx(model, {k: np.asarray(v, dtype=np.float32) for k, v in inputs.items()})["Y"]
 
 
 def conv_node(weights, in_shape, strides=(1, 1), pads=(0, 0, 0, 0), group=1, thresholds=None, requant="thresholds",
@@ -99,12 +52,6 @@ def conv_node(weights, in_shape, strides=(1, 1), pads=(0, 0, 0, 0), group=1, thr
     if thresholds is not None:
         attrs["thresholds"] = int_tensor("thresholds", thresholds)
     return helper.make_node("QConv2D", ["X"], ["Y"], name="conv", domain=DOMAIN, **attrs)
-
-
-def threshold_count(acc, thresholds, channel_of, out_base):
-    """Direct reference of the requantization: out_base + #{k : acc >= T[c, k]}."""
-    t = np.asarray(thresholds)[np.asarray(channel_of)]  # (E, K)
-    return out_base + (acc[:, :, None] >= t[None]).sum(axis=2)
 
 
 def random_codes(rng, dtype, shape):
@@ -305,116 +252,8 @@ def test_qconv2d_accepts_nchw_input_and_rejects_fractions():
 
 
 # -- QMaxPool2D against onnxruntime MaxPool ---------------------------------------------------
-POOL_CASES = [(k, s, p) for k in ((2, 2), (3, 3), (2, 3)) for s in ((1, 1), (2, 2), (1, 2)) for p in
-              ((0, 0, 0, 0), (1, 1, 1, 1), (1, 0, 0, 1))]
 
 
-@pytest.mark.parametrize("kernel,strides,pads", POOL_CASES)
-@pytest.mark.parametrize("hw", [(5, 5), (6, 7)])
-def test_qmaxpool_matches_onnxruntime(kernel, strides, pads, hw):
-    c, (h, w), batch = 3, hw, 4
-    rng = np.random.default_rng(kernel[0] * 100 + strides[0] * 10 + sum(pads))
-    # signed codes, mostly negative: zero-padding instead of skipping would show
-    x = rng.integers(-8, 3, size=(batch, c, h, w))
-    expected = ort_maxpool(x, kernel, strides, pads)
-    _, _, oh, ow = expected.shape
-    model = lbir_model("QMaxPool2D", {"X": c * h * w}, c * oh * ow, batch, in_shape=[c, h, w], kernel=list(kernel),
-                       strides=list(strides), pads=list(pads), in_dtype="INT4", out_dtype="INT4")
-    op = getCustomOp(model.graph.node[0])
-    assert op.out_shape() == (c, oh, ow)
-    assert op.verify_node() == []
-    out = run(model, X=x.reshape(batch, -1))
-    assert out.shape == (batch, c * oh * ow)
-    assert np.array_equal(out, expected.reshape(batch, -1))
-    # pool_windows: in-range, no padded positions, and the window max gives the same result
-    windows = pool_windows((c, h, w), kernel, strides, pads)
-    assert len(windows) == c * oh * ow
-    flat = x.reshape(batch, -1)
-    for e, window in enumerate(windows):
-        assert window and all(0 <= k < c * h * w for k in window) and len(set(window)) == len(window)
-        assert np.array_equal(flat[:, window].max(axis=1), expected.reshape(batch, -1)[:, e])
-
-
-def test_pool_windows_skip_padding():
-    windows = pool_windows((1, 3, 3), (2, 2), (2, 2), (1, 1, 1, 1))
-    # output 2x2; (0,0) covers only input (0,0); (1,1) covers (1,1),(1,2),(2,1),(2,2)
-    assert windows == [[0], [1, 2], [3, 6], [4, 5, 7, 8]]
-
-
-# -- QAdd --------------------------------------------------------------------------------------
-def qadd_case(seed, requant="thresholds"):
-    rng = np.random.default_rng(seed)
-    channels, per_channel, batch = 3, 4, 6
-    n = channels * per_channel
-    index_a = rng.permutation(n)
-    index_b = rng.permutation(n + 2)[:n]  # b is larger than the output, gathered out of order
-    channel_of = np.repeat(np.arange(channels), per_channel)
-    rng.shuffle(channel_of)
-    weights = np.array([[1, 2], [3, -1], [0, 4]])  # channel 2 ignores a (zero weight)
-    thresholds = np.sort(rng.integers(-20, 40, size=(channels, 7)), axis=1)
-    a = rng.integers(-8, 8, size=(batch, n))
-    b = rng.integers(0, 16, size=(batch, n + 2))
-    attrs = dict(weights=int_tensor("weights", weights), index_a=index_a.tolist(), index_b=index_b.tolist(),
-                 channel_of=channel_of.tolist(), in_dtype="INT4", in_dtype_b="UINT4", out_dtype="INT4",
-                 requant=requant, out_base=-3)
-    if requant == "thresholds":
-        attrs["thresholds"] = int_tensor("thresholds", thresholds)
-    # reference by explicit loops
-    acc = np.zeros((batch, n), dtype=np.int64)
-    for e in range(n):
-        w_a, w_b = weights[channel_of[e]]
-        acc[:, e] = w_a * a[:, index_a[e]] + w_b * b[:, index_b[e]]
-    return dict(a=a, b=b, attrs=attrs, acc=acc, thresholds=thresholds, channel_of=channel_of, n=n, batch=batch)
-
-
-def qadd_model(case):
-    node = helper.make_node("QAdd", ["A", "B"], ["Y"], name="add", domain=DOMAIN, **case["attrs"])
-    graph = helper.make_graph(
-        [node], "lbir",
-        [helper.make_tensor_value_info("A", TensorProto.FLOAT, list(case["a"].shape)),
-         helper.make_tensor_value_info("B", TensorProto.FLOAT, list(case["b"].shape))],
-        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [case["batch"], case["n"]])],
-    )
-    return ModelWrapper(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
-                                                                helper.make_opsetid(DOMAIN, 1)]))
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2, 3])
-def test_qadd_thresholds_with_permuted_gathers(seed):
-    case = qadd_case(seed)
-    model = qadd_model(case)
-    out = run(model, A=case["a"], B=case["b"])
-    expected = threshold_count(case["acc"], case["thresholds"], case["channel_of"], -3)
-    assert out.shape == (case["batch"], case["n"])
-    assert np.array_equal(out, expected)
-
-
-def test_qadd_requant_none_and_connections():
-    case = qadd_case(5, requant="none")
-    model = qadd_model(case)
-    assert np.array_equal(run(model, A=case["a"], B=case["b"]), case["acc"])
-    op = getCustomOp(model.graph.node[0])
-    assert op.verify_node() == []
-    b_offset = case["a"].shape[1]
-    rows = op.connections(b_offset)
-    both = np.concatenate([case["a"], case["b"]], axis=1)
-    acc = np.stack([sum((w * both[:, k] for k, w in row), np.zeros(case["batch"], dtype=np.int64)) for row in rows],
-                   axis=1)
-    assert np.array_equal(acc, case["acc"])
-    for e, row in enumerate(rows):
-        assert all(w != 0 for _, w in row)
-        assert len(row) == (1 if case["channel_of"][e] == 2 else 2)  # channel 2's zero a-weight dropped
-
-
-def test_qadd_shape_inference():
-    case = qadd_case(0)
-    model = qadd_model(case)
-    model.graph.output[0].type.tensor_type.ClearField("shape")
-    model = model.transform(InferShapes())
-    assert model.get_tensor_shape("Y") == [case["batch"], case["n"]]
-
-
-# -- verify_node -------------------------------------------------------------------------------
 def conv_messages(weights, in_shape, **kw):
     return getCustomOp(conv_node(np.asarray(weights), in_shape, **kw)).verify_node()
 
@@ -443,31 +282,6 @@ def test_qconv2d_verify_node_checks_thresholds():
     assert any("threshold" in m for m in msgs)
     msgs = conv_messages(np.ones((4, 2, 3, 3)), (2, 5, 5), thresholds=np.array([[2, 1]] * 4))
     assert any("sorted" in m for m in msgs)
-
-
-def test_qmaxpool_verify_node():
-    def msgs(**attrs):
-        base = dict(in_shape=[2, 4, 4], kernel=[2, 2], strides=[2, 2], pads=[0, 0, 0, 0], in_dtype="INT4",
-                    out_dtype="INT4")
-        base.update(attrs)
-        return QMaxPool2D(helper.make_node("QMaxPool2D", ["X"], ["Y"], domain=DOMAIN, **base)).verify_node()
-
-    assert msgs() == []
-    for bad in (dict(in_shape=[2, 4]), dict(kernel=[2]), dict(strides=[2, 2, 2]), dict(pads=[1, 1])):
-        assert msgs(**bad) == ["in_shape needs 3 entries, kernel and strides 2, pads 4"], bad
-
-
-def test_qadd_verify_node():
-    case = qadd_case(0)
-    attrs = dict(case["attrs"])
-    node = helper.make_node("QAdd", ["A", "B"], ["Y"], domain=DOMAIN, **attrs)
-    assert getCustomOp(node).verify_node() == []
-    for key in ("index_b", "channel_of"):
-        bad = dict(attrs)
-        bad[key] = bad[key][:-1]
-        node = helper.make_node("QAdd", ["A", "B"], ["Y"], domain=DOMAIN, **bad)
-        assert getCustomOp(node).verify_node() == [
-            "index_a, index_b and channel_of must have one entry per output element"]
 
 
 def test_ops_registered_in_domain():

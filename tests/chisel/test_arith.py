@@ -1,0 +1,105 @@
+"""chisel/arith.py: digit recoding, staircase detection, and the circuits it builds (dot
+products, requantization, max trees) evaluated in numpy against the arithmetic they stand for."""
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from qonnx_c4ml.chisel.arith import (balanced_sum, csd_digits, dot_products, max_tree, requantize, shared_pairs,
+                                     split_power_of_two, staircase_as_shift, staircase_with_parity)
+from qonnx_c4ml.chisel.logic.build import Module
+from qonnx_c4ml.chisel.logic.evaluate import evaluate
+
+
+@given(st.integers(1, 1 << 20))
+def test_csd_digits_reconstruct_value_without_adjacent_nonzeros(value):
+    digits = csd_digits(value)
+    assert sum(sign << shift for shift, sign in digits) == value
+    shifts = [shift for shift, _ in digits]
+    assert all(b - a >= 2 for a, b in zip(shifts, shifts[1:]))
+
+
+@given(st.integers(1, 1 << 20))
+def test_split_power_of_two(value):
+    odd, e = split_power_of_two(value)
+    assert odd % 2 == 1 and odd << e == value
+
+
+def test_staircase_detection():
+    assert staircase_as_shift([3, 7, 11, 15]) == (3, 2)
+    assert staircase_as_shift([3, 7, 12]) is None  # round-half-even ties break uniformity
+    assert staircase_as_shift([2, 5, 8]) is None  # step 3 is not a power of two
+    assert staircase_as_shift([4]) is None
+
+
+def staircase_count(thresholds, acc):
+    return int(sum(acc >= t for t in thresholds))
+
+
+@given(st.integers(-50, 50), st.integers(1, 5), st.integers(3, 12), st.integers(0, 1), st.integers(0, 1))
+def test_parity_staircase_formula(first, shift, n, first_extra, parity):
+    step = 1 << shift
+    thresholds = [first + i * step + (1 if i % 2 == parity else 0) for i in range(n)]
+    found = staircase_with_parity(thresholds)
+    assert found is not None
+    base, s, p = found
+    for acc in range(first - 3 * step, first + (n + 3) * step):
+        steps = ((acc - base) >> s) + 1
+        tie = int((acc - base) % (2 * step) == p * step)
+        assert max(0, min(n, steps - tie)) == staircase_count(thresholds, acc)
+
+
+def test_weighted_requantize_is_the_weighted_count():
+    m = Module("weighted")
+    x = m.input_element("in_data", 0, 6, True)
+    thresholds, weights = [-20, -3, 0, 4, 9, 40], [1, 2, 2, 4, 8, 16]
+    m.output("out_data", 0, requantize(m, x, thresholds, -5, "q", weights), 7, True)
+    acc = np.arange(-32, 32).reshape(-1, 1)
+    expected = -5 + sum(w * (acc[:, 0] >= t) for t, w in zip(thresholds, weights))
+    assert np.array_equal(evaluate(m.lowered(), acc, check_ranges=True)[:, 0], expected)
+
+
+def test_unreachable_thresholds_cost_nothing():
+    m = Module("const")
+    x = m.input_element("in_data", 0, 3, False)  # [0, 7]
+    code = requantize(m, x, [-4, 0, 8, 100], 1, "q")  # 0 <= x always, 8 and 100 never reached
+    assert code.is_constant and code.lo == code.hi == 3
+
+
+def test_uniform_staircase_becomes_a_shift_and_equals_the_count():
+    m = Module("shift")
+    x = m.input_element("in_data", 0, 8, True)
+    thresholds = [-60, -28, 4, 36, 68]  # step 32
+    m.output("out_data", 0, requantize(m, x, thresholds, 0, "q"), 4, False)
+    acc = np.arange(-128, 128).reshape(-1, 1)
+    assert np.array_equal(evaluate(m.lowered(), acc, check_ranges=True)[:, 0],
+                          (acc >= np.array(thresholds)).sum(axis=1))
+    assert not any("ge" in node.name for node in m.netlist.nodes)  # no comparator per threshold
+
+
+def test_balanced_sum_dot_products_and_max_tree():
+    rng = np.random.default_rng(5)
+    m = Module("arith")
+    xs = [m.input_element("in_data", k, 4, True) for k in range(6)]
+    weights = np.array([[3, 0, -5, 1, 0, 6], [0, 0, 0, 0, 0, 0], [-7, 7, 12, -1, 2, 0]])
+    accs = dot_products(m, xs, [[(k, int(w)) for k, w in enumerate(row) if w] for row in weights])
+    assert accs[1].is_constant and accs[1].lo == 0  # a row of zeros is the constant 0
+    signed = balanced_sum(m, [(xs[0], 1), (xs[1], -1), (xs[2], -1)], base="s")
+    for e, value in enumerate([accs[0], accs[2], signed, max_tree(m, xs, "mx")]):
+        m.output("out_data", 12 * e, value, 12, True)
+    x = rng.integers(-8, 8, size=(400, 6))
+    out = evaluate(m.lowered(), x, check_ranges=True)
+    assert np.array_equal(out[:, 0], x @ weights[0]) and np.array_equal(out[:, 1], x @ weights[2])
+    assert np.array_equal(out[:, 2], x[:, 0] - x[:, 1] - x[:, 2])
+    assert np.array_equal(out[:, 3], x.max(axis=1))
+
+
+def test_shared_pairs_takes_a_pair_that_recurs_in_several_rows():
+    # terms (input, odd, shift, sign): x0*3 + x1*5 in rows 0 and 1, shifted by one in row 2
+    pair = [(0, 3, 0, 1), (1, 5, 0, 1)]
+    rows = [pair, pair + [(2, 1, 0, 1)], [(0, 3, 1, 1), (1, 5, 1, 1)], [(2, 1, 0, 1)]]
+    taken, uses = shared_pairs(rows)
+    assert taken == [{0, 1}, {0, 1}, {0, 1}, set()]
+    assert [len(u) for u in uses] == [1, 1, 1, 0]
+    assert len({key for row in uses for key, _, _ in row}) == 1  # one adder, three users
+    assert [shift for row in uses[:3] for _, shift, _ in row] == [0, 0, 1]
+    assert shared_pairs([pair, [(0, 3, 0, 1), (1, 7, 0, 1)]]) == ([set(), set()], [[], []])

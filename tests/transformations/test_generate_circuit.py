@@ -1,0 +1,90 @@
+"""transformations/generate_circuit.py without simulation: the written Verilog and description,
+the operator limit, the streaming front, style checks, and its helpers. Lint cleanliness:
+tests/chisel/test_generator.py; the style recorded per node: test_generate_circuit_style.py."""
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qonnx.custom_op.registry import getCustomOp
+
+from qonnx_builder import LayerSpec, MLPSpec, build_mlp
+from qonnx_c4ml.errors import UnsupportedModelError
+from qonnx_c4ml.io import read_model
+from qonnx_c4ml.lbir.graph import lbir_graph
+from qonnx_c4ml.metadata import circuit_description, verilog_dir
+from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR
+from qonnx_c4ml.transformations.generate_circuit import (connections_of, estimate_operators, streaming_front,
+                                                         window_taps, write_if_changed)
+
+CNN = Path(__file__).resolve().parents[1] / "fixtures" / "cnn" / "chisel4ml_cnn.onnx"
+
+
+def lbir_mlp():
+    return build_mlp(MLPSpec(8, [LayerSpec(6), LayerSpec(3, relu=False, signed=True)])).transform(InferLBIR())
+
+
+def test_parallel_mlp_writes_one_module_per_layer_and_a_top(tmp_path):
+    lbir = lbir_mlp()
+    generated = lbir.transform(GenerateChiselCircuit(tmp_path, pipeline="layer"))
+    description = circuit_description(generated)
+    assert description.style == "parallel" and description.top == "c4ml_top"
+    assert Path(verilog_dir(generated)) == tmp_path
+    nodes, _, _ = lbir_graph(generated)
+    assert [layer.name for layer in description.layers] == [n.name for n in nodes]
+    for name in description.files:
+        assert (tmp_path / name).is_file()
+    assert "module c4ml_top" in (tmp_path / "c4ml_top.v").read_text()
+    assert description.latency_cycles == len(nodes) + 1  # registers around and between the layers
+    combinational = circuit_description(lbir.transform(GenerateChiselCircuit(tmp_path / "none")))
+    assert combinational.latency_cycles == 0 and combinational.files == description.files
+    assert description.out.elements == 3 and description.inp.elements == 8
+
+
+def test_operator_limit_and_style_checks(tmp_path):
+    lbir = lbir_mlp()
+    estimate = sum(estimate_operators(getCustomOp(n)) for n in lbir_graph(lbir)[0])
+    assert estimate > 0
+    with pytest.raises(UnsupportedModelError, match="above the limit"):
+        lbir.transform(GenerateChiselCircuit(tmp_path, max_operators=estimate - 1))
+    assert not list(tmp_path.iterdir())  # refused before anything is written
+    with pytest.raises(UnsupportedModelError, match="needs the circuit to start with convolution"):
+        lbir.transform(GenerateChiselCircuit(tmp_path, style="streaming"))
+    with pytest.raises(UnsupportedModelError, match="style='fast'"):
+        GenerateChiselCircuit(tmp_path, style="fast")
+
+
+def test_streaming_front_of_a_cnn_and_its_taps():
+    lbir = read_model(CNN).transform(InferLBIR())
+    nodes, circuit_input, _ = lbir_graph(lbir)
+    front, rest = streaming_front(nodes, circuit_input)
+    assert [n.op_type for n in front] == ["QConv2D", "QMaxPool2D"] and [n.op_type for n in rest] == ["QDense"]
+    assert streaming_front(rest, rest[0].input[0]) == ([], rest)  # a dense layer never streams
+    conv = getCustomOp(front[0])
+    assert window_taps(conv) == int(np.prod(conv.out_shape()[1:])) * int(np.count_nonzero(conv.weight_codes()))
+    # a skip path reading inside the front (residual block: conv, conv, add) streams nothing
+    residual = read_model(CNN.with_name("residual_block.onnx")).transform(InferLBIR())
+    nodes, circuit_input, _ = lbir_graph(residual)
+    assert streaming_front(nodes, circuit_input) == ([], nodes)
+
+
+def test_connections_of_a_dense_layer_skip_zero_weights():
+    lbir = lbir_mlp()
+    op = getCustomOp(lbir_graph(lbir)[0][0])
+    rows = connections_of(op, [])
+    weights = op.weight_codes()
+    assert len(rows) == weights.shape[0]
+    for row, weight_row in zip(rows, weights):
+        assert row == [(int(k), int(weight_row[k])) for k in np.flatnonzero(weight_row)]
+
+
+def test_write_if_changed_keeps_an_unchanged_file(tmp_path):
+    path = tmp_path / "m.v"
+    write_if_changed(path, "module m; endmodule\n")
+    os.utime(path, (1, 1))
+    write_if_changed(path, "module m; endmodule\n")
+    assert path.stat().st_mtime == 1
+    write_if_changed(path, "module m2; endmodule\n")
+    assert path.read_text() == "module m2; endmodule\n" and path.stat().st_mtime > 1
+    assert [p.name for p in tmp_path.iterdir()] == ["m.v"]  # no temporary file left
