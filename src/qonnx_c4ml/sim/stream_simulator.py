@@ -38,6 +38,7 @@ class StreamSimulator(Closeable):
     """
 
     def __init__(self, description, cache_dir=None, timeout_s=600, top="frame", so_path=None):
+        self._handle = None  # close() (and __del__) must work even if this constructor raises
         if top not in ("frame", "stream"):
             raise ValueError(f"top must be 'frame' or 'stream', got {top!r}")
         self.description = description
