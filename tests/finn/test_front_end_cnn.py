@@ -133,21 +133,27 @@ def test_convolution_input_generator_is_refused_naming_the_stage():
 
 
 @pytest.mark.slow
-def test_lowered_convolution_stage_through_rtl(tmp_path, record_property):
+@pytest.mark.parametrize("name,stage", [("cnv_small_2w2a", "thresholding"), ("cnv_small_1w1a", "xnor_round")])
+def test_lowered_convolution_stage_through_rtl(name, stage, tmp_path, record_property):
     """cnv_small_2w2a after FINN's CNN step_streamline, RoundAndClipThresholds, MVAU and
-    Thresholding inference (Im2Col, 4-D MVAU, 4-D Thresholding, MaxPoolNHWC): verify's numpy and
-    Verilator RTL stages (style auto: the conv chain streams) bit-exact against that FINN graph,
-    and verify says the FINN graph is its reference."""
-    model = finn_stage(model_of("cnv_small_2w2a"), "thresholding", lower_convs=True)
-    assert four_d(model, "MVAU") and four_d(model, "Thresholding") and "MaxPoolNHWC" in ops(model)
+    Thresholding inference (Im2Col, 4-D MVAU, 4-D Thresholding, MaxPoolNHWC), and cnv_small_1w1a
+    after step_streamline + RoundAndClipThresholds (Im2Col -> XnorPopcountMatMul): verify's numpy
+    and Verilator RTL stages (style auto: the conv chain streams) bit-exact against that FINN
+    graph, and verify says the FINN graph is its reference."""
+    model = finn_stage(model_of(name), stage, lower_convs=True)
+    assert {"Im2Col", "MaxPoolNHWC"} <= ops(model)
+    if stage == "thresholding":
+        assert four_d(model, "MVAU") and four_d(model, "Thresholding")
+    else:
+        assert "XnorPopcountMatMul" in ops(model)
     x = inputs(model, 8, seed=21)
     report = verify(model, inputs=x, build_dir=tmp_path / "build")
     assert report.reference.startswith("qonnx execute_onnx of the given FINN graph")
-    for stage in ("lbir", "rtl"):
-        c = next(c for c in report.comparisons if c.stage == stage)
+    for part in ("lbir", "rtl"):
+        c = next(c for c in report.comparisons if c.stage == part)
         assert c.exact_fraction == 1.0, report.table()
     # verify runs qonnx on the graph as InferLBIR prepares it (batched); on the same inputs LBIR
     # numpy is also equal to the FINN graph run as FINN runs it (one sample at a time), so RTL is too
     np.testing.assert_array_equal(execute(model.transform(InferLBIR()), x), finn_outputs(model, x))
-    record_property("c4ml_summary", "finn front end cnv_small_2w2a, convs lowered by FINN, after Thresholding "
-                                    "inference: LBIR and RTL bit-exact vs the FINN graph (8 inputs)")
+    record_property("c4ml_summary", f"finn front end {name}, convs lowered by FINN, at {stage}: LBIR and RTL "
+                                    "bit-exact vs the FINN graph (8 inputs)")
