@@ -12,8 +12,12 @@ into equivalent standard ones, each an exact rewrite of the float32 values qonnx
   2-D input: the matrix product (xnor-popcount in `binaryXnorMode`, +-1 x +-1 as
   `(x @ W + K) / 2`, else `MatMul`) followed, unless `noActivation`, by a MultiThreshold with
   FINN's output mapping (`out_bias = ActVal`, bipolar outputs `2c - 1`);
-- `Thresholding` (finn.custom_op.fpgadataflow): a channels-last MultiThreshold with
-  `out_bias = ActVal` (bipolar outputs `2c - 1`).
+- `Thresholding` (finn.custom_op.fpgadataflow), 2-D or 4-D: a channels-last MultiThreshold with
+  `out_bias = ActVal` (bipolar outputs `2c - 1`);
+- an MVAU on a 4-D input that an Im2Col produces: as above, its MultiThreshold NHWC.
+Then `finn_conv.rewrite_lowered_convs` turns FINN's lowered convolutions (Im2Col + MatMul,
+MaxPoolNHWC) into channels-last Conv/MaxPool and moves a 4-D MultiThreshold before the
+NCHW<->NHWC Transpose it reads (a 4-D Thresholding between Transposes).
 Any other FINN hardware op is refused with a message naming it and the stage at which to call
 InferLBIR instead (`refuse_finn_hw_op`).
 
@@ -27,8 +31,8 @@ import numpy as np
 from onnx import helper, numpy_helper
 
 from qonnx_c4ml.errors import UnsupportedModelError
-from qonnx_c4ml.transformations.finn_conv import rewrite_lowered_convs
 from qonnx_c4ml.names import unique_name
+from qonnx_c4ml.transformations.finn_conv import rewrite_lowered_convs
 
 FINN_HW_DOMAIN = "finn.custom_op.fpgadataflow"
 MVAU_OPS = ("MVAU", "MatrixVectorActivation")
