@@ -7,7 +7,10 @@
   (ConvertBipolarMatMulToXnorPopcount, AbsorbAddIntoMultiThreshold, AbsorbMulIntoMultiThreshold,
   RoundAndClipThresholds, InferDataTypes) -> mvau (InferBinaryMatrixVectorActivation,
   InferQuantizedMatrixVectorActivation) -> thresholding (InferThresholdingLayer)
-each a deep copy. `finn_outputs(model, x)` is qonnx execute_onnx of a FINN graph, one sample at a
+each a deep copy; with `lower_convs=True` the streamline stage is FINN's step_streamline for a CNN
+(`streamline_lowering_convs`: Conv -> Transpose + Im2Col + MatMul, MaxPool -> MaxPoolNHWC,
+MultiThresholds channels-last), so the later stages see Im2Col, 4-D MVAUs and 4-D Thresholding.
+`finn_outputs(model, x)` is qonnx execute_onnx of a FINN graph, one sample at a
 time (FINN's hw ops are built for batch 1), with FINN's custom ops registered by their domain.
 """
 import copy
@@ -44,6 +47,24 @@ def tidy_up(model):
 
 def streamline(model):
     return model.transform(absorb.AbsorbScalarBiasIntoMultiThreshold()).transform(Streamline())
+
+
+def streamline_lowering_convs(model):
+    """FINN's step_streamline (finn-plus 1.6.1 build_dataflow_steps): with Conv nodes, they are
+    lowered to Im2Col + MatMul and MaxPool made NHWC between the two Streamline runs."""
+    from finn.transformation.streamline.reorder import MakeMaxPoolNHWC
+    from qonnx.transformation.general import RemoveUnusedTensors
+    from qonnx.transformation.infer_data_layouts import InferDataLayouts
+    from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
+    passes = [absorb.AbsorbScalarBiasIntoMultiThreshold(), Streamline()]
+    if any(n.op_type == "Conv" for n in model.graph.node):
+        passes += [LowerConvsToMatMul(), MakeMaxPoolNHWC(), absorb.AbsorbTransposeIntoMultiThreshold(),
+                   MakeMaxPoolNHWC(), absorb.AbsorbConsecutiveTransposes()]
+    passes += [ConvertBipolarMatMulToXnorPopcount(), Streamline(), absorb.AbsorbScalarMulAddIntoTopK(),
+               InferDataLayouts(), RemoveUnusedTensors()]
+    for t in passes:
+        model = model.transform(t)
+    return model
 
 
 def xnor_round(model):
@@ -84,27 +105,22 @@ def step_tidy_up(model, cfg):
 
 
 def step_streamline(model, cfg):
-    """FINN's step_streamline for a network without Conv (with Conv it also lowers them to Im2Col)."""
-    from qonnx.transformation.general import RemoveUnusedTensors
-    from qonnx.transformation.infer_data_layouts import InferDataLayouts
-    assert not any(n.op_type == "Conv" for n in model.graph.node)
-    for t in [absorb.AbsorbScalarBiasIntoMultiThreshold(), Streamline(), ConvertBipolarMatMulToXnorPopcount(),
-              Streamline(), absorb.AbsorbScalarMulAddIntoTopK(), InferDataLayouts(), RemoveUnusedTensors()]:
-        model = model.transform(t)
-    return model
+    """FINN's step_streamline (for a CNN it also lowers Conv to Im2Col)."""
+    return streamline_lowering_convs(model)
 
 
-def finn_stages(model, until="thresholding"):
+def finn_stages(model, until="thresholding", lower_convs=False):
     model = ModelWrapper(copy.deepcopy(model.model))
+    passes = {**PASSES, "streamline": streamline_lowering_convs} if lower_convs else PASSES
     for stage in STAGES:
-        model = PASSES[stage](model)
+        model = passes[stage](model)
         yield stage, ModelWrapper(copy.deepcopy(model.model))
         if stage == until:
             return
 
 
-def finn_stage(model, stage):
-    return dict(finn_stages(model, until=stage))[stage]
+def finn_stage(model, stage, lower_convs=False):
+    return dict(finn_stages(model, until=stage, lower_convs=lower_convs))[stage]
 
 
 def finn_outputs(model, x):

@@ -13,7 +13,8 @@ from qonnx.transformation.infer_shapes import InferShapes
 
 from qonnx_c4ml.lbir import DOMAIN
 from qonnx_c4ml.transformations import InferLBIR
-from qonnx_c4ml.verify import execute, random_inputs
+from qonnx_c4ml.reference import execute
+from qonnx_c4ml.verify import random_inputs
 
 Q = "qonnx.custom_op.general"
 

@@ -21,7 +21,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx_c4ml.errors import C4mlError
 from qonnx_c4ml.finn import c4ml_step, step_c4ml_direct_logic
 from qonnx_c4ml.io import read_model
-from qonnx_c4ml.verify import execute
+from qonnx_c4ml.reference import execute
 
 EXAMPLES = Path(__file__).resolve().parent / "fixtures" / "examples"
 
@@ -80,3 +80,21 @@ def test_step_with_options_after_tidy_up(tmp_path):
 def test_unknown_step_option_is_refused():
     with pytest.raises(C4mlError, match="unknown option"):
         c4ml_step(samples=3)
+
+
+def test_step_after_finn_cnn_streamlining(tmp_path):
+    """CNN flow: FINN's step_streamline lowers the CNV's convolutions (Im2Col, MaxPoolNHWC); our
+    step after it writes the Verilog and verify (numpy here; RTL of these stages:
+    transformations/test_finn_conv.py) is exact against that FINN graph."""
+    step = c4ml_step(verify_samples=20, rtl=False)
+    cfg = DataflowBuildConfig(output_dir=str(tmp_path / "cnn"), synth_clk_period_ns=10.0, generate_outputs=[],
+                              steps=[step_qonnx_to_finn, step_tidy_up, step_streamline, step])
+    result = run_steps(read_model(EXAMPLES / "cnv_small_2w2a.onnx"), cfg)
+    out = tmp_path / "cnn" / "c4ml"
+    given = ModelWrapper(str(out / "finn_input.onnx"))
+    assert {"Im2Col", "MaxPoolNHWC"} <= {n.op_type for n in given.graph.node}
+    assert sum(n.op_type == "QConv2D" for n in result.graph.node) == 6
+    checked = json.loads((out / "verify.json").read_text())
+    assert "FINN graph" in checked["reference"]
+    lbir = {c["stage"]: c for c in checked["comparisons"]}["lbir"]
+    assert lbir["exact_fraction"] == 1.0 and lbir["exact_same_code_fraction"] == 1.0  # the exact engine agrees

@@ -28,7 +28,8 @@ def with_batch(model, batch):
 
     qonnx's ChangeBatchSize drops every intermediate shape, which its channels-last ops
     cannot re-infer; so the batch axis of each tensor that depends on the graph input is
-    rewritten in place when the model has such ops."""
+    rewritten in place when the model has such ops, and so is the batch entry of constant
+    Reshape targets (as ChangeBatchSize does)."""
     if not any(n.domain == "qonnx.custom_op.channels_last" for n in model.graph.node):
         model = model.transform(ChangeBatchSize(batch))
         return model.transform(InferShapes())
@@ -45,6 +46,12 @@ def with_batch(model, batch):
         dims = info.type.tensor_type.shape.dim
         if info.name in dynamic and len(dims):
             dims[0].dim_value = batch
+    for node in graph.node:  # a constant Reshape target names the batch too (FINN: (1, -1) folded to (1, 16))
+        target = model.get_initializer(node.input[1]) if node.op_type == "Reshape" else None
+        if target is not None and node.input[0] in dynamic and target.size and target[0] > 0:
+            target = target.copy()
+            target[0] = batch
+            model.set_initializer(node.input[1], target)
     return model.transform(InferShapes())
 
 

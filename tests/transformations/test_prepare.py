@@ -9,7 +9,8 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx_c4ml.transformations.prepare import (LEGACY_DOMAINS, QONNX_GENERAL, give_unique_node_names,
                                                 has_foldable_constants, prepare_for_lowering, remove_static_inputs,
                                                 rename_legacy_domains)
-from qonnx_c4ml.verify import execute, random_inputs
+from qonnx_c4ml.reference import execute
+from qonnx_c4ml.verify import random_inputs
 
 
 def small_mlp():

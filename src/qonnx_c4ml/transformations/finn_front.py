@@ -12,8 +12,12 @@ into equivalent standard ones, each an exact rewrite of the float32 values qonnx
   2-D input: the matrix product (xnor-popcount in `binaryXnorMode`, +-1 x +-1 as
   `(x @ W + K) / 2`, else `MatMul`) followed, unless `noActivation`, by a MultiThreshold with
   FINN's output mapping (`out_bias = ActVal`, bipolar outputs `2c - 1`);
-- `Thresholding` (finn.custom_op.fpgadataflow): a channels-last MultiThreshold with
-  `out_bias = ActVal` (bipolar outputs `2c - 1`).
+- `Thresholding` (finn.custom_op.fpgadataflow), 2-D or 4-D: a channels-last MultiThreshold with
+  `out_bias = ActVal` (bipolar outputs `2c - 1`);
+- an MVAU on a 4-D input that an Im2Col produces: as above, its MultiThreshold NHWC.
+Then `finn_conv.rewrite_lowered_convs` turns FINN's lowered convolutions (Im2Col + MatMul,
+MaxPoolNHWC) into channels-last Conv/MaxPool and moves a 4-D MultiThreshold before the
+NCHW<->NHWC Transpose it reads (a 4-D Thresholding between Transposes).
 Any other FINN hardware op is refused with a message naming it and the stage at which to call
 InferLBIR instead (`refuse_finn_hw_op`).
 
@@ -28,6 +32,7 @@ from onnx import helper, numpy_helper
 
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.names import unique_name
+from qonnx_c4ml.transformations.finn_conv import rewrite_lowered_convs
 
 FINN_HW_DOMAIN = "finn.custom_op.fpgadataflow"
 MVAU_OPS = ("MVAU", "MatrixVectorActivation")
@@ -37,7 +42,8 @@ LAYOUT = ("Transpose", "Reshape", "Flatten", "Identity", "Squeeze", "Unsqueeze")
 LAYER_OPS = ("MatMul", "Gemm", "Conv")
 WHERE_TO_CALL = ("call InferLBIR on the streamlined graph, before FINN's convert-to-hw step "
                  "(step_convert_to_hw / InferQuantizedMatrixVectorActivation ...); only MVAU/"
-                 "MatrixVectorActivation and Thresholding on 2-D tensors are lowered from there")
+                 "MatrixVectorActivation (2-D, or 4-D after an Im2Col) and Thresholding (2-D, or 4-D "
+                 "channels-last) are lowered from there")
 
 
 def _attrs(node):
@@ -101,11 +107,6 @@ class _Rewriter:
         """Standard nodes replacing `node`, or None to keep it."""
         if node.op_type == "XnorPopcountMatMul":
             return self.xnor_matmul(node, node.input[0], self.weights(node, node.input[1]), node.output[0])
-        if node.op_type == "Im2Col":
-            raise UnsupportedModelError(
-                "is FINN's lowered convolution (LowerConvsToMatMul); InferLBIR lowers Conv itself", node,
-                "call InferLBIR on the streamlined graph before LowerConvsToMatMul (the first part of "
-                "FINN's step_streamline / step_convert_to_hw for CNNs)")
         if not node.domain.startswith(FINN_HW_DOMAIN):
             return None
         refuse_finn_hw_op(self.model, node)
@@ -132,7 +133,8 @@ class _Rewriter:
         if not no_act:
             # MVAU thresholds with odt BIPOLAR: FINN maps the count c to 2c - 1 (ActVal unused)
             bias = -1 if odt == "BIPOLAR" else act_val
-            nodes.append(self.multithreshold(node, acc, node.input[2], node.output[0], out_scale, bias, "NC"))
+            layout = "NHWC" if len(shape) == 4 else "NC"  # 4-D: an MVAU after an Im2Col
+            nodes.append(self.multithreshold(node, acc, node.input[2], node.output[0], out_scale, bias, layout))
         return nodes
 
 
@@ -146,11 +148,13 @@ def refuse_finn_hw_op(model, node):
         raise UnsupportedModelError(
             f"is a FINN hardware op ({node.op_type}) that InferLBIR does not lower", node, WHERE_TO_CALL)
     shape = model.get_tensor_shape(node.input[0])
-    if node.op_type == "Thresholding" and (shape is None or len(shape) != 2):
+    if node.op_type == "Thresholding" and (shape is None or len(shape) not in (2, 4)):
         raise UnsupportedModelError(
-            f"is a FINN Thresholding on a {len(shape or [])}-D (channels-last) tensor, between "
-            "Transposes InferLBIR cannot fold", node, WHERE_TO_CALL)
-    if node.op_type in MVAU_OPS and (shape is None or len(shape) != 2):
+            f"is a FINN Thresholding on a {len(shape or [])}-D tensor (only 2-D and 4-D channels-last "
+            "are lowered)", node, WHERE_TO_CALL)
+    producer = next((n for n in model.graph.node if node.input[0] in n.output), None)
+    after_im2col = producer is not None and producer.op_type == "Im2Col" and shape is not None and len(shape) == 4
+    if node.op_type in MVAU_OPS and (shape is None or len(shape) != 2) and not after_im2col:
         raise UnsupportedModelError(
             f"is a FINN {node.op_type} on a {len(shape or [])}-D input (a convolution lowered to "
             "ConvolutionInputGenerator + MVAU)", node, WHERE_TO_CALL)
@@ -171,6 +175,9 @@ def rewrite_finn_ops(model):
     if changed:
         del model.graph.node[:]
         model.graph.node.extend(nodes)
+    if rewrite_lowered_convs(model, rewriter.name):
+        changed = True
+    if changed:
         domains = {o.domain for o in model.model.opset_import}
         if GENERAL not in domains:
             model.model.opset_import.append(helper.make_opsetid(GENERAL, 1))
