@@ -15,7 +15,8 @@ from qonnx_c4ml.io import read_model
 from qonnx_c4ml.lbir.graph import lbir_graph
 from qonnx_c4ml.metadata import circuit_description, verilog_dir
 from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR
-from qonnx_c4ml.transformations.generate_circuit import (connections_of, estimate_operators, streaming_front,
+from qonnx_c4ml.transformations.generate_circuit import (connections_of, estimate_operators,
+                                                          estimate_stream_operators, streaming_front,
                                                          window_taps, write_if_changed)
 
 CNN = Path(__file__).resolve().parents[1] / "fixtures" / "cnn" / "chisel4ml_cnn.onnx"
@@ -88,3 +89,25 @@ def test_write_if_changed_keeps_an_unchanged_file(tmp_path):
     write_if_changed(path, "module m2; endmodule\n")
     assert path.read_text() == "module m2; endmodule\n" and path.stat().st_mtime > 1
     assert [p.name for p in tmp_path.iterdir()] == ["m.v"]  # no temporary file left
+
+
+def test_streaming_front_counts_against_the_limit_before_anything_is_written(tmp_path):
+    """One window engine per streamed layer: its weights once, not once per output pixel."""
+    lbir = read_model(CNN).transform(InferLBIR())
+    nodes, circuit_input, _ = lbir_graph(lbir)
+    front, rest = streaming_front(nodes, circuit_input)
+    engines = sum(estimate_stream_operators(getCustomOp(n)) for n in front)
+    parallel = sum(estimate_operators(getCustomOp(n)) for n in front)
+    assert 0 < engines < parallel
+    total = engines + sum(estimate_operators(getCustomOp(n)) for n in rest)
+    with pytest.raises(UnsupportedModelError, match="streaming circuit .* above the limit"):
+        lbir.transform(GenerateChiselCircuit(tmp_path / "v", style="streaming", max_operators=total - 1))
+    assert not (tmp_path / "v").exists()
+    generated = lbir.transform(GenerateChiselCircuit(tmp_path / "v", style="streaming", max_operators=total))
+    assert circuit_description(generated).style == "streaming"
+
+
+def test_streaming_names_the_residual_block_that_stops_it(tmp_path):
+    lbir = read_model(CNN.with_name("residual_block.onnx")).transform(InferLBIR())
+    with pytest.raises(UnsupportedModelError, match="stops at a residual block: QAdd"):
+        lbir.transform(GenerateChiselCircuit(tmp_path, style="streaming"))

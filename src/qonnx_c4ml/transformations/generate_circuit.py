@@ -52,19 +52,47 @@ def window_taps(op):
     return int(np.prod(op.out_shape()[1:])) * int(np.count_nonzero(weights))
 
 
-def streaming_front(nodes, circuit_input):
-    """The leading chain of QConv2D/QMaxPool2D nodes from the circuit input (the layers the
-    streaming style can take), and the rest."""
+def leading_conv_chain(nodes, circuit_input):
+    """The leading chain of QConv2D/QMaxPool2D nodes from the circuit input, each reading only
+    the one before it."""
     front, tensor = [], circuit_input
     for node in nodes:
         if node.op_type not in ("QConv2D", "QMaxPool2D") or list(node.input) != [tensor]:
             break
         front.append(node)
         tensor = node.output[0]
+    return front
+
+
+def skip_reader(front, rest, circuit_input):
+    """The first node after `front` that reads a tensor inside it (a residual block's skip
+    path), or None."""
+    inside = {n.output[0] for n in front[:-1]} | {circuit_input}
+    return next((n for n in rest if any(i in inside for i in n.input)), None)
+
+
+def streaming_front(nodes, circuit_input):
+    """The leading chain of QConv2D/QMaxPool2D nodes from the circuit input (the layers the
+    streaming style can take), and the rest."""
+    front = leading_conv_chain(nodes, circuit_input)
     rest = nodes[len(front):]
-    if front and any(i in {n.output[0] for n in front[:-1]} | {circuit_input} for n in rest for i in n.input):
+    if front and skip_reader(front, rest, circuit_input) is not None:
         return [], nodes  # a later layer reads inside the front (e.g. a skip path): no streaming
     return front, rest
+
+
+def streaming_refusal(nodes, circuit_input):
+    """Why style='streaming' cannot take these layers (its front is empty), as an error."""
+    chain = leading_conv_chain(nodes, circuit_input)
+    reader = skip_reader(chain, nodes[len(chain):], circuit_input) if chain else None
+    if reader is not None:
+        return UnsupportedModelError(
+            f"style='streaming' stops at a residual block: {reader.op_type} '{reader.name}' reads a tensor "
+            "inside the leading convolution/pool chain (a skip path), which the streaming style cannot "
+            "buffer yet", hint="use style='parallel' (or 'auto') for networks with residual blocks")
+    return UnsupportedModelError(
+        "style='streaming' needs the circuit to start with convolution/pool layers",
+        hint="use style='parallel' for fully connected networks")
 
 
 def connections_of(op, in_ports):
@@ -76,6 +104,18 @@ def connections_of(op, in_ports):
     if kind == "QConv2D":
         return op.connections()
     return op.connections(in_ports[0].elements)  # QAdd
+
+
+def estimate_stream_operators(op):
+    """Upper estimate of the adders and comparators of a streaming layer's one window engine
+    (it computes one output pixel per cycle: every weight once, not once per output pixel)."""
+    if op.onnx_node.op_type == "QMaxPool2D":
+        kh, kw = op.geometry()[1]
+        return int(op.geometry()[0][0]) * kh * kw
+    weights = op.weight_codes()
+    nonzero = weights[weights != 0]
+    digits = sum(len(csd_digits(int(v))) for v in np.unique(np.abs(nonzero))) * int(weights.shape[1])
+    return int(nonzero.size + digits + op.threshold_codes().size)
 
 
 def estimate_operators(op):
@@ -137,18 +177,13 @@ class GenerateChiselCircuit(Transformation):
         streaming = bool(front) and (self.style == "streaming" or (
             self.style == "auto" and self.pipeline == "none" and taps > AUTO_STREAMING_TAPS))
         if self.style == "streaming" and not front:
-            raise UnsupportedModelError(
-                "style='streaming' needs the circuit to start with convolution/pool layers",
-                hint="use style='parallel' for fully connected networks")
-        if streaming:
+            raise streaming_refusal(nodes, circuit_input)
+        if streaming:  # the whole circuit, front and tail, is checked before anything is generated
+            estimate = (sum(estimate_stream_operators(getCustomOp(node)) for node in front)
+                        + sum(estimate_operators(getCustomOp(node)) for node in rest))
+            self.check_operators(estimate, "streaming circuit (window engines + parallel tail)")
             return self.apply_streaming(model, front, rest, circuit_output)
-        estimate = sum(estimate_operators(getCustomOp(node)) for node in nodes)
-        if estimate > self.max_operators:
-            raise UnsupportedModelError(
-                f"the fully parallel circuit would need about {estimate:,} adders/comparators, "
-                f"above the limit of {self.max_operators:,}",
-                hint="prune or quantize the model further, or raise the limit "
-                "(--max-operators / GenerateChiselCircuit(max_operators=...))")
+        self.check_operators(sum(estimate_operators(getCustomOp(node)) for node in nodes), "fully parallel circuit")
         self.output_dir.mkdir(parents=True, exist_ok=True)
         source = model.graph.name or "a QONNX model"
         layers, files, ports = [], [], {}
@@ -192,6 +227,15 @@ class GenerateChiselCircuit(Transformation):
         description = CircuitDescription(self.top, self.pipeline, latency, inp, out, layers, files, wrapper_file)
         record_circuit(model, description, self.output_dir)
         return model, False
+
+    def check_operators(self, estimate, what):
+        """Refuse before generating anything when the estimate exceeds `max_operators`."""
+        if estimate > self.max_operators:
+            raise UnsupportedModelError(
+                f"the {what} would need about {estimate:,} adders/comparators, "
+                f"above the limit of {self.max_operators:,}",
+                hint="prune or quantize the model further, or raise the limit "
+                "(--max-operators / GenerateChiselCircuit(max_operators=...))")
 
     def apply_streaming(self, model, front, rest, circuit_output):
         """Streaming conv/pool front + fully parallel (combinational) tail behind its frame register."""
