@@ -17,7 +17,7 @@ from qonnx.custom_op.base import CustomOp
 from qonnx.custom_op.registry import getCustomOp
 
 from qonnx_c4ml.interface import CircuitDescription
-from qonnx_c4ml.rtlsim.simulators import simulator_for
+from qonnx_c4ml.rtlsim.simulators import loaded, simulator_for
 from qonnx_c4ml.sim import pack_codes, unpack_codes
 
 DOMAIN = "qonnx_c4ml.rtlsim"  # the package qonnx imports to find RTLCircuit (see its docstring)
@@ -67,7 +67,8 @@ class RTLCircuit(CustomOp):
         description = self.description()
         if description.style != "streaming":
             return None
-        return simulator_for(self.get_nodeattr("library"), description).last_statistics
+        sim = loaded(self.get_nodeattr("library"), description)  # never loads one just to ask
+        return None if sim is None else sim.last_statistics
 
     def execute_node(self, context, graph):
         node = self.onnx_node

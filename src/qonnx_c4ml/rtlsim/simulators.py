@@ -47,6 +47,11 @@ def simulator_for(library, description):
     return loaded[key]
 
 
+def loaded(library, description):
+    """This thread's loaded simulator of `library` for `description`, or None (nothing loaded)."""
+    return getattr(_LOADED, "by_key", {}).get((library, description.to_json()))
+
+
 def loaded_count():
     """How many simulators this thread holds (for tests of the eviction)."""
     return len(getattr(_LOADED, "by_key", ()))

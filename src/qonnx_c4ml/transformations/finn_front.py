@@ -24,7 +24,7 @@ InferLBIR instead (`refuse_finn_hw_op`).
 The constant Add/Sub/Mul/Div FINN leaves between a quantizer and the next layer is lowered by
 the rule in lowering/affine.py.
 
-`constants_as_initializers`: the host constants InferLBIR writes become graph initializers (FINN's
+The host constants InferLBIR writes are graph initializers (lowering/assemble.py; FINN's
 passes read quantizer parameters with `get_initializer`, never from Constant nodes).
 """
 import numpy as np
@@ -37,9 +37,6 @@ from qonnx_c4ml.transformations.finn_conv import rewrite_lowered_convs
 FINN_HW_DOMAIN = "finn.custom_op.fpgadataflow"
 MVAU_OPS = ("MVAU", "MatrixVectorActivation")
 GENERAL = "qonnx.custom_op.general"
-AFFINE_OPS = ("Add", "Sub", "Mul", "Div")
-LAYOUT = ("Transpose", "Reshape", "Flatten", "Identity", "Squeeze", "Unsqueeze")
-LAYER_OPS = ("MatMul", "Gemm", "Conv")
 WHERE_TO_CALL = ("call InferLBIR on the streamlined graph, before FINN's convert-to-hw step "
                  "(step_convert_to_hw / InferQuantizedMatrixVectorActivation ...); only MVAU/"
                  "MatrixVectorActivation (2-D, or 4-D after an Im2Col) and Thresholding (2-D, or 4-D "
@@ -182,19 +179,6 @@ def rewrite_finn_ops(model):
         if GENERAL not in domains:
             model.model.opset_import.append(helper.make_opsetid(GENERAL, 1))
     return changed
-
-
-def constants_as_initializers(nodes):
-    """(nodes without Constant-with-`value` nodes, those constants as initializer TensorProtos)."""
-    kept, initializers = [], []
-    for node in nodes:
-        if node.op_type == "Constant" and len(node.attribute) == 1 and node.attribute[0].name == "value":
-            tensor = helper.get_attribute_value(node.attribute[0])
-            tensor.name = node.output[0]
-            initializers.append(tensor)
-        else:
-            kept.append(node)
-    return kept, initializers
 
 
 def finn_stage(model):

@@ -9,12 +9,13 @@ an affine op that reaches a quantizer instead is glue of a layer (quantizers.py)
 """
 import numpy as np
 
+from qonnx_c4ml.transformations.constants import LAYOUT_OPS
+from qonnx_c4ml.transformations.lowering.context import LINEAR_OPS
 from qonnx_c4ml.transformations.lowering.activation import Activation, fractions
 from qonnx_c4ml.transformations.lowering.registry import register
 
-AFFINE_OPS = ("Add", "Sub", "Mul", "Div")
-LAYOUT = ("Transpose", "Reshape", "Flatten", "Identity", "Squeeze", "Unsqueeze")
-LAYER_OPS = ("MatMul", "Gemm", "Conv")
+AFFINE_OPS = ("Add", "Sub", "Mul", "Div")  # GLUE_OPS without BatchNormalization (one constant operand)
+LAYER_OPS = LINEAR_OPS + ("Conv",)
 
 
 def _reaches_layer(ctx, node):
@@ -28,7 +29,7 @@ def _reaches_layer(ctx, node):
         if nxt.op_type in LAYER_OPS:
             return nxt.input[0] == node.output[0], pooled
         pooled = pooled or nxt.op_type == "MaxPool"
-        if nxt.op_type in LAYOUT + ("MaxPool",) or (
+        if nxt.op_type in LAYOUT_OPS + ("MaxPool",) or (
                 nxt.op_type in AFFINE_OPS and ctx.const_operand(nxt, node.output[0])[0] is not None):
             node = nxt
             continue

@@ -13,10 +13,22 @@ from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.infer_shapes import InferShapes
 
-from qonnx_c4ml.transformations.finn_front import constants_as_initializers
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.lbir import DOMAIN
 from qonnx_c4ml.transformations.lowering.context import LINEAR_OPS
+
+
+def constants_as_initializers(nodes):
+    """(nodes without Constant-with-`value` nodes, those constants as initializer TensorProtos)."""
+    kept, initializers = [], []
+    for node in nodes:
+        if node.op_type == "Constant" and len(node.attribute) == 1 and node.attribute[0].name == "value":
+            tensor = helper.get_attribute_value(node.attribute[0])
+            tensor.name = node.output[0]
+            initializers.append(tensor)
+        else:
+            kept.append(node)
+    return kept, initializers
 
 
 def kept_nodes(ctx):
