@@ -8,8 +8,9 @@ pipeline registers and valid handshake), not each layer alone.
     exec_mode="python": the saved LBIR layers (`lbir_model`) run in numpy
 A streaming circuit's run records its cycle counts on the node that ran, as FINN's
 `cycles_rtlsim`: `cycles_rtlsim`, `ii_rtlsim`, `latency_rtlsim`, `stall_cycles_rtlsim` (of the
-last run).  Running a copy of the model (verify.execute copies to fix the batch size) records
-them on the copy; `run_statistics()` asks the loaded simulator, which every copy shares.
+last run; a batch of many frames runs as one stream per core, StreamSimulator.run_frames, and
+`cycles_rtlsim` then sums the streams).  Running a copy of the model (verify.execute copies to
+fix the batch size) records them on the copy; `run_statistics()` asks the loaded simulator, which every copy shares.
 """
 import numpy as np
 
