@@ -8,7 +8,7 @@ jets (tests/fixtures/jets_w4a4_po2.onnx, `--samples` inputs from verify.random_i
   form (session built once, graph optimizations off as in verify.run_qcdq);
 - `Circuit(x)` end to end (host quantizer + RTL + dequantization through execution.run_model),
   `Circuit.run_codes` (integer codes in and out), the Verilator model alone
-  (CircuitSimulator.run_packed on words packed beforehand);
+  (CircuitSimulator.run_packed on words packed beforehand), on all cores and on one;
 - where one `Circuit(x)` call spends its time: each node of the circuit model
   (qonnx execute_node, sanitization excluded), the RTL node split into the C++ run and the rest;
 - that Circuit(x) equals execute_onnx bit for bit.
@@ -116,7 +116,7 @@ def jets(args):
     from qonnx_c4ml.circuit import Circuit
     from qonnx_c4ml.io import read_model
     from qonnx_c4ml.rtlsim.simulators import simulator_for
-    from qonnx_c4ml.sim import pack_codes
+    from qonnx_c4ml.sim import CircuitSimulator, pack_codes
     from qonnx_c4ml.verify import random_inputs
 
     model = read_model(JETS)
@@ -135,6 +135,9 @@ def jets(args):
     rows = [("Circuit(x) end to end", e2e_s),
             ("Circuit.run_codes", median_time(lambda: circuit.run_codes(codes), args.repeats)[0]),
             ("Verilator model alone (run_packed)", median_time(lambda: simulator.run_packed(words), args.repeats)[0])]
+    with CircuitSimulator(circuit.op.get_nodeattr("library"), desc.inp.width, desc.out.width,
+                          desc.latency_cycles, threads=1) as one:
+        rows.append(("Verilator model alone, 1 thread", median_time(lambda: one.run_packed(words), args.repeats)[0]))
     breakdown = node_times(circuit, x, args.repeats)
     found = anchors(model, x, args.repeats)
     anchor_rows = [(label, seconds) for label, (seconds, _) in found.items()]
