@@ -266,3 +266,30 @@ def test_run_codes_of_a_library_built_without_the_code_driver_packs_in_numpy(tmp
     with CircuitSimulator(library, 12, 12, latency=1) as sim:
         assert not hasattr(sim._lib, "qc4ml_run_codes")
         np.testing.assert_array_equal(sim.run_codes(x, 4, False, 3, 4, False), 15 - x)
+
+
+def _run_in_child(sim, x, queue):
+    queue.put(sim.run_codes(x, 5, True, 40, 7, True))
+
+
+def test_a_forked_child_runs_batches_on_threads_of_its_own(combinational_library, monkeypatch):
+    # the simulator keeps its thread pool; a fork inherits the pool but none of its threads
+    import multiprocessing
+
+    monkeypatch.setattr(verilator_module, "MIN_SAMPLES_PER_THREAD", 100)
+    x = RNG.integers(-16, 16, size=(20_000, 40))
+    with CircuitSimulator(combinational_library, 200, 280, latency=0, threads=2) as sim:
+        for _ in range(3):  # the pool now has two idle workers (a chunk takes milliseconds)
+            sim.run_codes(x, 5, True, 40, 7, True)
+        context = multiprocessing.get_context("fork")
+        queue = context.Queue()
+        child = context.Process(target=_run_in_child, args=(sim, x, queue))
+        child.start()
+        try:
+            out = queue.get(timeout=60)  # queue.Empty: the child waits on threads it does not have
+        finally:
+            child.join(timeout=10)
+            if child.is_alive():
+                child.kill()
+    assert child.exitcode == 0
+    np.testing.assert_array_equal(out, 3 * x - 2)

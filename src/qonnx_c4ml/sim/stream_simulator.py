@@ -5,8 +5,8 @@ order, each pixel its C channel codes packed with channel 0 in the LSBs; the cir
 top returns whole frames in LBIR flat order.  The build reuses `build_library` (content-hash
 cache, ccache, the same compiler flags) with the streaming driver stream_harness.cpp.
 """
-import concurrent.futures
 import ctypes
+import os
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +14,7 @@ import numpy as np
 from qonnx_c4ml.sim.closeable import Closeable
 from qonnx_c4ml.sim.errors import SimulationError
 from qonnx_c4ml.sim.packing import pack_codes, unpack_codes, words_for_bits
-from qonnx_c4ml.sim.verilator import build_library
+from qonnx_c4ml.sim.verilator import build_library, thread_pool
 
 STREAM_HARNESS_PATH = Path(__file__).with_name("stream_harness.cpp")
 # With back-pressure on, a pending pixel is held back this often and out_ready is low this often.
@@ -166,9 +166,8 @@ class StreamSimulator(Closeable):
             self._instance(index)  # created here, in this thread, before any stream starts
         if len(spans) == 1:
             return [stream(0, *spans[0])]
-        if self._pool is None:  # kept until close()
-            self._pool = concurrent.futures.ThreadPoolExecutor(len(spans))
-        futures = [self._pool.submit(stream, index, *span) for index, span in enumerate(spans)]
+        self._pool = thread_pool(self._pool, len(spans))
+        futures = [self._pool[0].submit(stream, index, *span) for index, span in enumerate(spans)]
         return [future.result() for future in futures]
 
     def _instance(self, index):
@@ -184,8 +183,8 @@ class StreamSimulator(Closeable):
         for handle in handles:
             self._lib.qc4ml_destroy(handle)
         pool, self._pool = getattr(self, "_pool", None), None
-        if pool is not None:
-            pool.shutdown(wait=False)
+        if pool is not None and pool[1] == os.getpid():
+            pool[0].shutdown(wait=False)
 
 
 def run_frames(description, codes, backpressure=None, cache_dir=None, top="frame"):

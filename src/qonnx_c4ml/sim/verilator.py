@@ -220,6 +220,19 @@ MIN_SAMPLES_PER_THREAD = 4096
 STATS_LENGTH = 5
 
 
+def thread_pool(pool, workers):
+    """`pool` ((ThreadPoolExecutor, pid, workers) or None) if this process made it with at least
+    `workers` threads, else a new one.
+
+    A simulator keeps its pool between batches (starting threads cost ~0.5 ms a batch); a forked
+    child inherits the pool but not its threads, and would wait on it forever."""
+    if pool is not None and pool[1] == os.getpid() and pool[2] >= workers:
+        return pool
+    if pool is not None and pool[1] == os.getpid():
+        pool[0].shutdown(wait=False)
+    return concurrent.futures.ThreadPoolExecutor(workers), os.getpid(), workers
+
+
 class _Misfit(Exception):
     """An input code does not fit its field (run_codes turns it into pack_codes' ValueError)."""
 
@@ -314,9 +327,8 @@ class CircuitSimulator(Closeable):
             if n_chunks == 1:
                 all_stats = [run(handles[0], *chunks[0])]
             else:
-                if self._pool is None:  # kept until close(): starting threads costs ~0.5 ms a batch
-                    self._pool = concurrent.futures.ThreadPoolExecutor(self.threads)
-                futures = [self._pool.submit(run, handle, *chunk) for handle, chunk in zip(handles, chunks)]
+                self._pool = thread_pool(self._pool, self.threads)
+                futures = [self._pool[0].submit(run, handle, *chunk) for handle, chunk in zip(handles, chunks)]
                 all_stats = [future.result() for future in futures]
         for chunk, stats in zip(chunks, all_stats):
             self._check(chunk[0].shape[0], stats)
@@ -393,8 +405,8 @@ class CircuitSimulator(Closeable):
         """Free the model instances (a later run_packed would create new ones)."""
         instances, self._instances = getattr(self, "_instances", []), []
         pool, self._pool = getattr(self, "_pool", None), None
-        if pool is not None:
-            pool.shutdown(wait=False)  # idle workers end by themselves; close() may run in __del__
+        if pool is not None and pool[1] == os.getpid():
+            pool[0].shutdown(wait=False)  # idle workers end by themselves; close() may run in __del__
         for handle in instances:
             self._lib.qc4ml_destroy(handle)
 
