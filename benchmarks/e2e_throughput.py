@@ -9,8 +9,8 @@ jets (tests/fixtures/jets_w4a4_po2.onnx, `--samples` inputs from verify.random_i
 - `Circuit(x)` end to end (host quantizer + RTL + dequantization through execution.run_model),
   `Circuit.run_codes` (integer codes in and out), the Verilator model alone
   (CircuitSimulator.run_packed on words packed beforehand), on all cores and on one;
-- where one `Circuit(x)` call spends its time: each node of the circuit model
-  (qonnx execute_node, sanitization excluded), the RTL node split into the C++ run and the rest;
+- where one `Circuit(x)` call spends its time: each node of the circuit model (as
+  execution.run_node runs it, sanitization excluded), and the C++ run inside the RTL node;
 - that Circuit(x) equals execute_onnx bit for bit.
 Streaming MNIST (tests/fixtures/cnn/mnist_cnn_w4a4_po2.onnx, style="streaming", the shipped
 test digits tiled to `--images`): Circuit(x) images/s, cycles per image, and the same anchors.
@@ -47,13 +47,14 @@ def anchors(model, x, repeats):
     from qonnx.core.onnx_exec import execute_onnx
 
     from qonnx_c4ml.reference import with_batch
-    from qonnx_c4ml.verify import qcdq_session
 
     batched = with_batch(model, x.shape[0])
     feed = {batched.graph.input[0].name: x.astype(np.float32)}
     out_name = batched.graph.output[0].name
     found = {"qonnx execute_onnx (batched)": median_time(lambda: execute_onnx(batched, feed)[out_name], repeats)}
     try:
+        from qonnx_c4ml.verify import qcdq_session
+
         session, name = qcdq_session(model, x.shape[0])
     except (ValueError, ImportError) as error:
         print(f"onnxruntime QCDQ: skipped ({error})")
@@ -65,16 +66,23 @@ def anchors(model, x, repeats):
 
 def node_times(circuit, x, repeats):
     """[(label, median seconds)] of each node of one Circuit(x) call; the RTL node's C++ run apart."""
-    from qonnx.core.onnx_exec import execute_node
-
     import qonnx_c4ml.sim.verilator as verilator
     from qonnx_c4ml.reference import with_batch
+
+    try:  # as Circuit(x) runs each node (before run_node existed: qonnx's execute_node)
+        from qonnx_c4ml.execution import run_node
+    except ImportError:
+        from qonnx.core.onnx_exec import execute_node
+
+        def run_node(node, context, graph, opsets):
+            execute_node(node, context, graph, opsets.get(node.domain, 11))
 
     model = with_batch(circuit.model, x.shape[0])
     opsets = model.get_opset_imports()
     per_node = {}
     core = []
-    chunk = verilator.CircuitSimulator._run_codes_chunk
+    # (absent before the driver packed codes: run this file against an older src/ to compare)
+    chunk = getattr(verilator.CircuitSimulator, "_run_codes_chunk", None)
 
     def timed_chunk(self, *args):  # the C++ call of one thread (pack, eval, unpack)
         start = time.perf_counter()
@@ -82,17 +90,19 @@ def node_times(circuit, x, repeats):
         core.append(time.perf_counter() - start)
         return stats
 
-    verilator.CircuitSimulator._run_codes_chunk = timed_chunk
+    if chunk is not None:
+        verilator.CircuitSimulator._run_codes_chunk = timed_chunk
     try:
         for _ in range(repeats):
             context = model.make_empty_exec_context()
             context[model.graph.input[0].name] = x.astype(np.float32)
             for node in model.graph.node:
                 start = time.perf_counter()
-                execute_node(node, context, model.graph, opsets.get(node.domain, 11))
+                run_node(node, context, model.graph, opsets)
                 per_node.setdefault(f"{node.op_type} {node.name}", []).append(time.perf_counter() - start)
     finally:
-        verilator.CircuitSimulator._run_codes_chunk = chunk
+        if chunk is not None:
+            verilator.CircuitSimulator._run_codes_chunk = chunk
     rows = [(label, statistics.median(times)) for label, times in per_node.items()]
     if core:
         threads = len(core) // repeats

@@ -67,6 +67,13 @@ def _elementwise(node, context):
     return True
 
 
+def run_node(node, context, graph, opsets):
+    """One node, as run_model runs it: numpy for float32 Add/Sub/Mul/Div, else qonnx's
+    execute_node (`opsets`: model.get_opset_imports())."""
+    if not _elementwise(node, context):
+        execute_node(node, context, graph, opsets.get(node.domain, get_preferred_qonnx_opset()))
+
+
 def run_model(model, inputs):
     """Outputs {name: array} of `model` for `inputs` {name: array}, as execute_onnx gives them.
 
@@ -84,8 +91,7 @@ def run_model(model, inputs):
     for node in model.graph.node:
         if sanitize:
             _sanitize(model, node.input, context, done)
-        if not _elementwise(node, context):
-            execute_node(node, context, model.graph, opsets.get(node.domain, get_preferred_qonnx_opset()))
+        run_node(node, context, model.graph, opsets)
         if sanitize:
             _sanitize(model, node.output, context, done)
     return {output.name: context[output.name] for output in model.graph.output}
