@@ -80,6 +80,13 @@ def random_inputs(model, samples, seed=0, input_datatype=None):
 
 def run_qcdq(model, x):
     """onnxruntime on the QCDQ form of `model`; raises ValueError if it cannot be formed."""
+    session, name = qcdq_session(model, x.shape[0])
+    return session.run(None, {name: x.astype(np.float32)})[0]
+
+
+def qcdq_session(model, batch):
+    """(onnxruntime session of the QCDQ form of `model` for `batch` samples, its input name);
+    raises ValueError if the form cannot be made (see run_qcdq)."""
     import onnxruntime as ort
     from qonnx.transformation.fold_constants import FoldConstantsFiltered
     from qonnx.transformation.qonnx_to_qcdq import QuantToQCDQ
@@ -102,14 +109,14 @@ def run_qcdq(model, x):
     remaining = [n.op_type for n in qcdq.graph.node if n.domain not in ("", "ai.onnx")]
     if remaining:
         raise ValueError(f"QuantToQCDQ left {sorted(set(remaining))} (only 2-8 bit Quant converts)")
-    qcdq = with_batch(qcdq, x.shape[0])
+    qcdq = with_batch(qcdq, batch)
     # ORT's default graph optimizations fuse QDQ pairs into integer kernels that requantize
     # differently (measured: up to 41 LSB off on a 4-bit MLP); the QDQ graph's own semantics
     # is what qonnx defines, so run it unfused.
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     session = ort.InferenceSession(qcdq.model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    return session.run(None, {qcdq.graph.input[0].name: x.astype(np.float32)})[0]
+    return session, qcdq.graph.input[0].name
 
 
 def run_exact(report, model, context):

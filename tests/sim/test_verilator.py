@@ -219,3 +219,77 @@ def test_simulator_rejects_mismatched_widths_and_inputs(pipelined_library):
     with CircuitSimulator(pipelined_library, 32, 68, latency=3) as sim:
         with pytest.raises(ValueError, match="uint32"):
             sim.run_packed(np.zeros((4, 1), dtype=np.int64))
+
+
+def test_run_codes_packs_in_the_driver_and_matches_run_packed(combinational_library, monkeypatch):
+    monkeypatch.setattr(verilator_module, "MIN_SAMPLES_PER_THREAD", 100)
+    x = RNG.integers(-16, 16, size=(1001, 40))
+    with CircuitSimulator(combinational_library, 200, 280, latency=0, threads=2) as sim:
+        codes = sim.run_codes(x, 5, True, 40, 7, True)
+        assert sim.last_cycles == 1001 + 2 * 16  # split over both instances, like run_packed
+        words = sim.run_packed(pack_codes(x, 5, signed=True))
+    np.testing.assert_array_equal(codes, 3 * x - 2)
+    np.testing.assert_array_equal(codes, unpack_codes(words, 40, 7, signed=True))
+
+
+def test_run_codes_on_a_pipelined_circuit_with_unsigned_fields(pipelined_library):
+    x = RNG.integers(0, 256, size=(700, 4))
+    with CircuitSimulator(pipelined_library, 32, 68, latency=3) as sim:
+        for batch in (x, x[:0], x[:1], x.astype(np.float32)):  # whole floats are codes too
+            np.testing.assert_array_equal(sim.run_codes(batch, 8, False, 4, 17, False),
+                                          batch.astype(np.int64) ** 2 + 1)
+
+
+def test_run_codes_names_the_first_code_that_does_not_fit(combinational_library):
+    x = RNG.integers(-16, 16, size=(300, 40))
+    x[217, 3] = 16
+    with CircuitSimulator(combinational_library, 200, 280, latency=0) as sim:
+        with pytest.raises(ValueError, match=r"code 16 \(sample 217, element 3\) does not fit in signed 5-bit"):
+            sim.run_codes(x, 5, True, 40, 7, True)
+        with pytest.raises(ValueError, match="whole numbers"):
+            sim.run_codes(x + 0.5, 5, True, 40, 7, True)
+        x[217, 3] = 15
+        with pytest.raises(ValueError, match="41 output elements of 7 bits do not fit the 280-bit output port"):
+            sim.run_codes(x, 5, True, 41, 7, True)
+        with pytest.raises(ValueError, match="41 input elements of 5 bits do not fit the 200-bit input port"):
+            sim.run_codes(np.zeros((3, 41), dtype=np.int64), 5, True, 40, 7, True)
+
+
+def test_run_codes_of_a_library_built_without_the_code_driver_packs_in_numpy(tmp_path):
+    # a model saved after RTLSim names a library built by an earlier driver (qc4ml_run only)
+    driver = verilator_module.HARNESS_PATH.read_text(encoding="utf-8")
+    old_driver = tmp_path / "old_harness.cpp"
+    old_driver.write_text(driver[:driver.index("// Integer codes in and out")], encoding="utf-8")
+    library = build_library([write_top(tmp_path / "src", inverter(3, 4))], "top", 12, 12,
+                            cache_dir=tmp_path / "cache", harness=old_driver)
+    x = RNG.integers(0, 16, size=(50, 3))
+    with CircuitSimulator(library, 12, 12, latency=1) as sim:
+        assert not hasattr(sim._lib, "qc4ml_run_codes")
+        np.testing.assert_array_equal(sim.run_codes(x, 4, False, 3, 4, False), 15 - x)
+
+
+def _run_in_child(sim, x, queue):
+    queue.put(sim.run_codes(x, 5, True, 40, 7, True))
+
+
+def test_a_forked_child_runs_batches_on_threads_of_its_own(combinational_library, monkeypatch):
+    # the simulator keeps its thread pool; a fork inherits the pool but none of its threads
+    import multiprocessing
+
+    monkeypatch.setattr(verilator_module, "MIN_SAMPLES_PER_THREAD", 100)
+    x = RNG.integers(-16, 16, size=(20_000, 40))
+    with CircuitSimulator(combinational_library, 200, 280, latency=0, threads=2) as sim:
+        for _ in range(3):  # the pool now has two idle workers (a chunk takes milliseconds)
+            sim.run_codes(x, 5, True, 40, 7, True)
+        context = multiprocessing.get_context("fork")
+        queue = context.Queue()
+        child = context.Process(target=_run_in_child, args=(sim, x, queue))
+        child.start()
+        try:
+            out = queue.get(timeout=60)  # queue.Empty: the child waits on threads it does not have
+        finally:
+            child.join(timeout=10)
+            if child.is_alive():
+                child.kill()
+    assert child.exitcode == 0
+    np.testing.assert_array_equal(out, 3 * x - 2)

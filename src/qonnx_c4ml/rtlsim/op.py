@@ -3,12 +3,14 @@
 RTLSim replaces the LBIR layers by one RTLCircuit node, the way FINN's dataflow partitions
 stand for a group of nodes, because the thing to verify is the whole top module (with its
 pipeline registers and valid handshake), not each layer alone.
-    exec_mode="rtlsim": input codes -> packed bits -> Verilator model -> output codes
+    exec_mode="rtlsim": input codes -> packed bits -> Verilator model -> output codes (a parallel
+                        circuit's codes are packed by the C++ driver, CircuitSimulator.run_codes)
     exec_mode="python": the saved LBIR layers (`lbir_model`) run in numpy
 A streaming circuit's run records its cycle counts on the node that ran, as FINN's
 `cycles_rtlsim`: `cycles_rtlsim`, `ii_rtlsim`, `latency_rtlsim`, `stall_cycles_rtlsim` (of the
-last run).  Running a copy of the model (verify.execute copies to fix the batch size) records
-them on the copy; `run_statistics()` asks the loaded simulator, which every copy shares.
+last run; a batch of many frames runs as one stream per core, StreamSimulator.run_frames, and
+`cycles_rtlsim` then sums the streams).  Running a copy of the model (verify.execute copies to
+fix the batch size) records them on the copy; `run_statistics()` asks the loaded simulator, which every copy shares.
 """
 import numpy as np
 
@@ -18,7 +20,6 @@ from qonnx.custom_op.registry import getCustomOp
 
 from qonnx_c4ml.interface import CircuitDescription
 from qonnx_c4ml.rtlsim.simulators import loaded, simulator_for
-from qonnx_c4ml.sim import pack_codes, unpack_codes
 
 DOMAIN = "qonnx_c4ml.rtlsim"  # the package qonnx imports to find RTLCircuit (see its docstring)
 # run statistics of a streaming circuit -> node attribute recording it
@@ -58,8 +59,9 @@ class RTLCircuit(CustomOp):
             for key, attr in STREAM_RUN_ATTRIBUTES.items():
                 self.set_nodeattr(attr, int(stats[key]))
             return out
-        words = sim.run_packed(pack_codes(codes, description.inp.bits, description.inp.signed))
-        return unpack_codes(words, description.out.elements, description.out.bits, description.out.signed)
+        # packed and unpacked by the C++ driver, in each thread's share of the batch
+        return sim.run_codes(codes, description.inp.bits, description.inp.signed,
+                             description.out.elements, description.out.bits, description.out.signed)
 
     def run_statistics(self):
         """Cycle counts of the last streaming run of this circuit in this thread, by any copy of

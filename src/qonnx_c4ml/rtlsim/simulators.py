@@ -5,6 +5,7 @@ keeps the simulators it loaded.  Each thread has its own (a simulator serializes
 calls); at most MAX_LOADED per thread stay cached: the least recently used one is dropped when
 another is needed (and closed by its own __del__ once no caller holds it any more).
 """
+import os
 import threading
 from collections import OrderedDict
 
@@ -26,7 +27,9 @@ def streaming_sim_description(description, verilog_dir=None):
 
 def _load(library, description):
     if description.style == "streaming":
-        return StreamSimulator(streaming_sim_description(description), so_path=library)
+        # a large batch is split over one model instance per core (StreamSimulator.run_frames)
+        return StreamSimulator(streaming_sim_description(description), so_path=library,
+                               threads=len(os.sched_getaffinity(0)))
     return CircuitSimulator(library, description.inp.width, description.out.width, description.latency_cycles)
 
 

@@ -8,19 +8,18 @@
 namespace {
 // Idle cycles after the last expected output, to catch a circuit that emits too many outputs.
 constexpr int64_t kDrainCycles = 16;
-}  // namespace
 
-// Drives n samples (in: n * QC4ML_IN_WORDS words) through the circuit, one per cycle after a
-// reset, then idles until cycle n + latency + kDrainCycles. Outputs are stored in arrival order
-// (out: n * QC4ML_OUT_WORDS words). Writes to stats:
+// Drives n samples through the circuit, one per cycle after a reset, then idles until cycle
+// n + latency + kDrainCycles. `load(i, words)` fills sample i's QC4ML_IN_WORDS input words;
+// `store(j, words)` takes the j-th output (j < n) in arrival order. Writes to stats:
 //   [0] outputs seen (including any beyond n, which are not stored)
 //   [1] cycles simulated after reset
 //   [2] cycle of the first output, -1 if none
 //   [3] outputs that did not arrive exactly `latency` cycles after their input
-QC4ML_EXPORT void qc4ml_run(void* handle, const uint32_t* in, int64_t n, int64_t latency,
-                            uint32_t* out, int64_t* stats) {
-    QC4ML_MODEL& top = static_cast<Instance*>(handle)->model;
+template <typename Load, typename Store>
+void drive(QC4ML_MODEL& top, int64_t n, int64_t latency, int64_t* stats, Load load, Store store) {
     uint32_t sample[QC4ML_IN_WORDS] = {};
+    uint32_t result[QC4ML_OUT_WORDS] = {};
 
     top.in_valid = 0;
     write_port(top.in_data, sample);
@@ -35,14 +34,19 @@ QC4ML_EXPORT void qc4ml_run(void* handle, const uint32_t* in, int64_t n, int64_t
     int64_t outputs = 0, first_output = -1, misaligned = 0;
     for (int64_t cycle = 0; cycle < total_cycles; ++cycle) {
         if (cycle < n) {
-            present_input(top, in, cycle, sample);
+            load(cycle, sample);
+            sample[QC4ML_IN_WORDS - 1] &= QC4ML_IN_MASK;  // bits above the port must be zero
+            write_port(top.in_data, sample);
             top.in_valid = 1;
         } else if (cycle == n) {
             top.in_valid = 0;
         }
         top.eval();
         if (top.out_valid) {
-            if (outputs < n) read_port(top.out_data, out + outputs * QC4ML_OUT_WORDS);
+            if (outputs < n) {
+                read_port(top.out_data, result);
+                store(outputs, result);
+            }
             if (first_output < 0) first_output = cycle;
             if (cycle != outputs + latency) ++misaligned;
             ++outputs;
@@ -53,4 +57,42 @@ QC4ML_EXPORT void qc4ml_run(void* handle, const uint32_t* in, int64_t n, int64_t
     stats[1] = total_cycles;
     stats[2] = first_output;
     stats[3] = misaligned;
+}
+}  // namespace
+
+// Packed port words in (n * QC4ML_IN_WORDS), packed port words out (n * QC4ML_OUT_WORDS);
+// stats as drive() writes them.
+QC4ML_EXPORT void qc4ml_run(void* handle, const uint32_t* in, int64_t n, int64_t latency,
+                            uint32_t* out, int64_t* stats) {
+    QC4ML_MODEL& top = static_cast<Instance*>(handle)->model;
+    drive(top, n, latency, stats,
+          [in](int64_t i, uint32_t* words) {
+              const uint32_t* src = in + i * QC4ML_IN_WORDS;
+              for (int w = 0; w < QC4ML_IN_WORDS; ++w) words[w] = src[w];
+          },
+          [out](int64_t j, const uint32_t* words) {
+              uint32_t* dst = out + j * QC4ML_OUT_WORDS;
+              for (int w = 0; w < QC4ML_OUT_WORDS; ++w) dst[w] = words[w];
+          });
+}
+
+// Integer codes in and out, packed and unpacked here (packing.py's layout, see pack_fields):
+// `in` holds n * in_fmt[0] int64 codes, in_fmt = {elements, bits, signed}; `out` receives
+// n * out_fmt[0] int64 codes. Before anything is simulated every input code is checked against
+// its field: stats[4] is the flat index of the first code that does not fit (nothing is run
+// then), -1 when all fit; stats[0..3] as drive() writes them.
+QC4ML_EXPORT void qc4ml_run_codes(void* handle, const int64_t* in, int64_t n, const int64_t* in_fmt,
+                                  int64_t latency, int64_t* out, const int64_t* out_fmt,
+                                  int64_t* stats) {
+    const Fields in_fields{in_fmt}, out_fields{out_fmt};
+    stats[4] = in_fields.first_misfit(in, n);
+    if (stats[4] >= 0) return;
+    QC4ML_MODEL& top = static_cast<Instance*>(handle)->model;
+    drive(top, n, latency, stats,
+          [in, &in_fields](int64_t i, uint32_t* words) {
+              in_fields.pack(in + i * in_fields.elements, words, QC4ML_IN_WORDS);
+          },
+          [out, &out_fields](int64_t j, const uint32_t* words) {
+              out_fields.unpack(words, out + j * out_fields.elements);
+          });
 }

@@ -51,6 +51,61 @@ inline void present_input(Model& top, const uint32_t* in, int64_t index, uint32_
     write_port(top.in_data, buffer);
 }
 
+// A port seen as `elements` fields of `bits` (1..32) bits, element 0 in the least significant
+// bits, two's complement when `is_signed`: the layout of packing.py, so packing here and there
+// gives the same words. `fmt` is {elements, bits, signed}.
+struct Fields {
+    int64_t elements;
+    int bits;
+    bool is_signed;
+    uint64_t mask;
+    int64_t low, high;  // the codes a field holds
+
+    explicit Fields(const int64_t* fmt)
+        : elements(fmt[0]), bits(static_cast<int>(fmt[1])), is_signed(fmt[2] != 0),
+          mask((uint64_t{1} << bits) - 1),
+          low(is_signed ? -(int64_t{1} << (bits - 1)) : 0),
+          high(is_signed ? (int64_t{1} << (bits - 1)) - 1 : (int64_t{1} << bits) - 1) {}
+
+    // Flat index of the first of n * elements codes outside [low, high], -1 if none.
+    int64_t first_misfit(const int64_t* codes, int64_t n) const {
+        const int64_t total = n * elements;
+        for (int64_t k = 0; k < total; ++k) {
+            if (codes[k] < low || codes[k] > high) return k;
+        }
+        return -1;
+    }
+
+    // One sample's codes into `n_words` words (zeroed first; the fields are disjoint).
+    void pack(const int64_t* codes, uint32_t* words, int n_words) const {
+        for (int w = 0; w < n_words; ++w) words[w] = 0;
+        for (int64_t e = 0; e < elements; ++e) {
+            const uint64_t field = static_cast<uint64_t>(codes[e]) & mask;
+            const int64_t bit = e * bits;
+            const int64_t word = bit >> 5;
+            const int shift = static_cast<int>(bit & 31);
+            words[word] |= static_cast<uint32_t>(field << shift);
+            if (shift + bits > 32) words[word + 1] |= static_cast<uint32_t>(field >> (32 - shift));
+        }
+    }
+
+    // One sample's words back into `elements` int64 codes (bits above the fields ignored).
+    void unpack(const uint32_t* words, int64_t* codes) const {
+        const uint64_t sign = uint64_t{1} << (bits - 1);
+        for (int64_t e = 0; e < elements; ++e) {
+            const int64_t bit = e * bits;
+            const int64_t word = bit >> 5;
+            const int shift = static_cast<int>(bit & 31);
+            uint64_t field = static_cast<uint64_t>(words[word]) >> shift;
+            if (shift + bits > 32) field |= static_cast<uint64_t>(words[word + 1]) << (32 - shift);
+            field &= mask;
+            // Two's complement: (field XOR sign) - sign maps [2^(b-1), 2^b) onto negatives.
+            codes[e] = is_signed ? static_cast<int64_t>(field ^ sign) - static_cast<int64_t>(sign)
+                                 : static_cast<int64_t>(field);
+        }
+    }
+};
+
 // kResetCycles clock cycles with reset high (synchronous, active high), then reset low with
 // the clock low: the state every run starts from.
 template <typename Model>

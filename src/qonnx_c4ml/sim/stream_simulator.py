@@ -6,6 +6,7 @@ top returns whole frames in LBIR flat order.  The build reuses `build_library` (
 cache, ccache, the same compiler flags) with the streaming driver stream_harness.cpp.
 """
 import ctypes
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +14,14 @@ import numpy as np
 from qonnx_c4ml.sim.closeable import Closeable
 from qonnx_c4ml.sim.errors import SimulationError
 from qonnx_c4ml.sim.packing import pack_codes, unpack_codes, words_for_bits
-from qonnx_c4ml.sim.verilator import build_library
+from qonnx_c4ml.sim.verilator import build_library, thread_pool
 
 STREAM_HARNESS_PATH = Path(__file__).with_name("stream_harness.cpp")
 # With back-pressure on, a pending pixel is held back this often and out_ready is low this often.
 BACKPRESSURE_IN_GAP_PERCENT = 30
 BACKPRESSURE_OUT_STALL_PERCENT = 40
+# A stream of its own gets at least this many frames (reset and pipeline fill cost ~1 frame).
+MIN_FRAMES_PER_THREAD = 16
 
 
 def frames_to_pixels(codes, in_shape):
@@ -37,12 +40,13 @@ class StreamSimulator(Closeable):
     back-pressure reaches every output pixel; the driver then assembles the frames.
     """
 
-    def __init__(self, description, cache_dir=None, timeout_s=600, top="frame", so_path=None):
-        self._handle = None  # close() (and __del__) must work even if this constructor raises
+    def __init__(self, description, cache_dir=None, timeout_s=600, top="frame", so_path=None, threads=1):
+        self._handles, self._pool = [], None  # close() (and __del__) must work even if this constructor raises
         if top not in ("frame", "stream"):
             raise ValueError(f"top must be 'frame' or 'stream', got {top!r}")
         self.description = description
         self.top = top
+        self.threads = max(1, int(threads))  # run_frames' default
         self.in_shape = list(description["in_shape"])
         self.out_shape = list(description["out_shape"])
         self.pixel_in = description["pixel_in"]
@@ -65,10 +69,9 @@ class StreamSimulator(Closeable):
         ]
         lib.qc4ml_stream_run.restype = None
         self._lib = lib
-        self._handle = None
         self.last_statistics = None  # cycles, ii, latency, stall_cycles of the last run_frames
 
-    def run_frames(self, codes, backpressure=None, max_cycles=None):
+    def run_frames(self, codes, backpressure=None, max_cycles=None, threads=None):
         """Stream `codes` (N, C*H*W) int64 through the circuit; returns (out (N, E) int64, stats).
 
         `codes` are in the layout of the first layer's input tensor (its in_index, if any, is
@@ -76,11 +79,17 @@ class StreamSimulator(Closeable):
 
         backpressure: None streams a pixel every cycle with out_ready always high; an integer
         seeds random gaps in in_valid and random low periods of out_ready.
-        stats: cycles (after reset, until the last frame), ii (cycles between consecutive
-        frames, the largest gap when unstalled, the mean otherwise), latency (first pixel of
-        frame 0 accepted -> its frame out; with top="stream", -> its last output pixel),
-        stall_cycles (in_valid high, in_ready low), out_stall_cycles, frame_cycles (cycle each
-        frame, or its last pixel, left), pixel_cycles (cycle each input pixel was accepted).
+        threads (default: the simulator's `threads`, 1 unless given): without back-pressure,
+        up to this many model instances each stream a
+        consecutive share of the frames (at least MIN_FRAMES_PER_THREAD), from reset, in
+        parallel threads (the ctypes call releases the GIL); their cycles are then laid end to
+        end, as if the streams had run one after the other, each from reset.
+        stats: cycles (after reset, until the last frame; summed over the streams), ii (cycles
+        between consecutive frames of one stream, the largest gap when unstalled, the mean
+        otherwise), latency (first pixel of frame 0 accepted -> its frame out; with
+        top="stream", -> its last output pixel), stall_cycles (in_valid high, in_ready low),
+        out_stall_cycles, frame_cycles (cycle each frame, or its last pixel, left),
+        pixel_cycles (cycle each input pixel was accepted).
         """
         codes = np.asarray(codes, dtype=np.int64)
         codes = codes.reshape(codes.shape[0], -1)
@@ -95,29 +104,32 @@ class StreamSimulator(Closeable):
         out_words = np.zeros((n_beats, words_for_bits(self.out_bits)), dtype=np.uint32)
         pixel_cycles = np.full(pixels.shape[0], -1, dtype=np.int64)
         beat_cycles = np.full(n_beats, -1, dtype=np.int64)
-        stats = np.zeros(4, dtype=np.int64)
-        gap, stall, seed = (0, 0, 0) if backpressure is None else (
-            BACKPRESSURE_IN_GAP_PERCENT, BACKPRESSURE_OUT_STALL_PERCENT, int(backpressure))
-        if max_cycles is None:
-            max_cycles = 20 * (n_frames + 4) * h * w + 10_000
-        if self._handle is None:
-            self._handle = self._lib.qc4ml_create()
-            if not self._handle:
-                raise MemoryError(f"could not create a model instance of {self.so_path}")
-        self._lib.qc4ml_stream_run(self._handle, in_words.ctypes.data, pixels.shape[0], n_beats, gap, stall,
-                                   seed, max_cycles, out_words.ctypes.data, pixel_cycles.ctypes.data,
-                                   beat_cycles.ctypes.data, stats.ctypes.data)
-        cycles, beats, in_stalls, out_stalls = (int(v) for v in stats)
-        if beats != n_beats:
-            raise SimulationError(f"{self.so_path}: {n_frames} frames in, {beats} of {n_beats} output beats after "
-                                  f"{cycles} cycles ({in_stalls} input stall cycles): the stream deadlocked or "
-                                  "lost data")
+        threads = self.threads if threads is None else max(1, int(threads))
+        n_streams = 1 if backpressure is not None else max(1, min(threads, n_frames // MIN_FRAMES_PER_THREAD))
+        bounds = np.linspace(0, n_frames, n_streams + 1).astype(int)
+        spans = list(zip(bounds[:-1], bounds[1:]))
+        arrays = (in_words, out_words, pixel_cycles, beat_cycles)
+        all_stats = self._run_streams(spans, arrays, beats_per_frame, backpressure, max_cycles)
+        offset, gaps = 0, []
+        for (first, last), stats in zip(spans, all_stats):
+            cycles, beats, in_stalls, _ = (int(v) for v in stats)
+            expected = (last - first) * beats_per_frame
+            if beats != expected:
+                raise SimulationError(f"{self.so_path}: {last - first} frames in, {beats} of {expected} output beats "
+                                      f"after {cycles} cycles ({in_stalls} input stall cycles): the stream "
+                                      "deadlocked or lost data")
+            frames_of_stream = beat_cycles[first * beats_per_frame + beats_per_frame - 1:last * beats_per_frame:beats_per_frame]
+            gaps.append(np.diff(frames_of_stream))
+            pixel_cycles[first * h * w:last * h * w] += offset  # laid end to end
+            beat_cycles[first * beats_per_frame:last * beats_per_frame] += offset
+            offset += cycles
+        cycles, _, in_stalls, out_stalls = (int(v) for v in np.sum(all_stats, axis=0))
         out = unpack_codes(out_words, self.beat_out["elements"], self.beat_out["bits"], self.beat_out["signed"])
         if self.top == "stream":  # (N*OH*OW, O) pixels -> (N, O*OH*OW) channels first
             channels, oh, ow = self.out_shape
             out = out.reshape(n_frames, oh, ow, channels).transpose(0, 3, 1, 2).reshape(n_frames, -1)
         frame_cycles = beat_cycles[beats_per_frame - 1::beats_per_frame]
-        gaps = np.diff(frame_cycles)
+        gaps = np.concatenate(gaps)
         if len(gaps):
             ii = int(gaps.max()) if backpressure is None else float(gaps.mean())
         else:
@@ -125,19 +137,54 @@ class StreamSimulator(Closeable):
         self.last_statistics = {"cycles": cycles, "ii": ii, "latency": int(frame_cycles[0] - pixel_cycles[0]),
                                 "stall_cycles": in_stalls}
         return out, {
-            "cycles": cycles,
-            "ii": ii,
-            "latency": int(frame_cycles[0] - pixel_cycles[0]),
-            "stall_cycles": in_stalls,
+            **self.last_statistics,
             "out_stall_cycles": out_stalls,
             "frame_cycles": frame_cycles,
             "pixel_cycles": pixel_cycles,
         }
 
+    def _run_streams(self, spans, arrays, beats_per_frame, backpressure, max_cycles):
+        """Frames [first, last) of each span on instance i (in parallel threads when several),
+        each filling its own slices of `arrays`; returns each stream's C++ stats."""
+        in_words, out_words, pixel_cycles, beat_cycles = arrays
+        pixels_per_frame = self.in_shape[1] * self.in_shape[2]
+        gap, stall, seed = (0, 0, 0) if backpressure is None else (
+            BACKPRESSURE_IN_GAP_PERCENT, BACKPRESSURE_OUT_STALL_PERCENT, int(backpressure))
+
+        def stream(index, first, last):
+            pixel_span = slice(first * pixels_per_frame, last * pixels_per_frame)
+            beat_span = slice(first * beats_per_frame, last * beats_per_frame)
+            stats = np.zeros(4, dtype=np.int64)
+            limit = max_cycles if max_cycles is not None else 20 * (last - first + 4) * pixels_per_frame + 10_000
+            self._lib.qc4ml_stream_run(
+                self._instance(index), in_words[pixel_span].ctypes.data, (last - first) * pixels_per_frame,
+                (last - first) * beats_per_frame, gap, stall, seed, limit, out_words[beat_span].ctypes.data,
+                pixel_cycles[pixel_span].ctypes.data, beat_cycles[beat_span].ctypes.data, stats.ctypes.data)
+            return stats
+
+        for index in range(len(spans)):
+            self._instance(index)  # created here, in this thread, before any stream starts
+        if len(spans) == 1:
+            return [stream(0, *spans[0])]
+        self._pool = thread_pool(self._pool, len(spans))
+        futures = [self._pool[0].submit(stream, index, *span) for index, span in enumerate(spans)]
+        return [future.result() for future in futures]
+
+    def _instance(self, index):
+        while len(self._handles) <= index:
+            handle = self._lib.qc4ml_create()
+            if not handle:
+                raise MemoryError(f"could not create a model instance of {self.so_path}")
+            self._handles.append(handle)
+        return self._handles[index]
+
     def close(self):
-        if self._handle is not None:
-            self._lib.qc4ml_destroy(self._handle)
-            self._handle = None
+        handles, self._handles = getattr(self, "_handles", []), []
+        for handle in handles:
+            self._lib.qc4ml_destroy(handle)
+        pool, self._pool = getattr(self, "_pool", None), None
+        if pool is not None and pool[1] == os.getpid():
+            pool[0].shutdown(wait=False)
 
 
 def run_frames(description, codes, backpressure=None, cache_dir=None, top="frame"):

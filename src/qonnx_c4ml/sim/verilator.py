@@ -22,7 +22,7 @@ import numpy as np
 from qonnx_c4ml.sim import cxx
 from qonnx_c4ml.sim.closeable import Closeable
 from qonnx_c4ml.sim.errors import SimulationError
-from qonnx_c4ml.sim.packing import pack_codes, unpack_codes, words_for_bits
+from qonnx_c4ml.sim.packing import _as_int64_codes, _check_elem_bits, pack_codes, unpack_codes, words_for_bits
 from qonnx_c4ml.sim.process import exclusive_lock, run_logged
 from qonnx_c4ml.sim.tools import _compiler, find_verilator
 
@@ -216,6 +216,25 @@ def build_library(verilog_files, top, in_bits, out_bits, cache_dir=None, timeout
 # samples up, 1.7x at 5k and 1.4x at 2k; starting the threads costs about 0.5 ms, so a thread
 # gets at least this many samples (which also keeps tiny, fast circuits on one thread).
 MIN_SAMPLES_PER_THREAD = 4096
+# stats of one C++ run: outputs, cycles, first output cycle, misaligned outputs, first misfit code
+STATS_LENGTH = 5
+
+
+def thread_pool(pool, workers):
+    """`pool` ((ThreadPoolExecutor, pid, workers) or None) if this process made it with at least
+    `workers` threads, else a new one.
+
+    A simulator keeps its pool between batches (starting threads cost ~0.5 ms a batch); a forked
+    child inherits the pool but not its threads, and would wait on it forever."""
+    if pool is not None and pool[1] == os.getpid() and pool[2] >= workers:
+        return pool
+    if pool is not None and pool[1] == os.getpid():
+        pool[0].shutdown(wait=False)
+    return concurrent.futures.ThreadPoolExecutor(workers), os.getpid(), workers
+
+
+class _Misfit(Exception):
+    """An input code does not fit its field (run_codes turns it into pack_codes' ValueError)."""
 
 
 def _default_threads():
@@ -234,6 +253,7 @@ class CircuitSimulator(Closeable):
     def __init__(self, so_path, in_bits, out_bits, latency, threads=None):
         if latency < 0:
             raise ValueError(f"latency must be >= 0 cycles, got {latency}")
+        self.in_bits, self.out_bits = int(in_bits), int(out_bits)
         self.in_words = words_for_bits(in_bits)
         self.out_words = words_for_bits(out_bits)
         self.latency = int(latency)
@@ -251,6 +271,15 @@ class CircuitSimulator(Closeable):
             ctypes.c_void_p,
         ]
         lib.qc4ml_run.restype = None
+        # A library built before the driver packed codes itself has no qc4ml_run_codes (a model
+        # saved after RTLSim names its library); run_codes then packs in numpy.
+        self._packs_codes = hasattr(lib, "qc4ml_run_codes")
+        if self._packs_codes:
+            lib.qc4ml_run_codes.argtypes = [
+                ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64,
+                ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+            ]
+            lib.qc4ml_run_codes.restype = None
         if (lib.qc4ml_in_words(), lib.qc4ml_out_words()) != (self.in_words, self.out_words):
             raise ValueError(
                 f"{so_path} was built for {lib.qc4ml_in_words()} input / "
@@ -259,6 +288,7 @@ class CircuitSimulator(Closeable):
             )
         self._lib = lib
         self._instances = []
+        self._pool = None
         self._lock = threading.Lock()
 
     def _instance(self, index):
@@ -270,12 +300,40 @@ class CircuitSimulator(Closeable):
         return self._instances[index]
 
     def _run_chunk(self, handle, in_words, out_words):
-        stats = np.zeros(4, dtype=np.int64)
+        stats = np.zeros(STATS_LENGTH, dtype=np.int64)
+        stats[4] = -1  # words have no codes to misfit
         self._lib.qc4ml_run(
             handle, in_words.ctypes.data, in_words.shape[0], self.latency, out_words.ctypes.data,
             stats.ctypes.data,
         )
         return stats
+
+    def _run_codes_chunk(self, handle, codes, in_fmt, out_codes, out_fmt):
+        stats = np.zeros(STATS_LENGTH, dtype=np.int64)
+        self._lib.qc4ml_run_codes(
+            handle, codes.ctypes.data, codes.shape[0], in_fmt.ctypes.data, self.latency,
+            out_codes.ctypes.data, out_fmt.ctypes.data, stats.ctypes.data,
+        )
+        return stats
+
+    def _split(self, n_samples, run, arrays):
+        """Run `run(handle, *chunks)` on up to `threads` consecutive sample ranges of `arrays`
+        (each split along its first axis), in parallel; returns the chunks' stats in order."""
+        n_chunks = max(1, min(self.threads, n_samples // MIN_SAMPLES_PER_THREAD))
+        bounds = np.linspace(0, n_samples, n_chunks + 1).astype(int)
+        chunks = [[array[a:b] for array in arrays] for a, b in zip(bounds[:-1], bounds[1:])]
+        with self._lock:
+            handles = [self._instance(index) for index in range(n_chunks)]
+            if n_chunks == 1:
+                all_stats = [run(handles[0], *chunks[0])]
+            else:
+                self._pool = thread_pool(self._pool, self.threads)
+                futures = [self._pool[0].submit(run, handle, *chunk) for handle, chunk in zip(handles, chunks)]
+                all_stats = [future.result() for future in futures]
+        for chunk, stats in zip(chunks, all_stats):
+            self._check(chunk[0].shape[0], stats)
+        self.last_cycles = int(sum(stats[1] for stats in all_stats))
+        return all_stats
 
     def run_packed(self, in_words):
         """Drive in_words uint32 (N, in_words) through the circuit; return uint32 (N, out_words).
@@ -291,27 +349,50 @@ class CircuitSimulator(Closeable):
                 f"got {in_words.dtype} {in_words.shape}"
             )
         in_words = np.ascontiguousarray(in_words)
-        n_samples = in_words.shape[0]
-        out_words = np.zeros((n_samples, self.out_words), dtype=np.uint32)
-        n_chunks = max(1, min(self.threads, n_samples // MIN_SAMPLES_PER_THREAD))
-        bounds = np.linspace(0, n_samples, n_chunks + 1).astype(int)
-        chunks = [(in_words[a:b], out_words[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
-        with self._lock:
-            handles = [self._instance(index) for index in range(n_chunks)]
-            if n_chunks == 1:
-                all_stats = [self._run_chunk(handles[0], *chunks[0])]
-            else:
-                with concurrent.futures.ThreadPoolExecutor(n_chunks) as pool:
-                    futures = [pool.submit(self._run_chunk, handle, *chunk)
-                               for handle, chunk in zip(handles, chunks)]
-                    all_stats = [future.result() for future in futures]
-        for (chunk_in, _), stats in zip(chunks, all_stats):
-            self._check(chunk_in.shape[0], stats)
-        self.last_cycles = int(sum(stats[1] for stats in all_stats))
+        out_words = np.zeros((in_words.shape[0], self.out_words), dtype=np.uint32)
+        self._split(in_words.shape[0], self._run_chunk, (in_words, out_words))
         return out_words
 
+    def run_codes(self, codes, in_elem_bits, in_signed, n_out, out_elem_bits, out_signed):
+        """Integer codes (N, n_in) through the circuit -> int64 codes (N, n_out).
+
+        The same as pack_codes -> run_packed -> unpack_codes, with the packing done by the C++
+        driver inside each thread's batch (no uint32 word arrays, no Python pass over them).
+        Raises ValueError naming the first sample and element whose code does not fit in
+        `in_elem_bits` bits (pack_codes' message), SimulationError as run_packed does.
+        """
+        codes = np.asarray(codes)
+        if codes.ndim != 2:
+            raise ValueError(f"codes must have shape (N, n_elems), got shape {codes.shape}")
+        if not self._packs_codes:
+            words = self.run_packed(pack_codes(codes, in_elem_bits, in_signed))
+            return unpack_codes(words, n_out, out_elem_bits, out_signed)
+        in_fmt = self._format("input", codes.shape[1], in_elem_bits, in_signed, self.in_bits)
+        out_fmt = self._format("output", n_out, out_elem_bits, out_signed, self.out_bits)
+        if not np.issubdtype(codes.dtype, np.integer) or codes.dtype == np.uint64:
+            codes = _as_int64_codes(codes)  # floats must be whole numbers; uint64 must fit
+        codes = np.ascontiguousarray(codes, dtype=np.int64)
+        out_codes = np.empty((codes.shape[0], int(n_out)), dtype=np.int64)
+        try:
+            self._split(codes.shape[0], lambda handle, chunk, out: self._run_codes_chunk(
+                handle, chunk, in_fmt, out, out_fmt), (codes, out_codes))
+        except _Misfit:
+            pack_codes(codes, in_elem_bits, in_signed)  # raises the ValueError naming the code
+            raise ValueError(f"an input code does not fit in {in_elem_bits}-bit elements") from None
+        return out_codes
+
+    @staticmethod
+    def _format(kind, n_elems, elem_bits, signed, port_bits):
+        elem_bits = _check_elem_bits(elem_bits)
+        if not 1 <= int(n_elems) * elem_bits <= port_bits:
+            raise ValueError(f"{n_elems} {kind} elements of {elem_bits} bits do not fit the "
+                             f"{port_bits}-bit {kind} port")
+        return np.array([int(n_elems), elem_bits, int(bool(signed))], dtype=np.int64)
+
     def _check(self, n_samples, stats):
-        outputs, cycles, first_output, misaligned = (int(value) for value in stats)
+        if stats[4] >= 0:
+            raise _Misfit()
+        outputs, cycles, first_output, misaligned = (int(value) for value in stats[:4])
         if outputs != n_samples or misaligned:
             raise SimulationError(
                 f"circuit {self._so_path} broke the stream contract: {n_samples} inputs on "
@@ -323,6 +404,9 @@ class CircuitSimulator(Closeable):
     def close(self):
         """Free the model instances (a later run_packed would create new ones)."""
         instances, self._instances = getattr(self, "_instances", []), []
+        pool, self._pool = getattr(self, "_pool", None), None
+        if pool is not None and pool[1] == os.getpid():
+            pool[0].shutdown(wait=False)  # idle workers end by themselves; close() may run in __del__
         for handle in instances:
             self._lib.qc4ml_destroy(handle)
 

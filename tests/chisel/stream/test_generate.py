@@ -180,6 +180,30 @@ def test_streaming_matches_numpy_with_and_without_backpressure(name, tmp_path, r
                                     f"line buffers {description['line_buffer_bits']} bits")
 
 
+@needs_verilator
+@pytest.mark.parametrize("top", ["frame", "stream"])
+def test_frames_split_over_two_instances_run_as_two_streams_laid_end_to_end(top, tmp_path):
+    from qonnx_c4ml.sim.stream_simulator import StreamSimulator
+
+    case, ops, description = generate_case(sorted(CASES)[0], tmp_path)
+    codes = random_frames(case, N_FRAMES, seed=2)
+    half = N_FRAMES // 2
+    with StreamSimulator(description, top=top) as circuit:
+        first, first_stats = circuit.run_frames(codes[:half])
+        second, second_stats = circuit.run_frames(codes[half:])
+        out, stats = circuit.run_frames(codes, threads=2)  # 64 frames: two streams of 32
+        assert circuit.last_statistics == {key: stats[key] for key in ("cycles", "ii", "latency", "stall_cycles")}
+    np.testing.assert_array_equal(out, reference(ops, codes))
+    np.testing.assert_array_equal(out, np.concatenate([first, second]))
+    # the same as the two halves run one after the other, each from reset
+    assert stats["cycles"] == first_stats["cycles"] + second_stats["cycles"]
+    for key in ("frame_cycles", "pixel_cycles"):
+        np.testing.assert_array_equal(
+            stats[key], np.concatenate([first_stats[key], second_stats[key] + first_stats["cycles"]]))
+    assert (stats["ii"], stats["latency"], stats["stall_cycles"]) == (
+        max(first_stats["ii"], second_stats["ii"]), first_stats["latency"], 0)
+
+
 EDGE_CASES = {
     "one_row": dict(in_shape=[2, 1, 5], in_dtype="UINT2", specs=[
         conv(3, (1, 3), pads=(0, 1, 0, 1)), pool((1, 2), (1, 2))]),
