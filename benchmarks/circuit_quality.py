@@ -26,6 +26,9 @@ Verilog four ways (benchmarks/quality_baselines.py):
           the WHOLE network (dense + requantization), not the dense part alone.
   alkaid  da4ml's successor (0.8.x, if importable), traced and emitted the same way.
 
+With `--fmax`, da4ml's own pipelined Verilog (to_pipeline + pipeline_logic_gen, at each of
+`--da4ml-cutoffs`) is timed too, next to our pipelined variants.
+
 All tops have the same ports (clock, reset, in_valid, in_data, out_valid, out_data,
 combinational). Before anything is synthesized, each variant is built with Verilator and fed
 `--samples` (2000) random input codes; its outputs must equal the numpy LBIR reference's
@@ -140,11 +143,21 @@ def run_bits(bits, args, work, pool):
         for pipeline in args.fmax_pipelines:
             _, _, files, desc = _generate_ours(model, base / f"ours_p{pipeline}", pipeline, 1)
             variants[f"ours p={pipeline}"] = {"files": files, "latency": desc.latency_cycles, "synth_flows": ()}
-            timed[f"ours p={pipeline}"] = (files, TOP)
+            timed[f"ours p={pipeline}"] = (files, TOP)  # registers its inputs and outputs itself
         for name in ("da4ml", "alkaid"):
             if "files" in variants[name]:
                 timed[name] = (variants[name]["files"] + [registered_top(inp, out, base / name)],
                                f"{TOP}_registered")
+        if "files" in variants["da4ml"]:
+            for cutoff in args.da4ml_cutoffs:  # da4ml's own pipelining
+                name = f"da4ml c={cutoff:g}"
+                try:
+                    files, info = write_dais("da4ml", layers, base / f"da4ml_c{cutoff:g}", latency_cutoff=cutoff)
+                except Exception as error:
+                    variants[name] = {"pnr": {"error": f"{type(error).__name__}: {error}"[:300]}}
+                    continue
+                variants[name] = {"files": files, "synth_flows": (), **info}
+                timed[name] = (files, TOP)
 
     # Functional check: every variant (pipelined ones too) on the same random input codes.
     rng = np.random.default_rng(1)
@@ -209,6 +222,8 @@ def main(argv=None):
                         help="also place and route on an ECP5-85F (nextpnr): ours at pipeline none "
                              "(registered wrapper) and --fmax-pipelines, da4ml/alkaid registered")
     parser.add_argument("--fmax-pipelines", default="layer,2", help="our pipelined variants timed with --fmax")
+    parser.add_argument("--da4ml-cutoffs", default="4,2",
+                        help="with --fmax, also da4ml's own pipelining at these latency cutoffs (to_pipeline)")
     parser.add_argument("--freq", type=float, default=100.0, help="nextpnr target frequency [MHz]")
     parser.add_argument("--fixtures", action="store_true",
                         help="use tests/fixtures/jets_w{b}a{b}_po2.onnx (trained Brevitas) instead of random weights")
@@ -227,6 +242,7 @@ def main(argv=None):
         parser.error("--topology needs at least an input and an output width")
     args.flows = [flow for flow in args.flows.split(",") if flow]
     args.fmax_pipelines = [p if p in ("none", "layer") else int(p) for p in args.fmax_pipelines.split(",") if p]
+    args.da4ml_cutoffs = [float(c) for c in args.da4ml_cutoffs.split(",") if c]
     bit_list = [int(b) for b in args.bits.split(",")]
     args.unavailable = {"da4ml": "--no-da4ml" if args.no_da4ml else dais_available("da4ml"),
                         "alkaid": "--no-alkaid" if args.no_alkaid else dais_available("alkaid")}

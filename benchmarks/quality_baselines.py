@@ -47,8 +47,9 @@ def lbir_layers(model):
     return [Layer(getCustomOp(node)) for node in lbir_chain(model)]
 
 
-def top_ports(inp, out):
-    return [
+def top_ports(inp, out, latency=0):
+    """Our top's ports; out_valid is in_valid delayed by `latency` clock cycles."""
+    lines = [
         f"module {TOP} (",
         "  input wire clock,",
         "  input wire reset,",
@@ -57,7 +58,14 @@ def top_ports(inp, out):
         "  output wire out_valid,",
         f"  output wire [{out.width - 1}:0] out_data",
         ");",
-        "  assign out_valid = in_valid;",
+    ]
+    if latency == 0:
+        return lines + ["  assign out_valid = in_valid;"]
+    return lines + [
+        f"  reg [{latency - 1}:0] valid_q;",
+        (f"  always @(posedge clock) valid_q <= reset ? {latency}'d0 : {{valid_q[{latency - 2}:0], in_valid}};"
+         if latency > 1 else "  always @(posedge clock) valid_q <= reset ? 1'b0 : in_valid;"),
+        f"  assign out_valid = valid_q[{latency - 1}];",
     ]
 
 
@@ -198,10 +206,11 @@ def dais_trace(lib, layers):
     return lib.trace(inp, x), native, rows
 
 
-def dais_wrapper(lib, comb, inp, out, core="d4_core"):
-    """Our top interface around the library's `<core> (model_inp, model_out)`."""
+def dais_wrapper(lib, comb, inp, out, core="d4_core", latency=0):
+    """Our top interface around the library's `<core> (model_inp, model_out)`, or around
+    its pipelined `<core> (clk, model_inp, model_out)` of `latency` cycles."""
     lines = ["/* verilator lint_off UNUSEDSIGNAL */", "/* verilator lint_off WIDTH */",
-             *top_ports(inp, out)]
+             *top_ports(inp, out, latency)]
     in_kifs = [lib.kif(q) for q in comb.inp_qint]
     out_kifs = [lib.kif(q) for q in comb.out_qint]
     in_width, out_width = sum(map(sum, in_kifs)), sum(map(sum, out_kifs))
@@ -229,21 +238,47 @@ def dais_wrapper(lib, comb, inp, out, core="d4_core"):
         lines.append(f"  wire signed [31:0] o{m} = {value};")
         lines.append(f"  assign {target} = (o{m} <<< {-fractional});")
         offset += width
-    lines += [f"  {core} u_core (.model_inp(model_inp), .model_out(model_out));", "endmodule", ""]
+    clock = ".clk(clock), " if latency else ""
+    lines += [f"  {core} u_core ({clock}.model_inp(model_inp), .model_out(model_out));", "endmodule", ""]
     return "\n".join(lines)
 
 
-def write_dais(name, layers, out_dir):
-    """Trace + generate `name`'s (da4ml or alkaid) Verilog into out_dir; returns (files, info)."""
+def write_dais(name, layers, out_dir, latency_cutoff=None):
+    """Trace + generate `name`'s (da4ml or alkaid) Verilog into out_dir; returns (files, info).
+
+    With `latency_cutoff` (da4ml only), da4ml's own pipelining: to_pipeline() cuts the adder
+    graph into stages of at most that much estimated delay, pipeline_logic_gen registers the
+    input of every stage and the output (stages + 1 cycles of latency)."""
     lib = Dais(name)
     comb, native, rows = dais_trace(lib, layers)
     out_dir.mkdir(parents=True, exist_ok=True)
-    core = out_dir / "d4_core.v"
-    core.write_text(lib.comb_logic_gen(comb, "d4_core"))
     wrapper = out_dir / f"{TOP}.v"
-    wrapper.write_text(dais_wrapper(lib, comb, layers[0].inp, layers[-1].out))
-    files = [core, wrapper]
-    core_text = core.read_text()
+    latency, info = 0, {}
+    if latency_cutoff is None:
+        modules = {"d4_core": lib.comb_logic_gen(comb, "d4_core")}
+    else:
+        from da4ml.codegen.rtl.verilog.pipeline import pipeline_logic_gen
+
+        if name != "da4ml":
+            raise ValueError(f"pipelined Verilog is generated for da4ml only, not {name}")
+        pipe = lib.to_pipeline(comb, latency_cutoff, verbose=False)
+        modules = pipeline_logic_gen(pipe, "d4_core", timescale=None)
+        latency = len(pipe.solutions) + 1
+        info = {"stages": len(pipe.solutions), "latency_cutoff": latency_cutoff}
+    files = []
+    if name == "alkaid":  # its binary-LUT groups become table_<hash> case modules
+        from alkaid.codegen.rtl.verilog.lookup import lookup_source
+
+        tables = lookup_source([comb])
+        if tables:
+            modules["lookup_tables"] = tables
+            info["lookup_tables"] = tables.count("endmodule")
+    for module, text in modules.items():
+        (out_dir / f"{module}.v").write_text(text)
+        files.append(out_dir / f"{module}.v")
+    wrapper.write_text(dais_wrapper(lib, comb, layers[0].inp, layers[-1].out, latency=latency))
+    files.append(wrapper)
+    core_text = "\n".join(modules.values())
     for source in sorted(lib.source_dir.glob("*.v")):
         if not re.search(rf"\b{source.stem}\b", core_text):  # e.g. lookup_table.v ($readmemh)
             continue
@@ -254,7 +289,7 @@ def write_dais(name, layers, out_dir):
         files.append(out_dir / source.name)
     cost = comb.cost() if callable(comb.cost) else comb.cost
     return files, {"native_requant_rows": native, "requant_rows": rows, "lib_cost": float(cost),
-                   "lib_version": lib.version}
+                   "lib_version": lib.version, "latency": latency, **info}
 
 
 def registered_top(inp, out, out_dir):

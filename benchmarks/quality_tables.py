@@ -55,15 +55,12 @@ def _resources(p):
 def fmax_table(rows, freq):
     pnr = [p for row in rows for v in row["variants"].values() for p in [v.get("pnr")] if p and "fmax_mhz" in p]
     tool = f"{pnr[0]['device']} {pnr[0]['package']}, {pnr[0]['nextpnr']}" if pnr else "ECP5"
-    against = [n for n in ("da4ml", "alkaid")
-               if any("fmax_mhz" in row["variants"].get(n, {}).get("pnr", {}) for row in rows)]
     head = (f"{'bits':>4}  {'variant':<13} {'Fmax [MHz]':>10} {'path [ns]':>9} {'cells':>5} {'LUT4':>7} "
-            f"{'CCU2C':>6} {'FF':>6} {'COMB+FF':>8} {'P&R [s]':>7}"
-            + "".join(f"  {'Fmax/' + n:>11} {'res/' + n:>10}" for n in against))
+            f"{'CCU2C':>6} {'FF':>6} {'COMB+FF':>8} {'P&R [s]':>7}")
     lines = [f"ECP5 place and route ({tool}, target {freq:g} MHz, seed 1, no pin constraints): "
              "register-to-register Fmax;", "ours p=none, da4ml and alkaid inside registers at both ends "
              "(<top>_registered); cells = logic cells on the critical path; COMB+FF = LUT4 slots "
-             "(CCU2C = 2) + flip-flops placed; x/da4ml columns: ours / baseline", head, "-" * len(head)]
+             "(CCU2C = 2) + flip-flops placed; da4ml c=X: da4ml's own pipeline at latency cutoff X", head, "-" * len(head)]
     for row in rows:
         ordered = sorted(row["variants"].items(), key=lambda item: not item[0].startswith("ours"))
         for name, v in ordered:
@@ -74,22 +71,34 @@ def fmax_table(rows, freq):
             if "fmax_mhz" not in p:
                 lines.append(f"{row['bits']:>4}  {label:<13} not measured ({p.get('error', '?')})")
                 continue
-            cmp = ""
-            if name.startswith("ours"):
-                for n in against:
-                    b = row["variants"].get(n, {}).get("pnr", {})
-                    cmp += (f"  {ratio(p['fmax_mhz'], b.get('fmax_mhz')):>11} "
-                            f"{ratio(_resources(p), _resources(b) if 'comb_used' in b else None):>10}")
             lines.append(f"{row['bits']:>4}  {label:<13} {p['fmax_mhz']:>10.1f} {p['critical_path_ns']:>9.2f} "
                          f"{p['critical_path_cells']:>5} {p['luts']:>7,} {p['carry']:>6,} {p['ffs']:>6,} "
-                         f"{_resources(p):>8,} {p['pnr_s']:>7.0f}{cmp}")
+                         f"{_resources(p):>8,} {p['pnr_s']:>7.0f}")
+    return "\n".join(lines)
+
+
+def fmax_ratios(rows):
+    """ours x baseline: Fmax ratio and (LUT4 slots + FF) ratio, ours / baseline."""
+    lines = ["ECP5 ratios ours / baseline: Fmax (> 1: ours faster) / COMB+FF (< 1: ours smaller)"]
+    for row in rows:
+        timed = {n: v["pnr"] for n, v in row["variants"].items() if "fmax_mhz" in v.get("pnr", {})}
+        baselines = [n for n in timed if not n.startswith("ours")]
+        if not baselines:
+            continue
+        lines.append(f"{row['bits']:>4}  {'':<13} " + " ".join(f"{n:>17}" for n in baselines))
+        for name, p in timed.items():
+            if name.startswith("ours"):
+                label = "ours p=none" if name == "ours" else name
+                cells = [f"{ratio(p['fmax_mhz'], timed[n]['fmax_mhz'])} / {ratio(_resources(p), _resources(timed[n]))}"
+                         for n in baselines]
+                lines.append(f"{row['bits']:>4}  {label:<13} " + " ".join(f"{c:>17}" for c in cells))
     return "\n".join(lines)
 
 
 def report_text(rows, args):
     parts = [flow_table(rows, flow) for flow in args.flows]
     if args.fmax:
-        parts.append(fmax_table(rows, args.freq))
+        parts += [fmax_table(rows, args.freq), fmax_ratios(rows)]
     missing = {n: why for n, why in args.unavailable.items() if why}
     parts += [f"{n}: not measured ({why})" for n, why in missing.items()]
     return "\n\n".join(parts)
