@@ -124,8 +124,11 @@ def run_bits(bits, args, work, pool):
     row["thresholds"] = int(sum(layer.thresholds.size for layer in layers))
     variants = {"ours": {"gen_s": ours_s, "files": ours_files, "latency": 0}}
 
-    naive_s, naive_files = median_time(lambda: write_naive(layers, base / "naive"), args.repeats)
-    variants["naive"] = {"gen_s": naive_s, "files": naive_files, "latency": 0}
+    if args.no_naive:
+        variants["naive"] = {"error": "--no-naive"}
+    else:
+        naive_s, naive_files = median_time(lambda: write_naive(layers, base / "naive"), args.repeats)
+        variants["naive"] = {"gen_s": naive_s, "files": naive_files, "latency": 0}
 
     for name in ("da4ml", "alkaid"):
         if args.unavailable.get(name):
@@ -232,6 +235,8 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=2, help="concurrent yosys / nextpnr runs")
     parser.add_argument("--synth-timeout", type=float, default=1800)
     parser.add_argument("--pnr-timeout", type=float, default=3600)
+    parser.add_argument("--no-naive", action="store_true",
+                        help="skip the naive baseline (its yosys runs take the longest: ~9 min for w2a2 xilinx)")
     parser.add_argument("--no-da4ml", action="store_true")
     parser.add_argument("--no-alkaid", action="store_true")
     parser.add_argument("--keep", help="keep the generated Verilog and tool logs in this directory")
