@@ -99,7 +99,8 @@ class StreamSimulator(Closeable):
         gap, stall, seed = (0, 0, 0) if backpressure is None else (
             BACKPRESSURE_IN_GAP_PERCENT, BACKPRESSURE_OUT_STALL_PERCENT, int(backpressure))
         if max_cycles is None:
-            max_cycles = 20 * (n_frames + 4) * h * w + 10_000
+            # a folded circuit's frame is one pixel taking ii_cycles cycles
+            max_cycles = 20 * (n_frames + 4) * max(h * w, int(self.description.get("ii_cycles") or 1)) + 10_000
         if self._handle is None:
             self._handle = self._lib.qc4ml_create()
             if not self._handle:

@@ -20,6 +20,9 @@ Operations (args; params):
     eq      (a,)                  ; (bits, pattern)      1 if the `bits` low bits of a == pattern
     mux     (sel, t, f)           ; ()                   t if sel else f (clamps are muxes)
     max     (d, a, b)             ; ()                   b if d < 0 else a, with d = a - b
+    select  (i, v0, ..., v_{R-1}) ; ()                   v_i for the unsigned index i in 0..R-1 (a
+                                                          constant R:1 multiplexer: a folded layer's
+                                                          weights and thresholds chosen per step)
     reg     (a,)                  ; (stage,)             a one clock later (inserted by pipelining)
     alias   (a,)                  ; ()                   a's bits, known to stay in a tighter range
     out     (a,)                  ; (bus, offset, bits, signed)  a onto `bits` bits of output bus
@@ -30,7 +33,7 @@ value appears once in `Netlist.nodes`, in creation order, which is the order of 
 from qonnx_c4ml.lbir.dtypes import bits_for_range
 
 # logic operators: one level of logic each (what pipelining counts); the rest is wiring
-LOGIC_OPS = frozenset({"add", "sub", "neg", "eq", "mux", "max"})
+LOGIC_OPS = frozenset({"add", "sub", "neg", "eq", "mux", "max", "select"})
 WIRING_OPS = frozenset({"shl", "shr", "ge"})
 ADDER_OPS = frozenset({"add", "sub"})
 

@@ -64,7 +64,23 @@ def expression(node):
     if op == "max":
         diff, a, b = args
         return f"{_msb(diff)} ? {operand(b, width)} : {operand(a, width)}"
+    if op == "select":
+        return select_expression(args[0], args[1:], width)
     raise ValueError(f"no Verilog for operation {op!r} ({node.name})")
+
+
+def select_expression(index, values, width):
+    """values[index] as a balanced tree of ternaries on the index bits, most significant bit
+    first (an index past the last value reads an unspecified one of them)."""
+    def tree(first, bit):
+        if bit < 0:
+            return operand(values[first], width)
+        upper = first + (1 << bit)
+        if upper >= len(values):
+            return tree(first, bit - 1)
+        return f"({index.name}[{bit}] ? {tree(upper, bit - 1)} : {tree(first, bit - 1)})"
+
+    return tree(0, (len(values) - 1).bit_length() - 1)
 
 
 def node_line(node):
