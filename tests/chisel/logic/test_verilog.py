@@ -55,3 +55,17 @@ def test_registers_and_enable():
                       and line.strip() not in ("begin", "end", "if (enable) begin")]
     assert body(gated) == body(text)
     assert text.count(" <= ") == len(m.lowered().registers()) == gated.count(" <= ")
+
+
+def test_select_is_a_ternary_tree_on_the_index_bits():
+    m = Module("m")
+    x = m.input_element("in_data", 0, 4, False)
+    step = m.index_input("step", 3, 1)
+    m.output("out_data", 0, m.select(step, [x, m.const(3), m.neg(x)], base="pick"), 6, True)
+    text = module_verilog(m.lowered())
+    line = next(line for line in text.splitlines() if " pick = " in line)
+    s = step.name  # the node reading the `step` bus
+    assert line.strip() == (f"wire signed [4:0] pick = ({s}[1] ? $signed(neg) : ({s}[0] ? $signed(5'h3) : "
+                            "$signed({1'b0, x0})));"), line
+    assert f"wire [1:0] {s} = step[0 +: 2];" in text
+    assert "input wire [1:0] step" in text

@@ -165,7 +165,8 @@ def unit_module(name, weights, in_port, out_dtype, requant, thresholds, out_base
 def estimate_folded_operators(weights, thresholds, reuse_factor):
     """Upper estimate of a folded layer's adders and comparators from its attributes: per
     unit one adder per input with a non-zero weight in any of its rows, the CSD extras of
-    each (input, weight) multiple once, and one comparator per threshold column per unit."""
+    each (input, weight) multiple once, and per unit a comparator and a count adder per
+    threshold column."""
     weights = np.asarray(weights, dtype=np.int64)
     outputs, n_in = weights.shape
     units, steps = fold_geometry(outputs, reuse_factor)
@@ -173,4 +174,4 @@ def estimate_folded_operators(weights, thresholds, reuse_factor):
     terms = int(np.count_nonzero(np.any(weights[rows] != 0, axis=1)))  # (G, S, K) -> (G, K)
     digits = sum(len(csd_digits(int(v))) for k in range(n_in) for v in np.unique(np.abs(weights[:, k])) if v)
     columns = np.asarray(thresholds).shape[-1] if np.asarray(thresholds).size else 0
-    return terms + digits + units * columns
+    return terms + digits + 2 * units * columns
