@@ -166,6 +166,9 @@ class GenerateChiselCircuit(Transformation):
         super().__init__()
         if style not in STYLES:
             raise UnsupportedModelError(f"style={style!r} is not one of {', '.join(STYLES)}")
+        if style != "folded" and reuse_factor != 1:
+            raise UnsupportedModelError(f"reuse_factor={reuse_factor!r} applies to style='folded' only, not {style!r}",
+                                        hint="pass style='folded' (--style folded) with it")
         self.style = style
         self.pipeline = check_pipeline(pipeline)
         self.max_operators = max_operators
