@@ -185,6 +185,12 @@ def cmd_sweep(args):
     return run_sweep_command(args)
 
 
+def add_style_options(p):
+    """--style (with folded) and --reuse-factor, for the commands that generate a circuit of any style."""
+    p.add_argument("--style", default="auto", choices=["auto", "parallel", "streaming", "folded"], help=STYLE_HELP)
+    p.add_argument("--reuse-factor", type=int, default=1, help=REUSE_HELP)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="qonnx-c4ml", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -195,8 +201,7 @@ def build_parser():
     p.add_argument("-o", "--output", required=True, help="output directory (must be new or empty)")
     p.add_argument("--pipeline", default="none", help=PIPELINE_HELP)
     p.add_argument("--top", default="c4ml_top", help="top module name")
-    p.add_argument("--style", default="auto", choices=["auto", "parallel", "streaming", "folded"], help=STYLE_HELP)
-    p.add_argument("--reuse-factor", type=int, default=1, help=REUSE_HELP)
+    add_style_options(p)
     p.add_argument("--force", action="store_true", help="replace a non-empty output directory")
     p.add_argument("--max-operators", type=int, default=DEFAULT_MAX_OPERATORS,
                    help="refuse circuits estimated above this many adders/comparators")
@@ -211,8 +216,7 @@ def build_parser():
     p.add_argument("--samples", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--pipeline", default="none", help=PIPELINE_HELP)
-    p.add_argument("--style", default="auto", choices=["auto", "parallel", "streaming", "folded"], help=STYLE_HELP)
-    p.add_argument("--reuse-factor", type=int, default=1, help=REUSE_HELP)
+    add_style_options(p)
     p.add_argument("--no-rtl", action="store_true", help="skip the Verilator stage")
     p.add_argument("--no-exact", action="store_true",
                    help="skip the exact reference (then the float32 tolerance rule decides)")
