@@ -96,3 +96,14 @@ def test_select_and_index_input():
     assert ge.op == "ge" and ge.args[0].op == "sub"
     assert m.at_least_value(x, m.select(step, [m.const(-3), m.const(0)])).lo == 1  # always
     assert m.at_least_value(x, m.select(step, [m.const(8), m.const(9)])).hi == 0  # never
+
+
+def test_flip_is_the_ones_complement_when_the_sign_is_set():
+    m = Module("m")
+    x = m.input_element("in_data", 0, 3, False)
+    sign = m.select(m.index_input("step", 2, 1), [m.const(0), m.const(1)])
+    flipped = m.flip(sign, x)
+    assert (flipped.op, flipped.lo, flipped.hi) == ("flip", -8, 7)
+    assert m.flip(m.const(0), x) is x
+    always = m.flip(m.const(1), x)  # -x - 1 without a sign to select: a subtraction from -1
+    assert (always.op, always.lo, always.hi) == ("sub", -8, -1)

@@ -69,3 +69,13 @@ def test_select_is_a_ternary_tree_on_the_index_bits():
                             "$signed({1'b0, x0})));"), line
     assert f"wire [1:0] {s} = step[0 +: 2];" in text
     assert "input wire [1:0] step" in text
+
+
+def test_flip_xors_a_signed_operand():
+    m = Module("m")
+    x = m.input_element("in_data", 0, 3, False)
+    sign = m.select(m.index_input("step", 2, 1), [m.const(0), m.const(1)], base="neg")
+    m.output("out_data", 0, m.flip(sign, x, base="t"), 4, True)
+    text = module_verilog(m.lowered())
+    # both operands signed: x is zero-extended to 4 bits by its {1'b0, x}, never by the XOR
+    assert "wire signed [3:0] t = $signed({1'b0, x0}) ^ $signed({4{neg}});" in text, text

@@ -6,9 +6,12 @@ the unit's previous row (its result is never stored).  The weights stay constant
 logic: x_k * c is built once per (input k, weight c) from canonical signed digits
 (`arith.ConstantMultipliers`) and shared by every unit and step, and unit u's term for input
 k is the select over r of x_k * W[row(u, r), k] (no term when all are zero, no select when
-all are equal).  Terms are summed by `arith.balanced_sum`; the accumulator's range is the
-union of its rows' exact ranges (`lbir.dense.accumulator_range`), so requantization stays
-exact:
+all are equal).  Weights of both signs select the magnitude's multiple and flip it (~v =
+-v - 1, an XOR per bit) in the negative steps; the +1s that complete those negations are a
+per-step constant ones[r], folded into the thresholds (T - ones[r]) or, without
+requantization, added once per unit -- no negated copies of the inputs, no mux between x
+and -x.  Terms are summed by `arith.balanced_sum`; the accumulator's range is the union of
+its rows' exact ranges (`lbir.dense.accumulator_range`), so requantization stays exact:
 - shift form: when every row's reachable thresholds are an evenly spaced power-of-two
   staircase with the same count n >= 3 and the same shift s,
   code = base_r + clamp((acc - (T_r0 - 2**s)) >> s, 0, n), with the offset and base_r
@@ -71,12 +74,22 @@ class _Multiples:
 
 
 def _term(module, multiples, step, k, weights, name):
-    """(value, sign) of input k's term in a unit with these per-step weights, or None."""
+    """(value, sign, ones) of input k's term in a unit with these per-step weights, or None.
+
+    Weights of one sign: a select of positive multiples, added or subtracted.  Mixed signs:
+    the magnitude's multiple selected, then flipped (~v = -v - 1, an XOR per bit) in the
+    steps whose weight is negative; `ones[r]` (1 there) is the "+1" that completes the
+    negation, which the unit adds once for all its terms (or folds into its thresholds)."""
     if not any(weights):
         return None
     if all(w <= 0 for w in weights):  # all negative: select positive multiples, subtract
-        return module.select(step, [multiples.of(k, -w) for w in weights], base=name), -1
-    return module.select(step, [multiples.of(k, w) for w in weights], base=name), 1
+        return module.select(step, [multiples.of(k, -w) for w in weights], base=name), -1, None
+    if all(w >= 0 for w in weights):
+        return module.select(step, [multiples.of(k, w) for w in weights], base=name), 1, None
+    magnitude = module.select(step, [multiples.of(k, abs(w)) for w in weights], base=f"{name}_mag")
+    ones = [int(w < 0) for w in weights]
+    sign = module.select(step, [module.const(v) for v in ones], base=f"{name}_neg")
+    return module.flip(sign, magnitude, base=name), 1, ones
 
 
 def _shift_form(thresholds, row_ranges):
@@ -146,13 +159,23 @@ def unit_module(name, weights, in_port, out_dtype, requant, thresholds, out_base
     thresholds = np.asarray(thresholds, dtype=np.int64)
     for u, unit in enumerate(rows):
         terms = [_term(module, multiples, step, k, [int(weights[m, k]) for m in unit], f"u{u}_x{k}") for k in used]
-        acc = balanced_sum(module, [t for t in terms if t is not None], base=f"acc{u}")
-        ranges = [(int(row_lo[m]), int(row_hi[m])) for m in unit]
+        terms = [t for t in terms if t is not None]
+        # acc = the sum of the terms + ones[r]: the +1s of the flipped terms, per step
+        ones = [sum(t[2][r] for t in terms if t[2] is not None) for r in range(steps)]
+        ranges = [(int(row_lo[m]) - c, int(row_hi[m]) - c) for m, c in zip(unit, ones)]  # of the sum alone
+        acc = balanced_sum(module, [(v, sign) for v, sign, _ in terms], base=f"acc{u}")
         lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
         if not acc.is_constant and acc.lo <= lo <= hi <= acc.hi:
             acc = module.narrow(acc, lo, hi)
+        if requant == "none" and any(ones):
+            acc = module.add(acc, module.select(step, [module.const(c) for c in ones], base=f"acc{u}_ones"),
+                             base=f"acc{u}_full")
+            true_lo, true_hi = min(int(row_lo[m]) for m in unit), max(int(row_hi[m]) for m in unit)
+            if acc.lo <= true_lo <= true_hi <= acc.hi:
+                acc = module.narrow(acc, true_lo, true_hi)
+        thresholds_u = thresholds[unit] - np.asarray(ones)[:, None] if requant == "thresholds" else None
         if requant == "thresholds":
-            code = requantize_unit(module, acc, step, thresholds[unit], ranges, int(out_base),
+            code = requantize_unit(module, acc, step, thresholds_u, ranges, int(out_base),
                                    list(threshold_weights), f"out{u}")
         else:
             code = acc

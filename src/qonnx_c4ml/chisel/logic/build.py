@@ -151,6 +151,13 @@ class Module:
         lo, hi = min(v.lo for v in values), max(v.hi for v in values)
         return self._node(base, lo, hi, "select", (index, *values))
 
+    def flip(self, sign, a, base="flip"):
+        """a when the 1-bit `sign` is 0, else its ones' complement ~a = -a - 1 (an XOR per bit);
+        a two's-complement negation is flip(s, a) + s, whose "+ s" terms a sum can add once."""
+        if sign.is_constant:
+            return a if sign.lo == 0 else self.sub(constant(-1), a, base=base)
+        return self._node(base, min(a.lo, -a.hi - 1), max(a.hi, -a.lo - 1), "flip", (sign, a))
+
     def at_least_value(self, a, threshold, base="ge"):
         """1 when a >= threshold for a non-constant `threshold` (e.g. a select of constants);
         constant when the ranges decide."""

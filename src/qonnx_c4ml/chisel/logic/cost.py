@@ -4,12 +4,13 @@
 - `luts`: an estimate for 6-input LUT FPGAs (7-series-like: one LUT6 per bit of a carry
   chain, two 2:1 mux bits per LUT6 sharing the select):
       add, sub, neg   result width   (one LUT per bit, the carry in the chain)
-      mux, max        ceil(width / 2)
+      mux, max, flip  ceil(width / 2)
       eq              ceil(bits / 6) LUTs to compare, plus a LUT per 6 partial results
-      select          per result bit, over its s = ceil(log2 R) select bits and the d options
-                      that are not constants: one LUT6 while s + d <= 6 (half of one while
+      select          per result bit, over its s = ceil(log2 R) select bits and the d distinct
+                      options that are not constants: one LUT6 while s + d <= 6 (half of one while
                       s + d <= 5: two bits share a dual-output LUT), else a 4:1 mux tree of
-                      ceil((R - 1) / 3) LUTs (constants fold into the select logic)
+                      ceil((n - 1) / 3) LUTs over the n distinct options (constants fold into
+                      the select logic)
       shl, shr, ge, const, alias, input, out, reg   0 (wiring, or a flip-flop)
   It is what the netlist asks for before logic synthesis on a part with carry chains.
   Measured against yosys `generic-fast` (no carry cells: abc maps the ripple carries into
@@ -35,17 +36,18 @@ def node_luts(node):
     width = bits_for_range(node.lo, node.hi)[0]
     if node.op in ("add", "sub", "neg"):
         return width
-    if node.op in ("mux", "max"):
+    if node.op in ("mux", "max", "flip"):
         return _ceil_div(width, 2)
     if node.op == "select":
         options = node.args[1:]
         select_bits = max(1, (len(options) - 1).bit_length())
-        inputs = select_bits + sum(1 for v in options if not v.is_constant)
+        inputs = select_bits + len({id(v.base()) for v in options if not v.is_constant})
         if inputs <= 5:
             return _ceil_div(width, 2)
         if inputs <= 6:
             return width
-        return width * _ceil_div(len(options) - 1, 3)
+        distinct = len({("c", v.lo) if v.is_constant else id(v.base()) for v in options})
+        return width * _ceil_div(distinct - 1, 3)
     if node.op == "eq":
         partial = _ceil_div(node.params[0], 6)
         return partial + (_ceil_div(partial, 6) if partial > 1 else 0)

@@ -42,6 +42,8 @@ def _compute(node, args, dtype):
         return np.where(args[0] != 0, args[1], args[2])
     if op == "max":
         return np.where(args[0] < 0, args[2], args[1])
+    if op == "flip":
+        return np.where(args[0] != 0, -args[1] - 1, args[1])
     if op == "select":
         index = np.clip(args[0].astype(np.int64), 0, len(args) - 2)
         return np.stack(args[1:])[index, np.arange(len(index))]

@@ -20,6 +20,8 @@ Operations (args; params):
     eq      (a,)                  ; (bits, pattern)      1 if the `bits` low bits of a == pattern
     mux     (sel, t, f)           ; ()                   t if sel else f (clamps are muxes)
     max     (d, a, b)             ; ()                   b if d < 0 else a, with d = a - b
+    flip    (s, a)                ; ()                   a if s == 0 else ~a = -a - 1 (an XOR per bit: a
+                                                          folded term's sign chosen per step)
     select  (i, v0, ..., v_{R-1}) ; ()                   v_i for the unsigned index i in 0..R-1 (a
                                                           constant R:1 multiplexer: a folded layer's
                                                           weights and thresholds chosen per step)
@@ -33,7 +35,7 @@ value appears once in `Netlist.nodes`, in creation order, which is the order of 
 from qonnx_c4ml.lbir.dtypes import bits_for_range
 
 # logic operators: one level of logic each (what pipelining counts); the rest is wiring
-LOGIC_OPS = frozenset({"add", "sub", "neg", "eq", "mux", "max", "select"})
+LOGIC_OPS = frozenset({"add", "sub", "neg", "eq", "mux", "max", "select", "flip"})
 WIRING_OPS = frozenset({"shl", "shr", "ge"})
 ADDER_OPS = frozenset({"add", "sub"})
 

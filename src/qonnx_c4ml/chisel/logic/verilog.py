@@ -64,6 +64,9 @@ def expression(node):
     if op == "max":
         diff, a, b = args
         return f"{_msb(diff)} ? {operand(b, width)} : {operand(a, width)}"
+    if op == "flip":
+        sign, a = args
+        return f"{operand(a, width)} ^ $signed({{{width}{{{sign.name}}}}})"
     if op == "select":
         return select_expression(args[0], args[1:], width)
     raise ValueError(f"no Verilog for operation {op!r} ({node.name})")
