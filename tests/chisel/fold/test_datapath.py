@@ -14,16 +14,15 @@ from qonnx_c4ml.lbir.dense import dense_forward
 
 def run_folded(weights, in_port, out_dtype, requant, thresholds, out_base, reuse_factor, x, threshold_weights=()):
     """The layer's outputs (N, M) assembled from the unit netlist evaluated at every step."""
-    module, _, units, steps = unit_module("unit", weights, in_port, out_dtype, requant, thresholds, out_base,
-                                          reuse_factor, threshold_weights)
+    module, _, units, steps, rows = unit_module("unit", weights, in_port, out_dtype, requant, thresholds, out_base,
+                                                reuse_factor, threshold_weights)
     netlist = module.lowered()
     outputs = weights.shape[0]
     got = np.zeros((x.shape[0], outputs), dtype=np.int64)
     for r in range(steps):
         y = evaluate(netlist, np.concatenate([x, np.full((x.shape[0], 1), r)], axis=1), check_ranges=True)
         for u in range(units):
-            if r * units + u < outputs:
-                got[:, r * units + u] = y[:, u]
+            got[:, rows[u][r]] = y[:, u]  # a repeated row computes the same code again
     return got, netlist
 
 
@@ -75,11 +74,21 @@ def test_geometry_and_selects():
     assert fold_geometry(5, 4) == (2, 3)  # 2 units finish 5 rows in 3 steps
     assert fold_geometry(5, 9) == (1, 5)  # R above M is M
     assert unit_rows(5, 2, 3) == [[0, 2, 4], [1, 3, 3]]  # row 5 does not exist: repeat row 3
+    # grouped by likeness: rows 0 and 2 are equal, so are 1 and 3
+    alike = np.array([[1, 0, -1], [0, 2, 2], [1, 0, -1], [0, 2, 2], [1, 1, 1]])
+    assert unit_rows(5, 2, 3, alike) == [[0, 2, 4], [1, 3, 3]]
+    alike[[1, 2]] = alike[[2, 1]]
+    assert unit_rows(5, 2, 3, alike) == [[0, 1, 4], [2, 3, 3]]
+    for outputs in range(1, 40):  # every unit gets at least one row, every row a unit
+        for reuse_factor in range(1, outputs + 2):
+            units, steps = fold_geometry(outputs, reuse_factor)
+            rows = unit_rows(outputs, units, steps, np.arange(outputs * 2).reshape(outputs, 2) % 3)
+            assert sorted({m for row in rows for m in row}) == list(range(outputs)) and steps <= reuse_factor
     with pytest.raises(ValueError):
         fold_geometry(4, 0)
     # equal weights in every step need no select; a column of zeros no term
     weights = np.array([[1, 0, 2], [1, 0, 3]])
-    module, _, units, steps = unit_module("u", weights, Port(3, 2, False), "INT6", "none", np.zeros((0, 0)), 0, 2)
+    module, _, units, steps, _ = unit_module("u", weights, Port(3, 2, False), "INT6", "none", np.zeros((0, 0)), 0, 2)
     assert (units, steps) == (1, 2)
     selects = [node for node in module.lowered().nodes if node.op == "select"]
     assert len(selects) == 1 and len(selects[0].args) == 3  # input 2: x2*2 or x2*3; input 0 shared; input 1 none

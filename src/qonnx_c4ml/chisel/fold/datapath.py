@@ -40,14 +40,39 @@ def fold_geometry(outputs, reuse_factor):
     return units, -(-outputs // units)
 
 
-def unit_rows(outputs, units, steps):
-    """rows[u][r]: the weight row unit u computes at step r (a row past M repeats r-1's)."""
+# Grouping compares every candidate row with every row of a unit; above this many weight
+# comparisons per layer (M * M * K) it compares with the unit's first row only.
+MAX_GROUPING_COMPARISONS = 50_000_000
+
+
+def unit_rows(outputs, units, steps, weights=None):
+    """rows[u][r]: the weight row unit u computes at step r (a row past M repeats r-1's).
+
+    Without `weights`, row r*G + u.  With them, rows that look alike share a unit (greedy:
+    each unit starts from the lowest free row and takes, one by one, the free row with the
+    fewest weights the unit does not have yet for the same input), so fewer terms need a
+    select or a flip; the stage puts the outputs back in order."""
+    if weights is None or steps == 1:
+        order = [[r * units + u for r in range(steps)] for u in range(units)]
+    else:
+        weights = np.asarray(weights)
+        free = list(range(outputs))
+        seed_only = outputs * outputs * weights.shape[1] > MAX_GROUPING_COMPARISONS
+        order = []
+        for _ in range(units):
+            group = [free.pop(0)] if free else []
+            while free and len(group) < steps:
+                members = weights[group[:1] if seed_only else group]  # (g, K)
+                candidates = weights[free]  # (F, K)
+                new = np.all(candidates[:, None, :] != members[None, :, :], axis=1).sum(axis=1)
+                group.append(free.pop(int(np.argmin(new))))
+            order.append(group)
     rows = []
-    for u in range(units):
+    for group in order:
         row = []
         for r in range(steps):
-            m = r * units + u
-            row.append(m if m < outputs else row[-1])
+            m = group[r] if r < len(group) else None
+            row.append(m if m is not None and m < outputs else row[-1])
         rows.append(row)
     return rows
 
@@ -139,11 +164,12 @@ def requantize_unit(module, acc, step, thresholds, row_ranges, out_base, weights
 def unit_module(name, weights, in_port, out_dtype, requant, thresholds, out_base, reuse_factor,
                 threshold_weights=()):
     """The unit netlist of one folded QDense layer (see module doc).  Returns (Module,
-    out Port of one unit's code, units G, steps S)."""
+    out Port of one unit's code, units G, steps S, rows: rows[u][r] the row unit u computes
+    at step r)."""
     weights = np.asarray(weights, dtype=np.int64)
     outputs, n_in = weights.shape
     units, steps = fold_geometry(outputs, reuse_factor)
-    rows = unit_rows(outputs, units, steps)
+    rows = unit_rows(outputs, units, steps, weights)
     dlo, dhi = datatype_range(out_dtype)
     out = Port(1, *bits_for_range(dlo, dhi))
     module = Module(name)
@@ -182,7 +208,7 @@ def unit_module(name, weights, in_port, out_dtype, requant, thresholds, out_base
         if not code.is_constant and (code.lo < dlo or code.hi > dhi):  # the rows' codes fit out_dtype
             code = module.narrow(code, max(code.lo, dlo), min(code.hi, dhi))
         module.output("out_data", u * out.bits, code, out.bits, out.signed)
-    return module, out, units, steps
+    return module, out, units, steps, rows
 
 
 def estimate_folded_operators(weights, thresholds, reuse_factor):
@@ -193,7 +219,7 @@ def estimate_folded_operators(weights, thresholds, reuse_factor):
     weights = np.asarray(weights, dtype=np.int64)
     outputs, n_in = weights.shape
     units, steps = fold_geometry(outputs, reuse_factor)
-    rows = np.asarray(unit_rows(outputs, units, steps))  # (G, S)
+    rows = np.asarray(unit_rows(outputs, units, steps, weights))  # (G, S)
     terms = int(np.count_nonzero(np.any(weights[rows] != 0, axis=1)))  # (G, S, K) -> (G, K)
     digits = sum(len(csd_digits(int(v))) for k in range(n_in) for v in np.unique(np.abs(weights[:, k])) if v)
     columns = np.asarray(thresholds).shape[-1] if np.asarray(thresholds).size else 0

@@ -24,13 +24,19 @@ def _write(path, text):
 
 def fold_layer(op, name, in_port, reuse_factor, header):
     """(unit Module, stage text, layer dict) of one QDense op folded by `reuse_factor`."""
-    unit, code, units, steps = unit_module(
+    unit, code, units, steps, rows = unit_module(
         f"{name}_unit", op.weight_codes(), in_port, op.get_nodeattr("out_dtype"), op.get_nodeattr("requant"),
         op.threshold_codes(), op.get_nodeattr("out_base"), reuse_factor, op.get_nodeattr("threshold_weights"))
     outputs = op.weight_codes().shape[0]
     out = Port(outputs, code.bits, code.signed)
     unit_cost = cost(unit.lowered())
-    stage = stage_verilog(name, unit.name, in_port.width, units * code.bits, out.width, steps)
+    slots = {}  # output row -> the slot (step r, unit u) = r * G + u that computes it
+    for u, row in enumerate(rows):
+        for r, m in enumerate(row):
+            slots.setdefault(m, r * units + u)
+    order = [slots[m] for m in range(outputs)]
+    stage = stage_verilog(name, unit.name, in_port.width, units * code.bits, out.width, steps,
+                          None if order == list(range(outputs)) else (order, code.bits))
     step_bits = max(1, (steps - 1).bit_length()) if steps > 1 else 0
     flip_flops = 2 + step_bits + in_port.width + (steps - 1) * units * code.bits + out.width
     layer = {"name": name, "unit": unit.name, "op_type": "QDense", "node": op.onnx_node.name,

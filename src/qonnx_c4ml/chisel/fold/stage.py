@@ -14,10 +14,19 @@ from qonnx_c4ml.chisel.hw import literal
 from qonnx_c4ml.chisel.ports import module_header
 
 
-def stage_verilog(name, unit, in_width, unit_width, out_width, steps):
+def _result(out_width, order):
+    """The expression loaded into the result register: the codes in output order."""
+    if order is None:
+        return f"codes[{out_width - 1}:0]"
+    slots, bits = order
+    return "{" + ", ".join(f"codes[{slot * bits} +: {bits}]" for slot in reversed(slots)) + "}"
+
+
+def stage_verilog(name, unit, in_width, unit_width, out_width, steps, order=None):
     """`name`: the stage around the unit module `unit` (in_data in_width bits, out_data
     unit_width bits per step, `steps` steps); out_data is the low out_width bits of the
-    steps' results, step 0 in the LSBs."""
+    steps' results, step 0 in the LSBs, or with `order` = (slots, bits) output element m is
+    the `bits`-bit code in slot slots[m] of them (the units computed rows out of order)."""
     lines = [
         *module_header(name, in_width, out_width, streaming=True),
         "  reg busy;",
@@ -44,7 +53,7 @@ def stage_verilog(name, unit, in_width, unit_width, out_width, steps):
         "  wire take = in_valid && in_ready;",
         "  always @(posedge clock) begin",
         "    if (take) x_q <= in_data;",
-        f"    if (finish) result <= codes[{out_width - 1}:0];",
+        f"    if (finish) result <= {_result(out_width, order)};",
     ]
     for r in range(steps - 1):
         lines.append(f"    if (busy && step == {literal(r, step_bits)}) partial[{r * unit_width} +: {unit_width}] "
