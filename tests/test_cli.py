@@ -409,3 +409,8 @@ def test_folded_style_compiles_and_verifies(mlp_path, tmp_path):
     assert "rtl       100.000%" in stdout
     code, _, stderr = run_cli("compile", mlp_path, "-o", tmp_path / "out2", "--reuse-factor", "3")
     assert_one_line_error(code, stderr, "reuse_factor=3 applies to style='folded' only", "--style folded")
+    code, stdout, stderr = run_cli("compile", mlp_path, "-o", tmp_path / "out3", "--style", "folded",
+                                   "--target-ii", "5")
+    assert code == 0 and "folded (R [5, 4]): 4 cycles per sample" in stdout, stdout + stderr  # 12 rows: 3 x 4
+    report = json.loads((tmp_path / "out3" / "report.json").read_text())
+    assert [(layer["units"], layer["steps"]) for layer in report["folded_layers"]] == [(3, 4), (1, 4)]

@@ -65,3 +65,15 @@ def test_refusals(jets, tmp_path):
         cnn.transform(GenerateChiselCircuit(tmp_path, style="folded", reuse_factor=2))
     with pytest.raises(UnsupportedModelError, match="pipeline must be 'none'"):
         jets.transform(GenerateChiselCircuit(tmp_path, style="folded", pipeline="layer"))
+
+
+def test_target_ii_chooses_the_reuse_factors(jets, tmp_path):
+    model = jets.transform(GenerateChiselCircuit(tmp_path, style="folded", target_ii=16))
+    stream = circuit_description(model).stream
+    assert [layer["reuse_factor"] for layer in stream["layers"]] == [16, 16, 16, 5] and stream["ii_cycles"] == 16
+    with pytest.raises(UnsupportedModelError, match="not both"):
+        GenerateChiselCircuit(tmp_path, style="folded", reuse_factor=2, target_ii=4)
+    with pytest.raises(UnsupportedModelError, match="target_ii=4 applies to style='folded' only"):
+        GenerateChiselCircuit(tmp_path, style="parallel", target_ii=4)
+    with pytest.raises(UnsupportedModelError, match="target_ii=0 is not an integer"):
+        jets.transform(GenerateChiselCircuit(tmp_path, style="folded", target_ii=0))

@@ -154,7 +154,8 @@ class GenerateChiselCircuit(Transformation):
     """Write the circuit's Verilog to `output_dir` (see module doc)."""
 
     def __init__(self, output_dir, pipeline="none", top="c4ml_top", module_prefix="",
-                 max_operators=DEFAULT_MAX_OPERATORS, style="auto", reuse_factor=1):
+                 max_operators=DEFAULT_MAX_OPERATORS, style="auto", reuse_factor=1,
+                 target_ii=None):
         """`module_prefix` keeps module names unique when several circuits share a design;
         `max_operators` bounds the estimated adders/comparators before anything is generated.
         `style`: "parallel" (every layer fully parallel, one sample per cycle), "streaming"
@@ -162,13 +163,18 @@ class GenerateChiselCircuit(Transformation):
         rest stays fully parallel after them) or "auto" (streaming when the conv/pool front
         would be large fully parallel and pipeline is "none") or "folded" (a chain of dense
         layers, each computing its outputs over `reuse_factor` cycles: an int for every layer
-        or a dict {LBIR node name: R}; transformations/generate_folded.py)."""
+        or a dict {LBIR node name: R}, or chosen from `target_ii` cycles per sample:
+        transformations/generate_folded.py)."""
         super().__init__()
         if style not in STYLES:
             raise UnsupportedModelError(f"style={style!r} is not one of {', '.join(STYLES)}")
-        if style != "folded" and reuse_factor != 1:
-            raise UnsupportedModelError(f"reuse_factor={reuse_factor!r} applies to style='folded' only, not {style!r}",
-                                        hint="pass style='folded' (--style folded) with it")
+        for option, value, default in (("reuse_factor", reuse_factor, 1), ("target_ii", target_ii, None)):
+            if style != "folded" and value != default:
+                raise UnsupportedModelError(f"{option}={value!r} applies to style='folded' only, not {style!r}",
+                                            hint="pass style='folded' (--style folded) with it")
+        if reuse_factor != 1 and target_ii is not None:
+            raise UnsupportedModelError("give reuse_factor or target_ii, not both",
+                                        hint="target_ii chooses every layer's reuse factor")
         self.style = style
         self.pipeline = check_pipeline(pipeline)
         self.max_operators = max_operators
@@ -176,6 +182,7 @@ class GenerateChiselCircuit(Transformation):
         self.top = top
         self.module_prefix = module_prefix
         self.reuse_factor = reuse_factor
+        self.target_ii = target_ii
 
     def apply(self, model):
         nodes, circuit_input, circuit_output = lbir_graph(model)

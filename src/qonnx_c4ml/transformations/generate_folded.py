@@ -7,6 +7,7 @@ from pathlib import Path
 
 from qonnx.custom_op.registry import getCustomOp
 
+from qonnx_c4ml.chisel.fold.choose import reuse_for_target
 from qonnx_c4ml.chisel.fold.datapath import estimate_folded_operators
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.interface import CircuitDescription, LayerCircuit, Port
@@ -63,7 +64,10 @@ def apply_folded(transformation, model, nodes, circuit_input):
         raise UnsupportedModelError("the folded style registers its own stages; pipeline must be 'none' with it",
                                     hint="use style='parallel' to pipeline a fully parallel circuit")
     check_dense_chain(nodes, circuit_input)
-    factors = reuse_factors(nodes, transformation.reuse_factor)
+    if transformation.target_ii is not None:  # FINN SetFolding-like: every layer within the target
+        factors = reuse_for_target([getCustomOp(n).weight_codes().shape[0] for n in nodes], transformation.target_ii)
+    else:
+        factors = reuse_factors(nodes, transformation.reuse_factor)
     transformation.check_operators(estimate(nodes, factors), "folded circuit")
     ops = [getCustomOp(node) for node in nodes]
     stream = generate_folded(ops, factors, transformation.output_dir, transformation.top,
