@@ -59,12 +59,12 @@ def _report(model_path, description, infer_s, generate_s):
         "ii_cycles": description.stream.get("ii_cycles", 1),
         "line_buffer_bits": description.stream.get("line_buffer_bits", 0),
         # style="folded" (a streaming circuit of one vector per frame): each layer's reuse factor
-        "reuse_factors": [layer["reuse_factor"] for layer in description.stream["layers"]]
+        "reuse_factors": [layer["reuse_factor"] for layer in description.stream["folded_layers"]]
         if description.stream.get("folded") else None,
         # and per layer: R, units, cycles per sample, estimated LUTs and flip-flops
         "folded_layers": [{key: layer[key] for key in ("node", "reuse_factor", "units", "steps", "estimated_luts",
                                                         "flip_flops")}
-                          for layer in description.stream["layers"]] if description.stream.get("folded") else None,
+                          for layer in description.stream["folded_layers"]] if description.stream.get("folded") else None,
         "latency_cycles": description.latency_cycles,
         "input": {"elements": description.inp.elements, "bits": description.inp.bits,
                   "signed": description.inp.signed},

@@ -49,3 +49,18 @@ def test_folded_jets_against_qonnx(reuse, tmp_path, record_property):
             assert run["out_stall_cycles"] > 0 and run["stall_cycles"] > 0
     record_property("c4ml_summary", f"folded jets_w2a2_po2 R={reuse_factor}: {SAMPLES} samples exact, "
                                     f"ii {stats['ii']} latency {stats['latency']}")
+
+
+@pytest.mark.parametrize("name", ["chisel4ml_cnn", "mnist_cnn_w4a4_po2"])
+def test_conv_front_and_folded_tail_against_qonnx(name, tmp_path, record_property):
+    """The leading conv/pool chain streams one pixel per cycle into the folded dense layers:
+    RTL == qonnx; the measured II is the slower of the front (a pixel per cycle) and the tail."""
+    raw = read_model(FIXTURE.parent / "cnn" / f"{name}.onnx")
+    model = raw.transform(InferLBIR()).transform(GenerateChiselCircuit(tmp_path / "v", style="folded", reuse_factor=4))
+    description = circuit_description(model)
+    rtl = model.transform(RTLSim())
+    x = random_inputs(raw, 60, seed=3)
+    np.testing.assert_array_equal(execute(rtl, x), execute(raw, x))
+    stats = getCustomOp(next(n for n in rtl.graph.node if n.op_type == "RTLCircuit")).run_statistics()
+    assert stats["ii"] == description.stream["ii_cycles"]
+    record_property("c4ml_summary", f"streamed front + folded tail {name} R=4: 60 samples exact, ii {stats['ii']}")

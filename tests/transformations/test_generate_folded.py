@@ -22,13 +22,24 @@ def jets():
     return read_model(FIXTURES / "jets_w2a2_po2.onnx").transform(InferLBIR())
 
 
+def test_conv_front_streams_into_the_folded_tail(tmp_path):
+    cnn = read_model(FIXTURES / "cnn" / "chisel4ml_cnn.onnx").transform(InferLBIR())
+    model = cnn.transform(GenerateChiselCircuit(tmp_path, style="folded", reuse_factor=4))
+    stream = circuit_description(model).stream
+    found = [(n.op_type, getCustomOp(n).get_nodeattr("circuit_style")) for n in lbir_chain(model)]
+    assert {s for op, s in found if op != "QDense"} == {"streaming"} and {s for op, s in found if op == "QDense"} == {
+        "folded"}
+    assert stream["in_shape"] == [3, 6, 6] and stream["layers"] and stream["folded_layers"]
+    assert stream["ii_cycles"] >= 36 and (tmp_path / "c4ml_top.v").read_text().count(" u_") == 2
+
+
 def test_folded_description_and_node_attributes(jets, tmp_path):
     names = [n.name for n in lbir_chain(jets)]
     model = jets.transform(GenerateChiselCircuit(tmp_path, style="folded", reuse_factor={names[0]: 8, names[2]: 3}))
     description = circuit_description(model)
     assert description.style == "streaming" and description.stream["folded"]
     assert description.stream["in_shape"] == [16, 1, 1] and description.out.elements == 5
-    assert [layer["steps"] for layer in description.stream["layers"]] == [8, 1, 3, 1]
+    assert [layer["steps"] for layer in description.stream["folded_layers"]] == [8, 1, 3, 1]
     assert description.stream["ii_cycles"] == 8 and description.latency_cycles == 9 + 2 + 4 + 2
     assert [layer.name for layer in description.layers] == names
     for node in lbir_chain(model):
@@ -59,10 +70,10 @@ def test_operator_limit_sees_the_folded_size(jets, tmp_path):
 
 
 def test_refusals(jets, tmp_path):
-    cnn = read_model(FIXTURES / "cnn" / "chisel4ml_cnn.onnx").transform(InferLBIR())
-    first = lbir_chain(cnn)[0]
+    residual = read_model(FIXTURES / "cnn" / "residual_block.onnx").transform(InferLBIR())
+    first = lbir_chain(residual)[0]  # its skip path stops the streaming front: nothing streams
     with pytest.raises(UnsupportedModelError, match=f"folds dense layers only; QConv2D '{first.name}'"):
-        cnn.transform(GenerateChiselCircuit(tmp_path, style="folded", reuse_factor=2))
+        residual.transform(GenerateChiselCircuit(tmp_path, style="folded", reuse_factor=2))
     with pytest.raises(UnsupportedModelError, match="pipeline must be 'none'"):
         jets.transform(GenerateChiselCircuit(tmp_path, style="folded", pipeline="layer"))
 
@@ -70,7 +81,7 @@ def test_refusals(jets, tmp_path):
 def test_target_ii_chooses_the_reuse_factors(jets, tmp_path):
     model = jets.transform(GenerateChiselCircuit(tmp_path, style="folded", target_ii=16))
     stream = circuit_description(model).stream
-    assert [layer["reuse_factor"] for layer in stream["layers"]] == [16, 16, 16, 5] and stream["ii_cycles"] == 16
+    assert [layer["reuse_factor"] for layer in stream["folded_layers"]] == [16, 16, 16, 5] and stream["ii_cycles"] == 16
     with pytest.raises(UnsupportedModelError, match="not both"):
         GenerateChiselCircuit(tmp_path, style="folded", reuse_factor=2, target_ii=4)
     with pytest.raises(UnsupportedModelError, match="target_ii=4 applies to style='folded' only"):

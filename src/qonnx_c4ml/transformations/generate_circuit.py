@@ -186,8 +186,10 @@ class GenerateChiselCircuit(Transformation):
 
     def apply(self, model):
         nodes, circuit_input, circuit_output = lbir_graph(model)
-        if self.style == "folded":
-            return apply_folded(self, model, nodes, circuit_input), False
+        if self.style == "folded":  # a leading conv/pool chain streams, the dense layers after it fold
+            front, rest = streaming_front(nodes, circuit_input)
+            front_estimate = sum(estimate_stream_operators(getCustomOp(node)) for node in front)
+            return apply_folded(self, model, front, rest, circuit_input, front_estimate), False
         front, rest = streaming_front(nodes, circuit_input)
         taps = sum(window_taps(getCustomOp(node)) for node in front)
         streaming = bool(front) and (self.style == "streaming" or (

@@ -1,6 +1,7 @@
-"""The folded style of GenerateChiselCircuit: every layer a QDense, each computing its M
+"""The folded style of GenerateChiselCircuit: every dense layer (QDense) computes its M
 outputs over S = ceil(M / ceil(M / R)) <= R cycles with ceil(M / R) constant-weight units
-(chisel/fold/).  The circuit is recorded as a streaming circuit whose frame is one vector,
+(chisel/fold/); a leading conv/pool chain streams one pixel per cycle (chisel/stream/) into
+the first folded stage.  The circuit is recorded as a streaming circuit whose frame is one vector,
 so RTLSim, the stream harness and `Circuit.package`'s streaming testbench run it unchanged.
 """
 from pathlib import Path
@@ -55,25 +56,60 @@ def estimate(nodes, factors):
     return total
 
 
-def apply_folded(transformation, model, nodes, circuit_input):
-    """Generate the folded circuit for `transformation` (a GenerateChiselCircuit with
-    style 'folded') and record it; returns the model."""
+def front_layers(stream):
+    """LayerCircuits of a streaming front's layers (as GenerateChiselCircuit's streaming style records them)."""
+    return [LayerCircuit(layer["name"], Path(layer["file"]).name, Port(**layer["inp"]), Port(**layer["out"]),
+                         layer["adders"], layer["latency_cycles"], layer["engine_levels"], layer["op_type"], [], "", [])
+            for layer in stream["layers"]]
+
+
+def apply_folded(transformation, model, front, rest, circuit_input, front_estimate=0):
+    """Generate the folded circuit for `transformation` (a GenerateChiselCircuit with style
+    'folded'): the dense chain `rest` folded, behind the streaming conv/pool chain `front`
+    if there is one (its frame register feeds the first folded stage); records it and
+    returns the model."""
     from qonnx_c4ml.chisel.fold.generate import generate_folded
+    from qonnx_c4ml.chisel.fold.top import folded_top_verilog
+    from qonnx_c4ml.chisel.generator import HEADER
+    from qonnx_c4ml.chisel.stream.generate import generate_streaming
 
     if transformation.pipeline != "none":
         raise UnsupportedModelError("the folded style registers its own stages; pipeline must be 'none' with it",
                                     hint="use style='parallel' to pipeline a fully parallel circuit")
-    check_dense_chain(nodes, circuit_input)
+    check_dense_chain(rest, front[-1].output[0] if front else circuit_input)
+    if not rest:
+        raise UnsupportedModelError("style='folded' found no dense layer to fold after the convolution/pool layers",
+                                    hint="use style='streaming'")
     if transformation.target_ii is not None:  # FINN SetFolding-like: every layer within the target
-        factors = reuse_for_target([getCustomOp(n).weight_codes().shape[0] for n in nodes], transformation.target_ii)
+        factors = reuse_for_target([getCustomOp(n).weight_codes().shape[0] for n in rest], transformation.target_ii)
     else:
-        factors = reuse_factors(nodes, transformation.reuse_factor)
-    transformation.check_operators(estimate(nodes, factors), "folded circuit")
-    ops = [getCustomOp(node) for node in nodes]
-    stream = generate_folded(ops, factors, transformation.output_dir, transformation.top,
-                             model.graph.name or "a QONNX model", transformation.module_prefix)
-    layers = []
-    for node, op, layer in zip(nodes, ops, stream["layers"]):
+        factors = reuse_factors(rest, transformation.reuse_factor)
+    transformation.check_operators(front_estimate + estimate(rest, factors),
+                                   "folded circuit" + (" (window engines + folded dense layers)" if front else ""))
+    source = model.graph.name or "a QONNX model"
+    top, prefix, out_dir = transformation.top, transformation.module_prefix, transformation.output_dir
+    ops = [getCustomOp(node) for node in rest]
+    tail = generate_folded(ops, factors, out_dir, f"{top}_folded" if front else top, source, prefix)
+    stream, layers = dict(tail), []
+    if front:
+        head = generate_streaming([getCustomOp(n) for n in front], out_dir, top=f"{prefix}{top}_front", source=source)
+        if head["out"] != tail["inp"]:
+            raise UnsupportedModelError(f"QDense '{rest[0].name}' reads {tail['inp']}, but the streaming layers before "
+                                        f"it produce frames of {head['out']}")
+        for node in front:
+            getCustomOp(node).set_nodeattr("verilog_module", head["top"])
+            getCustomOp(node).set_nodeattr("circuit_style", "streaming")
+        text = folded_top_verilog(top, [(head["top"], head["pixel_in"]["elements"] * head["pixel_in"]["bits"],
+                                         Port(**head["out"]).width), (tail["top"], Port(**tail["inp"]).width,
+                                                                      Port(**tail["out"]).width)])
+        (Path(out_dir) / f"{top}.v").write_text(HEADER.format(source=source) + text, encoding="utf-8")
+        stream = {**head, "folded": True, "files": head["files"] + tail["files"] + [str(Path(out_dir) / f"{top}.v")],
+                  "out_shape": tail["out_shape"], "out": tail["out"], "pixel_out": tail["out"],
+                  "ii_cycles": max(head["ii_cycles"], tail["ii_cycles"]),
+                  "latency_cycles": head["latency_cycles"] + tail["latency_cycles"],
+                  "estimated_luts": tail["estimated_luts"], "flip_flops": tail["flip_flops"]}
+        layers = front_layers(head)
+    for node, op, layer in zip(rest, ops, tail["layers"]):
         op.set_nodeattr("verilog_module", layer["name"])
         op.set_nodeattr("verilog_file", layer["file"])
         op.set_nodeattr("circuit_style", "folded")
@@ -82,9 +118,10 @@ def apply_folded(transformation, model, nodes, circuit_input):
                                    layer["latency_cycles"], layer["levels"], "QDense", list(node.input),
                                    node.output[0], [inp]))
     files = [Path(f).name for f in stream["files"]]
-    stream = {**stream, "files": files, "layers": [{**layer, "file": Path(layer["file"]).name}
-                                                   for layer in stream["layers"]]}
-    description = CircuitDescription(transformation.top, "none", stream["latency_cycles"], Port(**stream["inp"]),
+    stream = {**stream, "top": top, "stream_top": top, "files": files,
+              "layers": [{**layer, "file": Path(layer["file"]).name} for layer in stream["layers"]] if front else [],
+              "folded_layers": [{**layer, "file": Path(layer["file"]).name} for layer in tail["layers"]]}
+    description = CircuitDescription(top, "none", stream["latency_cycles"], Port(**stream["inp"]),
                                      Port(**stream["out"]), layers, files, "", "streaming", stream)
-    record_circuit(model, description, transformation.output_dir)
+    record_circuit(model, description, out_dir)
     return model
