@@ -55,7 +55,7 @@ def test_folded_chain_matches_numpy_with_and_without_backpressure(factors, tmp_p
 
 @needs_verilator
 def test_folded_verilog_is_lint_clean(tmp_path):
-    description = generate_folded(random_chain(2), [2, 1, 3], tmp_path, top="fold_top")
+    description = generate_folded(random_chain(2), [2, 7, 3], tmp_path, top="fold_top")  # 7 steps: table selects
     result = subprocess.run(["verilator", "--lint-only", "-Wall", "--top-module", "fold_top", *description["files"]],
                             capture_output=True, text=True)
     assert result.returncode == 0 and not result.stderr.strip(), result.stderr

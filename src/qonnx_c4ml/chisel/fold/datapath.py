@@ -61,8 +61,12 @@ def unit_rows(outputs, units, steps, weights=None):
         order = []
         for _ in range(units):
             group = [free.pop(0)] if free else []
+            if seed_only and free and len(group) < steps:  # the nearest rows to the first
+                distance = np.count_nonzero(weights[free] != weights[group[0]], axis=1)
+                nearest = sorted(np.argsort(distance, kind="stable")[:steps - 1].tolist(), reverse=True)
+                group += [free.pop(i) for i in nearest]
             while free and len(group) < steps:
-                members = weights[group[:1] if seed_only else group]  # (g, K)
+                members = weights[group]  # (g, K)
                 candidates = weights[free]  # (F, K)
                 new = np.all(candidates[:, None, :] != members[None, :, :], axis=1).sum(axis=1)
                 group.append(free.pop(int(np.argmin(new))))
@@ -98,6 +102,13 @@ class _Multiples:
         return self.cache[(k, c)]
 
 
+def _select_multiples(module, multiples, step, k, factors, name):
+    """The select over steps of x_k * factors[r] (non-negative factors)."""
+    distinct = sorted(set(factors))
+    number = {c: i for i, c in enumerate(distinct)}
+    return module.select_table(step, [multiples.of(k, c) for c in distinct], [number[c] for c in factors], base=name)
+
+
 def _term(module, multiples, step, k, weights, name):
     """(value, sign, ones) of input k's term in a unit with these per-step weights, or None.
 
@@ -108,12 +119,12 @@ def _term(module, multiples, step, k, weights, name):
     if not any(weights):
         return None
     if all(w <= 0 for w in weights):  # all negative: select positive multiples, subtract
-        return module.select(step, [multiples.of(k, -w) for w in weights], base=name), -1, None
+        return _select_multiples(module, multiples, step, k, [-w for w in weights], name), -1, None
     if all(w >= 0 for w in weights):
-        return module.select(step, [multiples.of(k, w) for w in weights], base=name), 1, None
-    magnitude = module.select(step, [multiples.of(k, abs(w)) for w in weights], base=f"{name}_mag")
+        return _select_multiples(module, multiples, step, k, weights, name), 1, None
+    magnitude = _select_multiples(module, multiples, step, k, [abs(w) for w in weights], f"{name}_mag")
     ones = [int(w < 0) for w in weights]
-    sign = module.select(step, [module.const(v) for v in ones], base=f"{name}_neg")
+    sign = module.select_table(step, [module.const(0), module.const(1)], ones, base=f"{name}_neg")
     return module.flip(sign, magnitude, base=name), 1, ones
 
 

@@ -141,15 +141,29 @@ class Module:
         values = list(values)
         if not values:
             raise ValueError("select needs at least one value")
-        first = values[0]
-        if all(v is first or (v.is_constant and first.is_constant and v.lo == first.lo) for v in values):
-            return first
         if index.is_constant:
             return values[min(index.lo, len(values) - 1)]
+        numbers, options = {}, []  # distinct options (constants by value, nodes by identity)
+        table = []
+        for v in values:
+            key = v.lo if v.lo == v.hi else ("node", id(v))
+            if key not in numbers:
+                numbers[key] = len(options)
+                options.append(v)
+            table.append(numbers[key])
+        return self.select_table(index, options, table, base)
+
+    def select_table(self, index, options, table, base="sel"):
+        """options[table[index]] for distinct `options` (what `select` builds after merging
+        equal values; callers that know the distinct options pass them directly)."""
+        if len(options) == 1:
+            return options[0]
+        if index.is_constant:
+            return options[table[min(index.lo, len(table) - 1)]]
         if index.lo < 0:
             raise ValueError(f"select index {index.name} may be negative")
-        lo, hi = min(v.lo for v in values), max(v.hi for v in values)
-        return self._node(base, lo, hi, "select", (index, *values))
+        lo, hi = min(v.lo for v in options), max(v.hi for v in options)
+        return self._node(base, lo, hi, "select", (index, *options), (tuple(table),))
 
     def flip(self, sign, a, base="flip"):
         """a when the 1-bit `sign` is 0, else its ones' complement ~a = -a - 1 (an XOR per bit);

@@ -45,7 +45,8 @@ def _compute(node, args, dtype):
     if op == "flip":
         return np.where(args[0] != 0, -args[1] - 1, args[1])
     if op == "select":
-        index = np.clip(args[0].astype(np.int64), 0, len(args) - 2)
+        table = np.asarray(node.params[0], dtype=np.int64)
+        index = table[np.clip(args[0].astype(np.int64), 0, len(table) - 1)]
         return np.stack(args[1:])[index, np.arange(len(index))]
     if op in ("reg", "alias", "out"):
         return args[0]
