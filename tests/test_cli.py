@@ -1,4 +1,5 @@
 """The command line's error paths: one line naming the problem, exit status 2, files intact."""
+import json
 import subprocess
 import sys
 
@@ -394,3 +395,22 @@ def test_package_rejects_a_bad_input_type_before_any_work(mlp_path, tmp_path):
     code, _, stderr = run_cli("package", mlp_path, "-o", tmp_path / "pkg", "--input-type", "FIXED<3>")
     assert_one_line_error(code, stderr, "input type 'FIXED<3>'", "FIXED<w,i>")
     assert not (tmp_path / "pkg").exists()
+
+
+def test_folded_style_compiles_and_verifies(mlp_path, tmp_path):
+    code, stdout, stderr = run_cli("compile", mlp_path, "-o", tmp_path / "out", "--style", "folded",
+                                   "--reuse-factor", "3")
+    assert code == 0, stderr
+    assert "folded (R [3, 3]): 3 cycles per sample" in stdout  # 12 rows: 4 units x 3 steps; 4 rows: 2 x 2
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["reuse_factors"] == [3, 3] and report["ii_cycles"] == 3 and report["style"] == "streaming"
+    code, stdout, stderr = run_cli("verify", mlp_path, "--style", "folded", "--reuse-factor", "3", "--samples", "200")
+    assert_verify_ok(code, stdout, stderr)
+    assert "rtl       100.000%" in stdout
+    code, _, stderr = run_cli("compile", mlp_path, "-o", tmp_path / "out2", "--reuse-factor", "3")
+    assert_one_line_error(code, stderr, "reuse_factor=3 applies to style='folded' only", "--style folded")
+    code, stdout, stderr = run_cli("compile", mlp_path, "-o", tmp_path / "out3", "--style", "folded",
+                                   "--target-ii", "5")
+    assert code == 0 and "folded (R [5, 4]): 4 cycles per sample" in stdout, stdout + stderr  # 12 rows: 3 x 4
+    report = json.loads((tmp_path / "out3" / "report.json").read_text())
+    assert [(layer["units"], layer["steps"]) for layer in report["folded_layers"]] == [(3, 4), (1, 4)]

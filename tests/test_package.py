@@ -190,3 +190,24 @@ def test_streaming_package_runs_in_iverilog(tmp_path):
     path.write_text("\n".join(lines) + "\n")
     run = run_testbench(out, description)
     assert run.returncode != 0 and "MISMATCH frame 2" in run.stdout and "PASS" not in run.stdout, run.stdout
+
+
+def test_folded_package_runs_in_iverilog(tmp_path):
+    """A folded circuit (style="folded": one vector per frame, R cycles each) packages as a
+    streaming circuit: the testbench's gaps and out_ready stalls pass in Icarus."""
+    from qonnx_c4ml.io import read_model
+    from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR
+
+    jets = Path(__file__).resolve().parent / "fixtures" / "jets_w2a2_po2.onnx"
+    model = read_model(jets).transform(InferLBIR()).transform(
+        GenerateChiselCircuit(tmp_path / "verilog", style="folded", reuse_factor=8))
+    circuit = Circuit(model)
+    description = circuit.description
+    assert description.style == "streaming" and description.stream["ii_cycles"] == 8
+    out = tmp_path / "package"
+    circuit.package(out, vectors=30)
+    run = run_testbench(out, description)
+    assert run.returncode == 0 and "PASS: 30 frames, 0 mismatches" in run.stdout, run.stdout + run.stderr
+    expected = read_hex(out / f"{description.top}_expected.hex", description.out)
+    inputs = read_hex(out / f"{description.top}_inputs.hex", description.inp)
+    np.testing.assert_array_equal(expected, circuit.run_codes(inputs))

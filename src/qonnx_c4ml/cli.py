@@ -21,7 +21,10 @@ INPUT_TYPE_HELP = ("input type of a model without an input quantizer (hls4ml con
                    "UINT8, BIPOLAR: the host rounds the float input half to even onto that grid and saturates")
 STYLE_HELP = ("parallel: every layer fully parallel, one sample per cycle; streaming: the leading conv/pool "
               "layers take one pixel per cycle through line buffers; auto: streaming when the conv front is "
-              "large and --pipeline is none")
+              "large and --pipeline is none; folded: a chain of dense layers, each computing its outputs over "
+              "--reuse-factor cycles")
+REUSE_HELP = ("style folded: every dense layer computes its M outputs over R cycles with ceil(M/R) constant-weight "
+              "units (default 1)")
 # the CNN demo: tests/fixtures/cnn/mnist_cnn_w4a4_po2.onnx and its 1,000 test digits
 DEMO_CNN = Path(__file__).parent / "data" / "mnist_cnn_w4a4.onnx"
 DEMO_CNN_DATA = Path(__file__).parent / "data" / "mnist_test.npz"
@@ -31,7 +34,7 @@ DEMO_DATA = Path(__file__).parent / "data" / "digits_test.npz"
 
 def compile_model(model_path, output_dir, pipeline="none", top="c4ml_top", force=False,
                   max_operators=DEFAULT_MAX_OPERATORS, synth=None, synth_flow="generic-fast", style="auto",
-                  input_datatype=None):
+                  input_datatype=None, reuse_factor=1, target_ii=None):
     """`qonnx-c4ml compile`: qonnx_c4ml.flow.compile into `output_dir` (written whole or not at
     all); returns the report.json dict.
 
@@ -41,14 +44,17 @@ def compile_model(model_path, output_dir, pipeline="none", top="c4ml_top", force
     from qonnx_c4ml import flow
 
     return flow.compile(model_path, output_dir, pipeline=pipeline, top=top, style=style,
-                        max_operators=max_operators, input_datatype=input_datatype, synth=synth,
-                        synth_flow=synth_flow, force=force).report
+                        max_operators=max_operators, reuse_factor=reuse_factor, target_ii=target_ii,
+                        input_datatype=input_datatype, synth=synth, synth_flow=synth_flow, force=force).report
 
 
 def cmd_compile(args):
     report = compile_model(args.model, args.output, args.pipeline, args.top, args.force, args.max_operators,
-                           args.synth, args.synth_flow, args.style, args.input_type)
+                           args.synth, args.synth_flow, args.style, args.input_type, args.reuse_factor,
+                           args.target_ii)
     stream = f", streaming: {report['ii_cycles']} cycles per frame" if report["style"] == "streaming" else ""
+    if report.get("reuse_factors"):
+        stream = f", folded (R {report['reuse_factors']}): {report['ii_cycles']} cycles per sample"
     print(f"wrote {len(report['verilog_files'])} Verilog files and report.json/.md/.html to {args.output} "
           f"(top {report['top']}, latency {report['latency_cycles']} cycles{stream}, "
           f"generated in {report['generate_s']:.3f} s)")
@@ -66,7 +72,8 @@ def cmd_verify(args):
         parse_input_datatype(args.input_type)  # a bad type string fails before any work
     report = verify(args.model, samples=args.samples, seed=args.seed, rtl=not args.no_rtl,
                     pipeline=args.pipeline, style=args.style, exact=not args.no_exact, layerwise=args.layerwise,
-                    input_datatype=args.input_type)
+                    input_datatype=args.input_type, reuse_factor=args.reuse_factor,
+                    target_ii=args.target_ii)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2, sort_keys=True))
     else:
@@ -180,6 +187,14 @@ def cmd_sweep(args):
     return run_sweep_command(args)
 
 
+def add_style_options(p):
+    """--style (with folded) and --reuse-factor, for the commands that generate a circuit of any style."""
+    p.add_argument("--style", default="auto", choices=["auto", "parallel", "streaming", "folded"], help=STYLE_HELP)
+    p.add_argument("--reuse-factor", type=int, default=1, help=REUSE_HELP)
+    p.add_argument("--target-ii", type=int, help="style folded: choose every layer's reuse factor for this many "
+                   "cycles per sample (R = min(M, target), FINN SetFolding-like)")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="qonnx-c4ml", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -190,7 +205,7 @@ def build_parser():
     p.add_argument("-o", "--output", required=True, help="output directory (must be new or empty)")
     p.add_argument("--pipeline", default="none", help=PIPELINE_HELP)
     p.add_argument("--top", default="c4ml_top", help="top module name")
-    p.add_argument("--style", default="auto", choices=["auto", "parallel", "streaming"], help=STYLE_HELP)
+    add_style_options(p)
     p.add_argument("--force", action="store_true", help="replace a non-empty output directory")
     p.add_argument("--max-operators", type=int, default=DEFAULT_MAX_OPERATORS,
                    help="refuse circuits estimated above this many adders/comparators")
@@ -205,7 +220,7 @@ def build_parser():
     p.add_argument("--samples", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--pipeline", default="none", help=PIPELINE_HELP)
-    p.add_argument("--style", default="auto", choices=["auto", "parallel", "streaming"], help=STYLE_HELP)
+    add_style_options(p)
     p.add_argument("--no-rtl", action="store_true", help="skip the Verilator stage")
     p.add_argument("--no-exact", action="store_true",
                    help="skip the exact reference (then the float32 tolerance rule decides)")

@@ -58,6 +58,13 @@ def _report(model_path, description, infer_s, generate_s):
         # streaming: cycles per input frame (one pixel per cycle) and first pixel -> output
         "ii_cycles": description.stream.get("ii_cycles", 1),
         "line_buffer_bits": description.stream.get("line_buffer_bits", 0),
+        # style="folded" (a streaming circuit of one vector per frame): each layer's reuse factor
+        "reuse_factors": [layer["reuse_factor"] for layer in description.stream["folded_layers"]]
+        if description.stream.get("folded") else None,
+        # and per layer: R, units, cycles per sample, estimated LUTs and flip-flops
+        "folded_layers": [{key: layer[key] for key in ("node", "reuse_factor", "units", "steps", "estimated_luts",
+                                                        "flip_flops")}
+                          for layer in description.stream["folded_layers"]] if description.stream.get("folded") else None,
         "latency_cycles": description.latency_cycles,
         "input": {"elements": description.inp.elements, "bits": description.inp.bits,
                   "signed": description.inp.signed},
@@ -106,11 +113,11 @@ def synthesize(result, flow="generic-fast", timeout_s=DEFAULT_SYNTH_TIMEOUT_S, v
 
 
 def compile(model, output_dir, pipeline="none", top=DEFAULT_TOP, style="auto", max_operators=DEFAULT_MAX_OPERATORS,
-            input_datatype=None, synth=None, synth_flow="generic-fast", synth_timeout_s=DEFAULT_SYNTH_TIMEOUT_S,
+            input_datatype=None, reuse_factor=1, target_ii=None, synth=None, synth_flow="generic-fast", synth_timeout_s=DEFAULT_SYNTH_TIMEOUT_S,
             force=False, outputs=True, on_stage=None):
     """Compile `model` (a path or a qonnx ModelWrapper) into `output_dir`; returns a Compiled.
 
-    `pipeline`, `top`, `style`, `max_operators`: GenerateChiselCircuit's; `input_datatype`:
+    `pipeline`, `top`, `style`, `max_operators`, `reuse_factor`, `target_ii`: GenerateChiselCircuit's; `input_datatype`:
     InferLBIR's (a bad type string fails before the model is read). `synth="yosys"` adds
     LUTs/FFs/depth (`synth_flow`, `synth_timeout_s`) to the report. `outputs`, `force`: see the
     module doc. `on_stage(name)` is called as each of STAGES begins (the sweep names the stage
@@ -129,7 +136,8 @@ def compile(model, output_dir, pipeline="none", top=DEFAULT_TOP, style="auto", m
     model_path = model if isinstance(model, (str, Path)) else None
     if model_path is not None:
         model = read_model(model_path)
-    options = dict(pipeline=pipeline, top=top, style=style, max_operators=max_operators)
+    options = dict(pipeline=pipeline, top=top, style=style, max_operators=max_operators, reuse_factor=reuse_factor,
+                   target_ii=target_ii)
     if not outputs:
         stage("generate")
         result = _generate(model, infer, output_dir, output_dir, model_path, **options)

@@ -99,7 +99,9 @@ def streaming_testbench(description, n_frames, input_file, expected_file):
     """Verilog text of `tb_<top>` for a streaming top: pixels in through valid/ready, frames out
     (templates/streaming_testbench.v)."""
     fields = _streaming_fields(description, n_frames, input_file, expected_file)
-    return fill("streaming_testbench.v", pixels=fields["h"] * fields["w"], **fields)
+    pixels = fields["h"] * fields["w"]
+    frame_cycles = max(pixels, int(description.stream.get("ii_cycles") or 1))  # a folded frame: 1 pixel, R cycles
+    return fill("streaming_testbench.v", pixels=pixels, frame_cycles=frame_cycles, **fields)
 
 
 def streaming_readme(description, n_frames, input_file, expected_file, source=None):

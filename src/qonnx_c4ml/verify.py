@@ -140,7 +140,8 @@ def run_exact(report, model, context):
 
 
 def verify(model, samples=1000, seed=0, inputs=None, rtl=True, pipeline="none", build_dir=None, style="auto",
-           exact=True, layerwise=False, input_datatype=None):
+           exact=True, layerwise=False, input_datatype=None, reuse_factor=1,
+           target_ii=None):
     """Run the differential check (see module doc); returns a VerifyReport. `exact=False`
     skips the exact reference, `layerwise=True` adds the per-layer check, `input_datatype`:
     InferLBIR's (a model without input quantizer); random inputs then lie on its grid.
@@ -167,7 +168,8 @@ def verify(model, samples=1000, seed=0, inputs=None, rtl=True, pipeline="none", 
     lowered = _lbir_stage(report, original, x, reference, results, layerwise, input_datatype)
     lsb = output_lsbs(lowered[0])  # per output element where channels have their own scales
     if rtl:
-        _rtl_stage(report, lowered[0], x, reference, results, pipeline, build_dir, style, lsb)
+        _rtl_stage(report, lowered[0], x, reference, results, pipeline, build_dir, style, lsb,
+                   dict(reuse_factor=reuse_factor, target_ii=target_ii))
     if exact_values is not None:
         _compare_with_exact(report, exact_values, reference, results, lsb)
     if layerwise:
@@ -231,7 +233,7 @@ def _lbir_stage(report, original, x, reference, results, layerwise, input_dataty
     return lowered
 
 
-def _rtl_stage(report, lbir_model, x, reference, results, pipeline, build_dir, style, lsb):
+def _rtl_stage(report, lbir_model, x, reference, results, pipeline, build_dir, style, lsb, folding=None):
     import tempfile
 
     from qonnx_c4ml.circuit import Circuit
@@ -239,7 +241,8 @@ def _rtl_stage(report, lbir_model, x, reference, results, pipeline, build_dir, s
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="qonnx_c4ml_verify_") as scratch:
         # the Verilog is only needed until the (content-hash cached) library is built
-        circuit = Circuit(lbir_model, output_dir=build_dir or scratch, pipeline=pipeline, style=style)
+        circuit = Circuit(lbir_model, output_dir=build_dir or scratch, pipeline=pipeline, style=style,
+                          **(folding or {}))
         result = circuit(x)
     report.comparisons.append(compare("rtl", reference, result, lsb, time.perf_counter() - start))
     results["rtl"] = result

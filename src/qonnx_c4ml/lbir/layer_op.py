@@ -21,8 +21,9 @@ VERILOG_ATTRIBUTES = {  # set by GenerateChiselCircuit
     "verilog_module": ("s", False, ""),
     "verilog_file": ("s", False, ""),
     # the circuit style chosen for this layer: "parallel" (all outputs in one cycle) or
-    # "streaming" (one pixel per cycle through line buffers); "" before generation
-    "circuit_style": ("s", False, "", {"", "parallel", "streaming"}),
+    # "streaming" (one pixel per cycle through line buffers), "folded" (outputs computed over
+    # several cycles by fewer units); "" before generation
+    "circuit_style": ("s", False, "", {"", "parallel", "streaming", "folded"}),
 }
 
 

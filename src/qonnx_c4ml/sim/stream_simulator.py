@@ -148,6 +148,8 @@ class StreamSimulator(Closeable):
         each filling its own slices of `arrays`; returns each stream's C++ stats."""
         in_words, out_words, pixel_cycles, beat_cycles = arrays
         pixels_per_frame = self.in_shape[1] * self.in_shape[2]
+        # a folded circuit's frame is one pixel taking ii_cycles cycles
+        cycles_per_frame = max(pixels_per_frame, int(self.description.get("ii_cycles") or 1))
         gap, stall, seed = (0, 0, 0) if backpressure is None else (
             BACKPRESSURE_IN_GAP_PERCENT, BACKPRESSURE_OUT_STALL_PERCENT, int(backpressure))
 
@@ -155,7 +157,7 @@ class StreamSimulator(Closeable):
             pixel_span = slice(first * pixels_per_frame, last * pixels_per_frame)
             beat_span = slice(first * beats_per_frame, last * beats_per_frame)
             stats = np.zeros(4, dtype=np.int64)
-            limit = max_cycles if max_cycles is not None else 20 * (last - first + 4) * pixels_per_frame + 10_000
+            limit = max_cycles if max_cycles is not None else 20 * (last - first + 4) * cycles_per_frame + 10_000
             self._lib.qc4ml_stream_run(
                 self._instance(index), in_words[pixel_span].ctypes.data, (last - first) * pixels_per_frame,
                 (last - first) * beats_per_frame, gap, stall, seed, limit, out_words[beat_span].ctypes.data,

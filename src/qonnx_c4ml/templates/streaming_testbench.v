@@ -12,7 +12,8 @@ module {name};
   localparam OUT_WIDTH = {out.width};      // {out_text}
   localparam PIXELS = {pixels};             // per frame
   parameter N_FRAMES = {n_frames};
-  parameter TIMEOUT_CYCLES = (N_FRAMES + 4) * PIXELS * 4 + 1000;
+  localparam FRAME_CYCLES = {frame_cycles};  // cycles per frame when never stalled
+  parameter TIMEOUT_CYCLES = (N_FRAMES + 4) * FRAME_CYCLES * 4 + 1000;
 
   reg clock = 1'b0;
   reg reset = 1'b1;

@@ -35,9 +35,10 @@ from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.interface import CircuitDescription, LayerCircuit, Port
 from qonnx_c4ml.lbir.graph import lbir_graph, lbir_submodel
 from qonnx_c4ml.metadata import circuit_description, record_circuit
+from qonnx_c4ml.transformations.generate_folded import apply_folded
 
 DEFAULT_MAX_OPERATORS = 500_000  # ~ what Verilator and yosys handle on a 2-core machine
-STYLES = ("parallel", "streaming", "auto")
+STYLES = ("parallel", "streaming", "auto", "folded")
 # style="auto" streams the conv/pool front once its fully parallel form would multiply more
 # than this many (input, weight) taps (the 28x28 MNIST CNN's front: ~59k, a 78 s Verilator
 # build and 74k images/s simulated fully parallel, against 3.8 s streaming)
@@ -153,25 +154,42 @@ class GenerateChiselCircuit(Transformation):
     """Write the circuit's Verilog to `output_dir` (see module doc)."""
 
     def __init__(self, output_dir, pipeline="none", top="c4ml_top", module_prefix="",
-                 max_operators=DEFAULT_MAX_OPERATORS, style="auto"):
+                 max_operators=DEFAULT_MAX_OPERATORS, style="auto", reuse_factor=1,
+                 target_ii=None):
         """`module_prefix` keeps module names unique when several circuits share a design;
         `max_operators` bounds the estimated adders/comparators before anything is generated.
         `style`: "parallel" (every layer fully parallel, one sample per cycle), "streaming"
         (the leading conv/pool layers stream one pixel per cycle through line buffers, the
         rest stays fully parallel after them) or "auto" (streaming when the conv/pool front
-        would be large fully parallel and pipeline is "none")."""
+        would be large fully parallel and pipeline is "none") or "folded" (a chain of dense
+        layers, each computing its outputs over `reuse_factor` cycles: an int for every layer
+        or a dict {LBIR node name: R}, or chosen from `target_ii` cycles per sample:
+        transformations/generate_folded.py)."""
         super().__init__()
         if style not in STYLES:
             raise UnsupportedModelError(f"style={style!r} is not one of {', '.join(STYLES)}")
+        for option, value, default in (("reuse_factor", reuse_factor, 1), ("target_ii", target_ii, None)):
+            if style != "folded" and value != default:
+                raise UnsupportedModelError(f"{option}={value!r} applies to style='folded' only, not {style!r}",
+                                            hint="pass style='folded' (--style folded) with it")
+        if reuse_factor != 1 and target_ii is not None:
+            raise UnsupportedModelError("give reuse_factor or target_ii, not both",
+                                        hint="target_ii chooses every layer's reuse factor")
         self.style = style
         self.pipeline = check_pipeline(pipeline)
         self.max_operators = max_operators
         self.output_dir = Path(output_dir)
         self.top = top
         self.module_prefix = module_prefix
+        self.reuse_factor = reuse_factor
+        self.target_ii = target_ii
 
     def apply(self, model):
         nodes, circuit_input, circuit_output = lbir_graph(model)
+        if self.style == "folded":  # a leading conv/pool chain streams, the dense layers after it fold
+            front, rest = streaming_front(nodes, circuit_input)
+            front_estimate = sum(estimate_stream_operators(getCustomOp(node)) for node in front)
+            return apply_folded(self, model, front, rest, circuit_input, front_estimate), False
         front, rest = streaming_front(nodes, circuit_input)
         taps = sum(window_taps(getCustomOp(node)) for node in front)
         streaming = bool(front) and (self.style == "streaming" or (

@@ -78,3 +78,32 @@ def test_no_nodes_after_lowering():
     assert m.latency == 0 and len(m.lowered().outputs()) == 1
     with pytest.raises(RuntimeError):
         m.add(a, b)
+
+
+def test_select_and_index_input():
+    m = Module("m")
+    x = m.input_element("in_data", 0, 3, False)
+    step = m.index_input("step", 3, 1)
+    assert (step.lo, step.hi, step.width, step.signed) == (0, 2, 2, False) and ("input", 2, "step") in m.ports
+    sel = m.select(step, [x, m.const(-4), m.shift_left(x, 1)])
+    assert (sel.op, sel.lo, sel.hi) == ("select", -4, 14) and sel.args[0] is step
+    assert m.select(step, [x, x, x]) is x  # the same value in every step: no node
+    assert m.select(step, [m.const(5), m.const(5)]).lo == 5
+    assert m.select(m.const(1), [x, m.const(2)]).lo == 2  # a constant index picks
+    with pytest.raises(ValueError):
+        m.select(step, [])
+    ge = m.at_least_value(x, m.select(step, [m.const(2), m.const(5)]))
+    assert ge.op == "ge" and ge.args[0].op == "sub"
+    assert m.at_least_value(x, m.select(step, [m.const(-3), m.const(0)])).lo == 1  # always
+    assert m.at_least_value(x, m.select(step, [m.const(8), m.const(9)])).hi == 0  # never
+
+
+def test_flip_is_the_ones_complement_when_the_sign_is_set():
+    m = Module("m")
+    x = m.input_element("in_data", 0, 3, False)
+    sign = m.select(m.index_input("step", 2, 1), [m.const(0), m.const(1)])
+    flipped = m.flip(sign, x)
+    assert (flipped.op, flipped.lo, flipped.hi) == ("flip", -8, 7)
+    assert m.flip(m.const(0), x) is x
+    always = m.flip(m.const(1), x)  # -x - 1 without a sign to select: a subtraction from -1
+    assert (always.op, always.lo, always.hi) == ("sub", -8, -1)

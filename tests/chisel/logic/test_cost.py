@@ -46,3 +46,19 @@ def test_count_adders_of_a_layer_equals_its_adder_lines():
         assert count_adders(module) == sum(1 for line in lines if " + " in line or " - " in line) > 0
         assert levels == module.cost().levels > 0 and latency == module.cost().latency
         assert (latency > 0) == bool(stage_levels)
+
+
+def test_select_luts_and_level():
+    m = Module("m")
+    xs = [m.input_element("in_data", k, 4, False) for k in range(8)]
+    step2, step8 = m.index_input("s2", 2, 8), m.index_input("s8", 8, 9)
+    constants = m.select(step8, [m.const(v) for v in range(8)])  # 3 select bits, no data: half a LUT per bit
+    two = m.select(step2, xs[:2])  # 1 + 2 inputs per bit
+    # 3 + 8 inputs per bit: 3 option-number bits of the 3 select bits, then a 4:1 mux tree,
+    # ceil(7 / 3) = 3 LUTs per bit
+    eight = m.select(step8, xs)
+    wide = m.select(m.index_input("s256", 256, 10), [xs[r % 3] for r in range(256)])  # 8 select bits, 3 options
+    assert [node_luts(v) for v in (constants, two, eight, wide)] == [2, 2, 3 + 12, 2 * 4 + 4 * 1]
+    total = m.add(eight, two)
+    m.output("out_data", 0, total, 5, False)
+    assert cost(m.lowered()).levels == 2  # a select is one logic level

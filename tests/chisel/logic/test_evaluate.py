@@ -56,3 +56,21 @@ def test_check_ranges_catches_a_wrong_range():
     m.netlist.nodes[1].hi = 10  # pretend the adder's range were [0, 10]
     with pytest.raises(AssertionError, match="left"):
         evaluate(m.netlist, x, check_ranges=True)
+
+
+def test_select_picks_by_index():
+    m = Module("m")
+    x = m.input_element("in_data", 0, 3, True)
+    step = m.index_input("step", 3, 1)
+    m.output("out_data", 0, m.select(step, [x, m.const(7), m.neg(x)]), 5, True)
+    xs = np.array([[-4, 0], [3, 0], [-4, 1], [2, 2], [-4, 2]])
+    assert evaluate(m.lowered(), xs, check_ranges=True)[:, 0].tolist() == [-4, 3, 7, -2, 4]
+
+
+def test_flip_negates_by_ones_complement():
+    m = Module("m")
+    x = m.input_element("in_data", 0, 3, True)
+    sign = m.select(m.index_input("step", 2, 1), [m.const(0), m.const(1)])
+    m.output("out_data", 0, m.flip(sign, x), 3, True)
+    xs = np.array([[-4, 0], [3, 0], [-4, 1], [3, 1], [0, 1]])
+    assert evaluate(m.lowered(), xs, check_ranges=True)[:, 0].tolist() == [-4, 3, 3, -4, -1]

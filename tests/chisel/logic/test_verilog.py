@@ -55,3 +55,43 @@ def test_registers_and_enable():
                       and line.strip() not in ("begin", "end", "if (enable) begin")]
     assert body(gated) == body(text)
     assert text.count(" <= ") == len(m.lowered().registers()) == gated.count(" <= ")
+
+
+def test_select_is_a_ternary_tree_on_the_index_bits():
+    m = Module("m")
+    x = m.input_element("in_data", 0, 4, False)
+    step = m.index_input("step", 3, 1)
+    m.output("out_data", 0, m.select(step, [x, m.const(3), m.neg(x)], base="pick"), 6, True)
+    text = module_verilog(m.lowered())
+    line = next(line for line in text.splitlines() if " pick = " in line)
+    s = step.name  # the node reading the `step` bus
+    assert line.strip() == (f"wire signed [4:0] pick = ({s}[1] ? $signed(neg) : ({s}[0] ? $signed(5'h3) : "
+                            "$signed({1'b0, x0})));"), line
+    assert f"wire [1:0] {s} = step[0 +: 2];" in text
+    assert "input wire [1:0] step" in text
+
+
+def test_flip_xors_a_signed_operand():
+    m = Module("m")
+    x = m.input_element("in_data", 0, 3, False)
+    sign = m.select(m.index_input("step", 2, 1), [m.const(0), m.const(1)], base="neg")
+    m.output("out_data", 0, m.flip(sign, x, base="t"), 4, True)
+    text = module_verilog(m.lowered())
+    # both operands signed: x is zero-extended to 4 bits by its {1'b0, x}, never by the XOR
+    assert "wire signed [3:0] t = $signed({1'b0, x0}) ^ $signed({4{neg}});" in text, text
+
+
+def test_wide_select_is_a_table_of_its_distinct_options():
+    m = Module("m")
+    x = m.input_element("in_data", 0, 3, False)
+    step = m.index_input("step", 6, 1)
+    pick = m.select(step, [x, m.const(0), x, m.const(0), m.shift_left(x, 1), x], base="pick")
+    table = m.select(step, [m.const(v) for v in (3, -1, 0, 2, 2, -4)], base="tab")
+    m.output("out_data", 0, m.add(pick, table), 5, True)
+    text = module_verilog(m.lowered())
+    s = step.name
+    # option numbers 0 (x), 1 (0), 2 (x << 1) in 2 bits each, entry r at bits 2r
+    assert "localparam [11:0] pick_t = 12'h244;" in text, text
+    assert f"wire [1:0] pick_i = pick_t[{s} * 2 +: 2];" in text
+    assert "localparam [17:0] tab_t = 18'h2243b;" in text  # 3-bit two's complement values
+    assert f"wire signed [2:0] tab = $signed(tab_t[{s} * 3 +: 3]);" in text

@@ -60,6 +60,13 @@ class Module:
         offset = index * bits if bit_offset is None else bit_offset
         return self._node(f"x{index}", lo, hi, "input", (), (bus, offset, index), bits, signed)
 
+    def index_input(self, bus, count, column, base="step"):
+        """An unsigned input bus of its own holding 0..count-1 (a step counter), as element
+        `column` of the evaluator's input columns."""
+        bits = max(1, (count - 1).bit_length())
+        self.port("input", bus, bits)
+        return self._node(base, 0, count - 1, "input", (), (bus, 0, column), bits, False)
+
     def output(self, bus, offset, value, bits, signed):
         """Drive `bits` bits of output bus `bus` at `offset` with `value`."""
         self.netlist.nodes.append(Value(f"{bus}[{offset} +: {bits}]", value.lo, value.hi, "out", (value,),
@@ -126,6 +133,56 @@ class Module:
         lo = min(if_one.lo, if_zero.lo) if lo is None else lo
         hi = max(if_one.hi, if_zero.hi) if hi is None else hi
         return self._node(base, lo, hi, "mux", (select, if_one, if_zero))
+
+    def select(self, index, values, base="sel"):
+        """values[index] for the unsigned `index` (0..len(values)-1): one R:1 multiplexer; no
+        node when every value is the same (one Value, or equal constants).  Its range is the
+        union of the values' ranges."""
+        values = list(values)
+        if not values:
+            raise ValueError("select needs at least one value")
+        if index.is_constant:
+            return values[min(index.lo, len(values) - 1)]
+        numbers, options = {}, []  # distinct options (constants by value, nodes by identity)
+        table = []
+        for v in values:
+            key = v.lo if v.lo == v.hi else ("node", id(v))
+            if key not in numbers:
+                numbers[key] = len(options)
+                options.append(v)
+            table.append(numbers[key])
+        return self.select_table(index, options, table, base)
+
+    def select_table(self, index, options, table, base="sel"):
+        """options[table[index]] for distinct `options` (what `select` builds after merging
+        equal values; callers that know the distinct options pass them directly)."""
+        if len(options) == 1:
+            return options[0]
+        if index.is_constant:
+            return options[table[min(index.lo, len(table) - 1)]]
+        if index.lo < 0:
+            raise ValueError(f"select index {index.name} may be negative")
+        lo, hi = min(v.lo for v in options), max(v.hi for v in options)
+        return self._node(base, lo, hi, "select", (index, *options), (tuple(table),))
+
+    def flip(self, sign, a, base="flip"):
+        """a when the 1-bit `sign` is 0, else its ones' complement ~a = -a - 1 (an XOR per bit);
+        a two's-complement negation is flip(s, a) + s, whose "+ s" terms a sum can add once."""
+        if sign.is_constant:
+            return a if sign.lo == 0 else self.sub(constant(-1), a, base=base)
+        return self._node(base, min(a.lo, -a.hi - 1), max(a.hi, -a.lo - 1), "flip", (sign, a))
+
+    def at_least_value(self, a, threshold, base="ge"):
+        """1 when a >= threshold for a non-constant `threshold` (e.g. a select of constants);
+        constant when the ranges decide."""
+        if threshold.is_constant:
+            return self.at_least(a, threshold.lo, base=base)
+        if a.lo >= threshold.hi:
+            return constant(1)
+        if a.hi < threshold.lo:
+            return constant(0)
+        diff = self.sub(a, threshold, base=base + "_d")
+        return self._node(base, 0, 1, "ge", (diff,))
 
     def clamp(self, a, lo, hi, base="clamp"):
         """min(max(a, lo), hi) with comparators only where the range needs them."""

@@ -4,8 +4,14 @@
 - `luts`: an estimate for 6-input LUT FPGAs (7-series-like: one LUT6 per bit of a carry
   chain, two 2:1 mux bits per LUT6 sharing the select):
       add, sub, neg   result width   (one LUT per bit, the carry in the chain)
-      mux, max        ceil(width / 2)
+      mux, max, flip  ceil(width / 2)
       eq              ceil(bits / 6) LUTs to compare, plus a LUT per 6 partial results
+      select          over its s = ceil(log2 R) select bits, n distinct options, d of them
+                      not constants: per result bit one LUT6 while s + d <= 6 (half of one
+                      while s + d <= 5: two bits share a dual-output LUT); all constants: per
+                      bit a function of s bits, 2**(s-6) LUT6s above 6 bits; else the
+                      ceil(log2 n) option-number bits decoded from s bits (as for constants)
+                      plus a 4:1 mux tree of ceil((n - 1) / 3) LUTs per result bit
       shl, shr, ge, const, alias, input, out, reg   0 (wiring, or a flip-flop)
   It is what the netlist asks for before logic synthesis on a part with carry chains.
   Measured against yosys `generic-fast` (no carry cells: abc maps the ripple carries into
@@ -31,8 +37,22 @@ def node_luts(node):
     width = bits_for_range(node.lo, node.hi)[0]
     if node.op in ("add", "sub", "neg"):
         return width
-    if node.op in ("mux", "max"):
+    if node.op in ("mux", "max", "flip"):
         return _ceil_div(width, 2)
+    if node.op == "select":
+        options, steps = node.args[1:], len(node.params[0])
+        select_bits = max(1, (steps - 1).bit_length())
+        variable = len({id(v.base()) for v in options if not v.is_constant})
+        inputs = select_bits + variable
+        if inputs <= 5:
+            return _ceil_div(width, 2)
+        if inputs <= 6:
+            return width
+        per_function = 1 << max(0, select_bits - 6)  # LUT6s of one function of the select bits
+        if variable == 0:
+            return width * per_function
+        distinct = len({("c", v.lo) if v.is_constant else id(v.base()) for v in options})
+        return (max(1, (distinct - 1).bit_length()) * per_function + width * _ceil_div(distinct - 1, 3))
     if node.op == "eq":
         partial = _ceil_div(node.params[0], 6)
         return partial + (_ceil_div(partial, 6) if partial > 1 else 0)

@@ -42,6 +42,12 @@ def _compute(node, args, dtype):
         return np.where(args[0] != 0, args[1], args[2])
     if op == "max":
         return np.where(args[0] < 0, args[2], args[1])
+    if op == "flip":
+        return np.where(args[0] != 0, -args[1] - 1, args[1])
+    if op == "select":
+        table = np.asarray(node.params[0], dtype=np.int64)
+        index = table[np.clip(args[0].astype(np.int64), 0, len(table) - 1)]
+        return np.stack(args[1:])[index, np.arange(len(index))]
     if op in ("reg", "alias", "out"):
         return args[0]
     raise ValueError(f"cannot evaluate operation {op!r} ({node.name})")

@@ -20,6 +20,13 @@ Operations (args; params):
     eq      (a,)                  ; (bits, pattern)      1 if the `bits` low bits of a == pattern
     mux     (sel, t, f)           ; ()                   t if sel else f (clamps are muxes)
     max     (d, a, b)             ; ()                   b if d < 0 else a, with d = a - b
+    flip    (s, a)                ; ()                   a if s == 0 else ~a = -a - 1 (an XOR per bit: a
+                                                          folded term's sign chosen per step)
+    select  (i, o0, ..., o_{n-1}) ; (table,)             o_{table[i]} for the unsigned index i in
+                                                          0..R-1, R = len(table), over n distinct
+                                                          options (a constant R:1 multiplexer: a
+                                                          folded layer's weights and thresholds
+                                                          chosen per step)
     reg     (a,)                  ; (stage,)             a one clock later (inserted by pipelining)
     alias   (a,)                  ; ()                   a's bits, known to stay in a tighter range
     out     (a,)                  ; (bus, offset, bits, signed)  a onto `bits` bits of output bus
@@ -27,10 +34,12 @@ Operations (args; params):
 `const` and `alias` values are not nodes of the netlist (they print nothing); every other
 value appears once in `Netlist.nodes`, in creation order, which is the order of the text.
 """
+from functools import lru_cache
+
 from qonnx_c4ml.lbir.dtypes import bits_for_range
 
 # logic operators: one level of logic each (what pipelining counts); the rest is wiring
-LOGIC_OPS = frozenset({"add", "sub", "neg", "eq", "mux", "max"})
+LOGIC_OPS = frozenset({"add", "sub", "neg", "eq", "mux", "max", "select", "flip"})
 WIRING_OPS = frozenset({"shl", "shr", "ge"})
 ADDER_OPS = frozenset({"add", "sub"})
 
@@ -66,7 +75,10 @@ class Value:
         return f"Value({self.name!r}, {self.op}, [{self.lo}, {self.hi}], {self.width}{'s' if self.signed else 'u'})"
 
 
+@lru_cache(maxsize=1 << 16)
 def constant(value):
+    """The constant `value` (one shared Value per integer: constants are never mutated, and a
+    folded layer's selects hold millions of them)."""
     return Value(f"const_{value}", value, value)
 
 

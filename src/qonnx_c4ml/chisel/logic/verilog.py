@@ -64,7 +64,64 @@ def expression(node):
     if op == "max":
         diff, a, b = args
         return f"{_msb(diff)} ? {operand(b, width)} : {operand(a, width)}"
+    if op == "flip":
+        sign, a = args
+        return f"{operand(a, width)} ^ $signed({{{width}{{{sign.name}}}}})"
     raise ValueError(f"no Verilog for operation {op!r} ({node.name})")
+
+
+# A select over more steps than this, or whose steps repeat an option, is written as a
+# constant table of option numbers (one entry per index; of the values themselves when all
+# are constants) and a ternary tree over its distinct options: a folded layer with R = 256
+# steps has millions of select leaves but a handful of distinct values per select.
+TABLE_SELECT = 4
+
+
+class _Wire:
+    """A name to index by (select_expression reads only `.name`)."""
+
+    def __init__(self, name):
+        self.name = name
+
+
+def select_lines(node):
+    """The lines of a select node (see TABLE_SELECT)."""
+    width = bits_for_range(node.lo, node.hi)[0]
+    kind = "signed " if node.signed else ""
+    index, options, (table,) = node.args[0], node.args[1:], node.params
+    head = f"  wire {kind}[{node.width - 1}:0] {node.name} = "
+    if len(table) <= TABLE_SELECT and list(table) == list(range(len(options))):
+        return [head + select_expression(index, options, width) + ";"]
+    if all(v.is_constant for v in options):
+        bits = node.width
+        cell = f"{node.name}_t[{index.name} * {bits} +: {bits}]"
+        return [_table_line(node.name, [options[t].lo for t in table], bits),
+                head + ("$signed(" + cell + ")" if node.signed else cell) + ";"]
+    bits = max(1, (len(options) - 1).bit_length())
+    return [_table_line(node.name, table, bits),
+            f"  wire [{bits - 1}:0] {node.name}_i = {node.name}_t[{index.name} * {bits} +: {bits}];",
+            head + select_expression(_Wire(f"{node.name}_i"), options, width) + ";"]
+
+
+def _table_line(name, entries, bits):
+    packed = 0
+    for r, e in enumerate(entries):
+        packed |= (e % (1 << bits)) << (r * bits)
+    return f"  localparam [{len(entries) * bits - 1}:0] {name}_t = {literal(packed, len(entries) * bits)};"
+
+
+def select_expression(index, values, width):
+    """values[index] as a balanced tree of ternaries on the index bits, most significant bit
+    first (an index past the last value reads an unspecified one of them)."""
+    def tree(first, bit):
+        if bit < 0:
+            return operand(values[first], width)
+        upper = first + (1 << bit)
+        if upper >= len(values):
+            return tree(first, bit - 1)
+        return f"({index.name}[{bit}] ? {tree(upper, bit - 1)} : {tree(first, bit - 1)})"
+
+    return tree(0, (len(values) - 1).bit_length() - 1)
 
 
 def node_line(node):
@@ -73,6 +130,8 @@ def node_line(node):
     kind = "signed " if node.signed else ""
     if node.op == "reg":
         return f"  reg {kind}[{node.width - 1}:0] {node.name};"
+    if node.op == "select":
+        return "\n".join(select_lines(node))
     if node.op == "out":
         bus, offset, bits, _ = node.params
         return f"  assign {bus}[{offset} +: {bits}] = {operand(node.args[0], bits)};"

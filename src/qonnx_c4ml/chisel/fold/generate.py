@@ -1,0 +1,101 @@
+"""generate_folded: the folded circuit of a chain of QDense ops, written to files, and its
+description (the dict of a streaming circuit whose frame is one vector: in_shape [K, 1, 1],
+so `sim.stream_simulator`, RTLSim and `Circuit.package`'s streaming testbench run it as
+they are); format_report: the per-layer numbers as a text table."""
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from qonnx_c4ml.chisel.fold.datapath import unit_module
+from qonnx_c4ml.chisel.fold.stage import stage_verilog
+from qonnx_c4ml.chisel.fold.top import folded_top_verilog
+from qonnx_c4ml.chisel.generator import HEADER, WAIVER, port_for_dtype
+from qonnx_c4ml.chisel.logic.cost import cost
+from qonnx_c4ml.errors import UnsupportedModelError
+from qonnx_c4ml.interface import Port
+from qonnx_c4ml.tables import text_lines
+
+
+def _write(path, text):
+    path = Path(path)
+    if not (path.exists() and path.read_text() == text):
+        path.write_text(text, encoding="utf-8")
+
+
+def fold_layer(op, name, in_port, reuse_factor, header):
+    """(unit Module, stage text, layer dict) of one QDense op folded by `reuse_factor`."""
+    unit, code, units, steps, rows = unit_module(
+        f"{name}_unit", op.weight_codes(), in_port, op.get_nodeattr("out_dtype"), op.get_nodeattr("requant"),
+        op.threshold_codes(), op.get_nodeattr("out_base"), reuse_factor, op.get_nodeattr("threshold_weights"))
+    outputs = op.weight_codes().shape[0]
+    out = Port(outputs, code.bits, code.signed)
+    unit_cost = cost(unit.lowered())
+    slots = {}  # output row -> the slot (step r, unit u) = r * G + u that computes it
+    for u, row in enumerate(rows):
+        for r, m in enumerate(row):
+            slots.setdefault(m, r * units + u)
+    order = [slots[m] for m in range(outputs)]
+    stage = stage_verilog(name, unit.name, in_port.width, units * code.bits, out.width, steps,
+                          None if order == list(range(outputs)) else (order, code.bits))
+    step_bits = max(1, (steps - 1).bit_length()) if steps > 1 else 0
+    flip_flops = 2 + step_bits + in_port.width + (steps - 1) * units * code.bits + out.width
+    layer = {"name": name, "unit": unit.name, "op_type": "QDense", "node": op.onnx_node.name,
+             "reuse_factor": int(reuse_factor), "units": units, "steps": steps, "rows": outputs,
+             "inputs": in_port.elements, "inp": asdict(in_port), "out": asdict(out),
+             "adders": unit_cost.adders, "levels": unit_cost.levels,
+             "estimated_luts": unit_cost.luts + step_bits + 2, "flip_flops": flip_flops,
+             "ii_cycles": steps, "latency_cycles": steps + 1}
+    return unit, header + WAIVER + stage, layer
+
+
+def generate_folded(ops, reuse_factors, output_dir, top="c4ml_top", source="QONNX", module_prefix=""):
+    """Write the folded circuit of `ops` (QDense CustomOps, a chain in data-flow order) with
+    `reuse_factors` (one per op) to `output_dir`; returns its description dict."""
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    header = HEADER.format(source=source)
+    files, layers, stages = [], [], []
+    in_port = port_for_dtype(ops[0].weight_codes().shape[1], ops[0].get_nodeattr("in_dtype"))
+    first = in_port
+    for op, reuse_factor in zip(ops, reuse_factors):
+        name = module_prefix + op.onnx_node.name
+        if op.weight_codes().shape[1] != in_port.elements:
+            raise UnsupportedModelError(f"QDense '{op.onnx_node.name}' reads {op.weight_codes().shape[1]} inputs, "
+                                        f"but the layer before it produces {in_port.elements}")
+        unit, stage, layer = fold_layer(op, name, in_port, reuse_factor, header)
+        for module_name, text in ((unit.name, header + WAIVER + unit.verilog()), (name, stage)):
+            _write(output_dir / f"{module_name}.v", text)
+            files.append(str(output_dir / f"{module_name}.v"))
+        layer["file"] = str(output_dir / f"{name}.v")
+        layers.append(layer)
+        stages.append((name, in_port.width, layer["out"]["elements"] * layer["out"]["bits"]))
+        in_port = Port(**layer["out"])
+    if top in {layer["name"] for layer in layers} | {layer["unit"] for layer in layers}:
+        raise UnsupportedModelError(f"top module name '{top}' collides with a layer name")
+    _write(output_dir / f"{top}.v", header + folded_top_verilog(top, stages))
+    files.append(str(output_dir / f"{top}.v"))
+    description = {
+        "style": "streaming", "folded": True, "top": top, "stream_top": top, "files": files,
+        "in_shape": [first.elements, 1, 1], "in_index": None, "out_shape": [in_port.elements, 1, 1],
+        "pixel_in": asdict(first), "pixel_out": asdict(in_port), "inp": asdict(first), "out": asdict(in_port),
+        "ii_cycles": max(layer["steps"] for layer in layers),
+        "latency_cycles": sum(layer["latency_cycles"] for layer in layers),
+        "line_buffer_bits": 0, "stage_levels": None,
+        "estimated_luts": sum(layer["estimated_luts"] for layer in layers),
+        "flip_flops": sum(layer["flip_flops"] for layer in layers),
+        "layers": layers,
+    }
+    _write(output_dir / f"{top}.fold.json", json.dumps(description, indent=2, sort_keys=True))
+    return description
+
+
+def format_report(description):
+    """Per layer: reuse factor, units, cycles, estimated LUTs and flip-flops; and the total."""
+    rows = [("layer", "rows x inputs", "R", "units", "cycles", "adders", "est. LUTs", "FFs")]
+    for layer in description["layers"]:
+        rows.append((layer["node"], f"{layer['rows']}x{layer['inputs']}", str(layer["reuse_factor"]),
+                     str(layer["units"]), str(layer["steps"]), str(layer["adders"]), str(layer["estimated_luts"]),
+                     str(layer["flip_flops"])))
+    rows.append(("total (ii, latency)", "", "", "", f"{description['ii_cycles']}, {description['latency_cycles']}",
+                 "", str(description["estimated_luts"]), str(description["flip_flops"])))
+    return "\n".join(text_lines(rows)) + "\n"
