@@ -10,6 +10,10 @@ are made; output ports keep their widths), builds both into Verilator models, ch
 on `--samples` random input codes, and prints the CPU time of the model alone, one thread, and
 with `--synth` yosys generic-fast LUTs of both. The uniform writer lives here, not in the
 generator: it is a measurement for issue 12, and the Verilog a user gets is unchanged.
+Measured (2-core machine, loaded): 2.04x (101.1 -> 49.7 ms CPU for 50,000 codes), outputs
+equal; tests/chisel/test_logic_rtl_agreement.py passes with this writer patched in; but yosys
+generic-fast does not narrow the wide cells back: 38,906 -> 57,555 LUTs, depth 48 -> 61. So the
+product writer cannot simply switch; a simulation-only view would not be "the emitted Verilog".
 """
 import argparse
 import statistics
