@@ -10,7 +10,6 @@ from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
 from qonnx.transformation.infer_shapes import InferShapes
 
 from qonnx_c4ml.errors import UnsupportedModelError
-from qonnx_c4ml.transformations import InferLBIR
 from qonnx_c4ml.verify import verify
 
 Q = "qonnx.custom_op.general"
