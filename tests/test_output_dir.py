@@ -1,8 +1,10 @@
 """qonnx_c4ml.output_dir: the refusal rule and the staged whole-or-nothing write."""
+import os
+
 import pytest
 
 from qonnx_c4ml.errors import C4mlError
-from qonnx_c4ml.output_dir import check_output_dir, staged
+from qonnx_c4ml.output_dir import check_output_dir, staged, write_if_changed
 
 
 def test_new_and_empty_directories_are_accepted(tmp_path):
@@ -48,3 +50,14 @@ def test_staged_creates_missing_parents(tmp_path):
     with staged(tmp_path / "a" / "b" / "out") as staging:
         (staging / "x").write_text("1")
     assert (tmp_path / "a" / "b" / "out" / "x").read_text() == "1"
+
+
+def test_write_if_changed_keeps_an_unchanged_file(tmp_path):
+    path = tmp_path / "m.v"
+    write_if_changed(path, "module m; endmodule\n")
+    os.utime(path, (1, 1))
+    write_if_changed(path, "module m; endmodule\n")
+    assert path.stat().st_mtime == 1
+    write_if_changed(path, "module m2; endmodule\n")
+    assert path.read_text() == "module m2; endmodule\n" and path.stat().st_mtime > 1
+    assert [p.name for p in tmp_path.iterdir()] == ["m.v"]  # no temporary file left

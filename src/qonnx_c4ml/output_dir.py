@@ -4,6 +4,7 @@ One rule for `compile`, `package` and `sweep`: a path that is a file is refused;
 directory is refused unless the caller asked to replace it (`--force` / `overwrite=True`);
 nothing the user did not ask to replace is removed. `staged` writes a directory whole or not
 at all: into a temporary sibling, renamed over the destination only when everything is written.
+`write_if_changed` writes one generated file, atomically, and only when its text changed.
 """
 import os
 import shutil
@@ -42,3 +43,13 @@ def staged(output_dir):
         os.replace(staging, output_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_if_changed(path, text):
+    """Write `text` unless the file already holds exactly it (keeps mtimes and caches stable)."""
+    path = Path(path)
+    if path.exists() and path.read_text() == text:
+        return
+    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)

@@ -1,7 +1,6 @@
 """transformations/generate_circuit.py without simulation: the written Verilog and description,
 the operator limit, the streaming front, style checks, and its helpers. Lint cleanliness:
 tests/chisel/test_generator.py; the style recorded per node: test_generate_circuit_style.py."""
-import os
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ from qonnx_c4ml.metadata import circuit_description, verilog_dir
 from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR
 from qonnx_c4ml.transformations.generate_circuit import (connections_of, estimate_operators,
                                                           estimate_stream_operators, streaming_front,
-                                                         window_taps, write_if_changed)
+                                                          window_taps)
 
 CNN = Path(__file__).resolve().parents[1] / "fixtures" / "cnn" / "chisel4ml_cnn.onnx"
 
@@ -78,17 +77,6 @@ def test_connections_of_a_dense_layer_skip_zero_weights():
     assert len(rows) == weights.shape[0]
     for row, weight_row in zip(rows, weights):
         assert row == [(int(k), int(weight_row[k])) for k in np.flatnonzero(weight_row)]
-
-
-def test_write_if_changed_keeps_an_unchanged_file(tmp_path):
-    path = tmp_path / "m.v"
-    write_if_changed(path, "module m; endmodule\n")
-    os.utime(path, (1, 1))
-    write_if_changed(path, "module m; endmodule\n")
-    assert path.stat().st_mtime == 1
-    write_if_changed(path, "module m2; endmodule\n")
-    assert path.read_text() == "module m2; endmodule\n" and path.stat().st_mtime > 1
-    assert [p.name for p in tmp_path.iterdir()] == ["m.v"]  # no temporary file left
 
 
 def test_streaming_front_counts_against_the_limit_before_anything_is_written(tmp_path):

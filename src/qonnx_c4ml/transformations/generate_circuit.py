@@ -10,7 +10,6 @@ It leaves the graph's computation untouched; it records
   it, FINN-style: the node says how it is implemented);
 - in the model metadata (qonnx_c4ml.metadata): the CircuitDescription and the Verilog directory.
 """
-import os
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +34,8 @@ from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.interface import CircuitDescription, LayerCircuit, Port
 from qonnx_c4ml.lbir.graph import lbir_graph, lbir_submodel
 from qonnx_c4ml.metadata import circuit_description, record_circuit
-from qonnx_c4ml.transformations.generate_folded import apply_folded
+from qonnx_c4ml.output_dir import write_if_changed
+from qonnx_c4ml.transformations.generate_folded import apply_folded, front_layers
 
 DEFAULT_MAX_OPERATORS = 500_000  # ~ what Verilator and yosys handle on a 2-core machine
 STYLES = ("parallel", "streaming", "auto", "folded")
@@ -138,16 +138,6 @@ def estimate_operators(op):
         digits = sum(len(csd_digits(int(v))) for v in np.unique(np.abs(nonzero))) * op.geometry()[0][0]
         return int(outputs * per_output + digits + outputs * thresholds.shape[-1])
     return int(2 * weights.shape[0] + thresholds.size)
-
-
-def write_if_changed(path, text):
-    """Write `text` unless the file already holds exactly it (keeps mtimes and caches stable)."""
-    path = Path(path)
-    if path.exists() and path.read_text() == text:
-        return
-    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 class GenerateChiselCircuit(Transformation):
@@ -287,10 +277,7 @@ class GenerateChiselCircuit(Transformation):
         write_if_changed(self.output_dir / top_file,
                          HEADER.format(source=source) + streaming_top(self.top, stream, tail_top, out))
         files.append(top_file)
-        stream_layers = [LayerCircuit(layer["name"], Path(layer["file"]).name, Port(**layer["inp"]),
-                                      Port(**layer["out"]), layer["adders"], layer["latency_cycles"],
-                                      layer["engine_levels"], layer["op_type"], [], "", [])
-                         for layer in stream["layers"]]
+        stream_layers = front_layers(stream)
         stream = {**stream, "files": [Path(f).name for f in stream["files"]], "top": self.top,
                   "front_top": stream["top"], "out": {"elements": out.elements, "bits": out.bits,
                                                       "signed": out.signed}}

@@ -13,6 +13,7 @@ from qonnx_c4ml.chisel.fold.datapath import estimate_folded_operators
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.interface import CircuitDescription, LayerCircuit, Port
 from qonnx_c4ml.metadata import record_circuit
+from qonnx_c4ml.output_dir import write_if_changed
 
 
 def reuse_factors(nodes, reuse_factor):
@@ -57,7 +58,7 @@ def estimate(nodes, factors):
 
 
 def front_layers(stream):
-    """LayerCircuits of a streaming front's layers (as GenerateChiselCircuit's streaming style records them)."""
+    """LayerCircuits of a streaming front's layers (the streaming and the folded style record them so)."""
     return [LayerCircuit(layer["name"], Path(layer["file"]).name, Port(**layer["inp"]), Port(**layer["out"]),
                          layer["adders"], layer["latency_cycles"], layer["engine_levels"], layer["op_type"], [], "", [])
             for layer in stream["layers"]]
@@ -69,9 +70,9 @@ def apply_folded(transformation, model, front, rest, circuit_input, front_estima
     if there is one (its frame register feeds the first folded stage); records it and
     returns the model."""
     from qonnx_c4ml.chisel.fold.generate import generate_folded
-    from qonnx_c4ml.chisel.fold.top import folded_top_verilog
     from qonnx_c4ml.chisel.generator import HEADER
     from qonnx_c4ml.chisel.stream.generate import generate_streaming
+    from qonnx_c4ml.chisel.stream.tops import chain_verilog
 
     if transformation.pipeline != "none":
         raise UnsupportedModelError("the folded style registers its own stages; pipeline must be 'none' with it",
@@ -99,10 +100,10 @@ def apply_folded(transformation, model, front, rest, circuit_input, front_estima
         for node in front:
             getCustomOp(node).set_nodeattr("verilog_module", head["top"])
             getCustomOp(node).set_nodeattr("circuit_style", "streaming")
-        text = folded_top_verilog(top, [(head["top"], head["pixel_in"]["elements"] * head["pixel_in"]["bits"],
+        text = chain_verilog(top, [(head["top"], head["pixel_in"]["elements"] * head["pixel_in"]["bits"],
                                          Port(**head["out"]).width), (tail["top"], Port(**tail["inp"]).width,
                                                                       Port(**tail["out"]).width)])
-        (Path(out_dir) / f"{top}.v").write_text(HEADER.format(source=source) + text, encoding="utf-8")
+        write_if_changed(Path(out_dir) / f"{top}.v", HEADER.format(source=source) + text)
         stream = {**head, "folded": True, "files": head["files"] + tail["files"] + [str(Path(out_dir) / f"{top}.v")],
                   "out_shape": tail["out_shape"], "out": tail["out"], "pixel_out": tail["out"],
                   "ii_cycles": max(head["ii_cycles"], tail["ii_cycles"]),

@@ -3,7 +3,7 @@ collects pixels into LBIR order, the streaming top feeds the parallel tail."""
 import numpy as np
 
 from qonnx_c4ml.chisel.stream.geometry import layer_geometry
-from qonnx_c4ml.chisel.stream.tops import frame_top_verilog, stream_top_verilog, streaming_top
+from qonnx_c4ml.chisel.stream.tops import chain_verilog, frame_top_verilog, stream_top_verilog, streaming_top
 from qonnx_c4ml.interface import Port
 
 from .stream_ops import conv_op, pool_op
@@ -45,3 +45,17 @@ def test_streaming_top_with_and_without_tail():
     assert "c4ml_tail u_tail (" in with_tail and ".in_data(frame)" in with_tail
     alone = streaming_top("c4ml_top", front, None, Port(18, 2, False))
     assert "  assign out_data = frame;" in alone and "u_tail" not in alone
+
+
+def test_chain_wiring():
+    """chain_verilog (the folded chain's top, and the streaming chain's) wires each stage's
+    valid/ready/data to the next."""
+    text = chain_verilog("top", [("a", 12, 8), ("b", 8, 6), ("c", 6, 20)])
+    assert "module top (" in text and "input wire [11:0] in_data," in text and "output wire [19:0] out_data" in text
+    assert ("a u_a (.clock(clock), .reset(reset), .in_valid(in_valid), .in_ready(in_ready), .in_data(in_data), "
+            ".out_valid(a_valid), .out_ready(a_ready), .out_data(a_data));") in text
+    assert ".in_valid(a_valid), .in_ready(a_ready), .in_data(a_data), .out_valid(b_valid)" in text
+    assert ".in_data(b_data), .out_valid(out_valid), .out_ready(out_ready), .out_data(out_data));" in text
+    assert "wire [7:0] a_data;" in text and "wire [5:0] b_data;" in text
+    single = chain_verilog("top", [("a", 4, 2)])
+    assert ".in_data(in_data), .out_valid(out_valid), .out_ready(out_ready), .out_data(out_data));" in single

@@ -8,18 +8,13 @@ from pathlib import Path
 
 from qonnx_c4ml.chisel.fold.datapath import unit_module
 from qonnx_c4ml.chisel.fold.stage import stage_verilog
-from qonnx_c4ml.chisel.fold.top import folded_top_verilog
 from qonnx_c4ml.chisel.generator import HEADER, WAIVER, port_for_dtype
 from qonnx_c4ml.chisel.logic.cost import cost
+from qonnx_c4ml.chisel.stream.tops import chain_verilog
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.interface import Port
+from qonnx_c4ml.output_dir import write_if_changed
 from qonnx_c4ml.tables import text_lines
-
-
-def _write(path, text):
-    path = Path(path)
-    if not (path.exists() and path.read_text() == text):
-        path.write_text(text, encoding="utf-8")
 
 
 def fold_layer(op, name, in_port, reuse_factor, header):
@@ -64,7 +59,7 @@ def generate_folded(ops, reuse_factors, output_dir, top="c4ml_top", source="QONN
                                         f"but the layer before it produces {in_port.elements}")
         unit, stage, layer = fold_layer(op, name, in_port, reuse_factor, header)
         for module_name, text in ((unit.name, header + WAIVER + unit.verilog()), (name, stage)):
-            _write(output_dir / f"{module_name}.v", text)
+            write_if_changed(output_dir / f"{module_name}.v", text)
             files.append(str(output_dir / f"{module_name}.v"))
         layer["file"] = str(output_dir / f"{name}.v")
         layers.append(layer)
@@ -72,7 +67,7 @@ def generate_folded(ops, reuse_factors, output_dir, top="c4ml_top", source="QONN
         in_port = Port(**layer["out"])
     if top in {layer["name"] for layer in layers} | {layer["unit"] for layer in layers}:
         raise UnsupportedModelError(f"top module name '{top}' collides with a layer name")
-    _write(output_dir / f"{top}.v", header + folded_top_verilog(top, stages))
+    write_if_changed(output_dir / f"{top}.v", header + chain_verilog(top, stages))
     files.append(str(output_dir / f"{top}.v"))
     description = {
         "style": "streaming", "folded": True, "top": top, "stream_top": top, "files": files,
@@ -85,7 +80,7 @@ def generate_folded(ops, reuse_factors, output_dir, top="c4ml_top", source="QONN
         "flip_flops": sum(layer["flip_flops"] for layer in layers),
         "layers": layers,
     }
-    _write(output_dir / f"{top}.fold.json", json.dumps(description, indent=2, sort_keys=True))
+    write_if_changed(output_dir / f"{top}.fold.json", json.dumps(description, indent=2, sort_keys=True))
     return description
 
 

@@ -1,25 +1,30 @@
-"""The streaming tops: the chain of layers, the frame top (pixels in, whole frames out) and the
-streaming front + fully parallel tail top GenerateChiselCircuit writes."""
+"""The streaming tops: the valid/ready chain of stages (streaming layers, folded layers),
+the frame top (pixels in, whole frames out) and the streaming front + fully parallel tail top
+GenerateChiselCircuit writes."""
 from qonnx_c4ml.chisel.hw import literal
 from qonnx_c4ml.chisel.ports import module_header
 
-def stream_top_verilog(name, layers):
-    inp, out = layers[0].inp, layers[-1].out
-    lines = module_header(name, inp.width, out.width, streaming=True)
+def chain_verilog(name, stages):
+    """`name`: `stages` [(module name, in width, out width)] chained by valid/ready in
+    data-flow order (each stage's out_valid/out_ready/out_data feed the next one's inputs)."""
+    lines = module_header(name, stages[0][1], stages[-1][2], streaming=True)
     valid, ready, data = "in_valid", "in_ready", "in_data"
-    for k, layer in enumerate(layers):
-        last = k == len(layers) - 1
-        out_valid = "out_valid" if last else f"{layer.name}_valid"
-        out_ready = "out_ready" if last else f"{layer.name}_ready"
-        out_data = "out_data" if last else f"{layer.name}_data"
+    for k, (stage, _, out_width) in enumerate(stages):
+        last = k == len(stages) - 1
+        out_valid, out_ready, out_data = (("out_valid", "out_ready", "out_data") if last else
+                                          (f"{stage}_valid", f"{stage}_ready", f"{stage}_data"))
         if not last:
-            lines += [f"  wire {out_valid};", f"  wire {out_ready};", f"  wire [{layer.out.width - 1}:0] {out_data};"]
-        lines.append(f"  {layer.name} u_{layer.name} (.clock(clock), .reset(reset), .in_valid({valid}), "
-                     f".in_ready({ready}), .in_data({data}), .out_valid({out_valid}), .out_ready({out_ready}), "
-                     f".out_data({out_data}));")
+            lines += [f"  wire {out_valid};", f"  wire {out_ready};", f"  wire [{out_width - 1}:0] {out_data};"]
+        lines.append(f"  {stage} u_{stage} (.clock(clock), .reset(reset), .in_valid({valid}), .in_ready({ready}), "
+                     f".in_data({data}), .out_valid({out_valid}), .out_ready({out_ready}), .out_data({out_data}));")
         valid, ready, data = out_valid, out_ready, out_data
     lines.append("endmodule")
     return "\n".join(lines) + "\n"
+
+
+def stream_top_verilog(name, layers):
+    """The chain of streaming layers (StreamLayer geometry objects)."""
+    return chain_verilog(name, [(layer.name, layer.inp.width, layer.out.width) for layer in layers])
 
 
 def frame_top_verilog(name, stream_name, layers):
