@@ -132,7 +132,8 @@ def join_module(name, op, shape, port_a, port_b, stage_levels=None):
     module.port("input", "b_data", port_b.width)
     module.port("output", "out_data", out.width)
     inputs = ([module.input_element("a_data", c, port_a.bits, port_a.signed) for c in range(channels)]
-              + [module.input_element("b_data", c, port_b.bits, port_b.signed) for c in range(channels)])
+              + [module.input_element("b_data", channels + c, port_b.bits, port_b.signed, c * port_b.bits)
+                 for c in range(channels)])  # element channels + c: b's channel c (the numpy evaluator's column)
     module.comment(f"{channels} channels: acc = w_a * a + w_b * b, then the Add's requantization")
     connections = [[(k, int(w)) for k, w in ((c, weights[c, 0]), (channels + c, weights[c, 1])) if w]
                    for c in range(channels)]
@@ -160,13 +161,10 @@ def block_geometry(residual, branches, taken):
         n += 1
         name = f"{base}_{n}"
     taken.add(name)
-    starts = [branch[0] for branch in branches if branch]
-    if starts:
-        in_shape, inp = starts[0].in_shape, starts[0].inp
-    else:
-        in_shape, inp = None, None  # both branches empty: x + x, not a residual block
+    starts = [branch[0] for branch in branches if branch]  # at least one (stream_front.residual_at)
+    in_shape, inp = starts[0].in_shape, starts[0].inp
     ends = [branch[-1].out_shape if branch else in_shape for branch in branches]
-    if in_shape is None or ends[0] != ends[1]:
+    if ends[0] != ends[1]:
         raise UnsupportedModelError(f"the residual branches meet with shapes {ends[0]} and {ends[1]}",
                                     node=add.onnx_node, hint="use style='parallel'")
     for start in starts:
