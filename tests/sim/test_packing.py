@@ -101,8 +101,6 @@ def test_bad_arguments_are_named(call, message):
 
 def test_code_checks_are_public_for_the_simulators():
     """sim/verilator.py checks codes and widths with the same two functions pack_codes uses."""
-    import pytest
-
     from qonnx_c4ml.sim.packing import MAX_ELEM_BITS, as_int64_codes, check_elem_bits
 
     assert check_elem_bits(7) == 7 and check_elem_bits(MAX_ELEM_BITS) == MAX_ELEM_BITS
