@@ -8,7 +8,8 @@ exported raw, generated, built in Verilator and run against qonnx (issue 13's "d
 Per network: the export (scripts/make_brevitas_example_fixtures.py, seeded random weights,
 `export_qonnx(..., dynamo=False)`, no cleanup), InferLBIR + GenerateChiselCircuit(style=...)
 (generation seconds, estimated LUTs/FFs where the style estimates them, the per-layer table), RTLSim (Verilator build:
-wall seconds and the CPU seconds of its child processes, with an empty build cache),
+wall seconds and the CPU seconds of its child processes, with an empty build cache and ccache
+off: a cold build of the design, the Verilator runtime prebuilt once per machine as usual),
 `execute_onnx` on `--samples` random inputs of the raw model's kind against qonnx's
 `execute_onnx` on the raw model and against the exact reference (qonnx_c4ml.exact, as `verify`
 does: float-scale networks' float32 reference is itself off by rounding, so "exact" means the
@@ -18,6 +19,7 @@ measured in cycles (not a formula); samples/s at 200 MHz = 200e6 / II.
 """
 import argparse
 import json
+import os
 import resource
 import sys
 import tempfile
@@ -108,6 +110,7 @@ def main(argv=None):
     parser.add_argument("--timeout", type=float, default=3600, help="Verilator build limit, seconds")
     parser.add_argument("--json", type=Path, help="append the row as one JSON line")
     args = parser.parse_args(argv)
+    os.environ["CCACHE_DISABLE"] = "1"  # a cold build: no object from an earlier run of the same design
     folding = {"reuse_factor": args.reuse} if args.reuse else {"target_ii": args.target_ii or 256}
     if args.style == "streaming":
         if args.reuse or args.target_ii:
