@@ -97,7 +97,8 @@ def layer_rows(stages):
                          "line_buffer_rows": 0, "line_buffer_bits": stage.fifo_bits, "fifo_depths": stage.fifo_depths,
                          "engine_latency": 0, "engine_levels": stage.engine_levels, "adders": stage.adders,
                          "ii_cycles": stage.in_shape[1] * stage.in_shape[2], "latency_cycles": stage.latency_cycles,
-                         "file": stage.file, "pixel_latency": 1})
+                         "file": stage.file, "pixel_latency": 1, "reuse_factor": 1, "units": 1, "steps": 1,
+                         "estimated_luts": stage.join_luts})
     return rows
 
 

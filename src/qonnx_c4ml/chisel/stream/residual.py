@@ -28,7 +28,7 @@ import numpy as np
 from qonnx_c4ml.chisel.arith import dot_products, requantize
 from qonnx_c4ml.chisel.generator import port_for_dtype
 from qonnx_c4ml.chisel.hw import Module
-from qonnx_c4ml.chisel.logic.cost import adders
+from qonnx_c4ml.chisel.logic.cost import adders, cost
 from qonnx_c4ml.chisel.logic.passes import logic_levels
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.interface import Port
@@ -61,6 +61,7 @@ class ResidualBlock:
     join: object = None  # the join engine Module
     fifo_depths: list = field(default_factory=lambda: [0, 0])
     adders: int = 0  # the join engine's
+    join_luts: int = 0  # the join engine's estimated LUTs (chisel/logic/cost.py)
     engine_levels: int = 0
     latency_cycles: int = 0
     file: str = ""
@@ -76,6 +77,11 @@ class ResidualBlock:
     def layers(self):
         """The branch layers, branch a first."""
         return self.branches[0] + self.branches[1]
+
+    @property
+    def estimated_luts(self):
+        """The branches' engines and the join (FIFO words are memory bits, like line buffers)."""
+        return sum(getattr(layer, "estimated_luts", 0) for layer in self.layers) + self.join_luts
 
     @property
     def fifo_bits(self):
@@ -174,6 +180,7 @@ def block_geometry(residual, branches, taken):
     block = ResidualBlock(name, list(in_shape), list(ends[0]), inp, None, branches)
     port_a, port_b = block.branch_outputs()
     block.join, block.out = join_module(f"{name}_join", add, ends[0], port_a, port_b)
-    block.adders = adders(block.join.lowered())
+    lowered = block.join.lowered()
+    block.adders, block.join_luts = adders(lowered), cost(lowered).luts
     block.engine_levels = logic_levels(block.join.netlist)
     return block
