@@ -47,6 +47,7 @@ from brevitas.quant import Int8ActPerTensorFloat  # noqa: E402
 from brevitas_examples.bnn_pynq.models import CNV as cnv_module  # noqa: E402
 from brevitas_examples.bnn_pynq.models import model_with_cfg as bnn_pynq_model  # noqa: E402
 from brevitas_examples.bnn_pynq.models.FC import FC  # noqa: E402
+from brevitas_examples.bnn_pynq.models.resnet import QuantBasicBlock, make_quant_conv2d  # noqa: E402
 from brevitas_examples.imagenet_classification.models import model_with_cfg as imagenet_model  # noqa: E402
 from brevitas_examples.imagenet_classification.models.mobilenetv1 import MobileNet  # noqa: E402
 from brevitas_examples.imagenet_classification.models.proxylessnas import ProxylessNAS  # noqa: E402
@@ -129,6 +130,46 @@ def mid_proxylessnas():
                                 round_average_pool=False, in_channels=3, num_classes=10)
 
 
+class QuantResNet8(nn.Module):
+    """MLPerf Tiny's CIFAR-10 ResNet-8 topology (a 3x3 stem, then one basic block per stage with
+    `planes` channels, stride 2 and a 1x1 downsample shortcut from the second stage on, an average
+    pool over the last feature map, a linear classifier) assembled like brevitas_examples'
+    QuantResNet (bnn_pynq/models/resnet.py: its QuantBasicBlock, shared ReLU quantizers along
+    each residual add, TruncAvgPool2d to 8 bit, 8-bit last layer), behind an 8-bit input
+    QuantIdentity.  QuantResNet itself fixes 64-512 channels and four stages."""
+
+    def __init__(self, planes=(16, 32, 64), weight_bit_width=2, act_bit_width=4, pool=8, num_classes=10):
+        super().__init__()
+        from brevitas.quant import Int8WeightPerChannelFloat, Int8WeightPerTensorFloat, Int32Bias, TruncTo8bit
+
+        self.inp = qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=8, return_quant_tensor=True)
+        self.conv1 = make_quant_conv2d(3, planes[0], kernel_size=3, stride=1, padding=1, weight_bit_width=8,
+                                       weight_quant=Int8WeightPerChannelFloat)
+        self.bn1 = nn.BatchNorm2d(planes[0])
+        shared = qnn.QuantReLU(bit_width=act_bit_width, return_quant_tensor=True)
+        self.relu = shared
+        blocks, in_planes = [], planes[0]
+        for stage, width in enumerate(planes):
+            block = QuantBasicBlock(in_planes, width, stride=1 if stage == 0 else 2, shared_quant_act=shared,
+                                    act_bit_width=act_bit_width, weight_bit_width=weight_bit_width,
+                                    weight_quant=Int8WeightPerChannelFloat)
+            blocks.append(block)
+            shared, in_planes = block.relu_out, width
+        self.blocks = nn.Sequential(*blocks)
+        self.final_pool = qnn.TruncAvgPool2d(kernel_size=pool, trunc_quant=TruncTo8bit, float_to_int_impl_type="FLOOR")
+        self.linear = qnn.QuantLinear(planes[-1], num_classes, weight_bit_width=8, bias=True, bias_quant=Int32Bias,
+                                      weight_quant=Int8WeightPerTensorFloat)
+
+    def forward(self, x):
+        out = self.relu(self.bn1(self.conv1(self.inp(x))))
+        out = self.final_pool(self.blocks(out))
+        return self.linear(out.view(out.size(0), -1))
+
+
+def resnet8(planes=(16, 32, 64), weight_bit_width=2, act_bit_width=4, pool=8):
+    return lambda: QuantResNet8(planes, weight_bit_width, act_bit_width, pool)
+
+
 class WithInputQuant(nn.Module):
     """A user's fix for the ImageNet/ResNet examples, which have no input quantizer (they
     assume 8-bit RGB): an 8-bit QuantIdentity in front."""
@@ -174,6 +215,14 @@ NETWORKS["resnet18_4w4a"] = dict(
 NETWORKS["resnet18_4w4a_inq"] = dict(
     NETWORKS["resnet18_4w4a"], variant="full + 8-bit input QuantIdentity",
     build=with_input_quant(bnn_pynq("resnet18_4w4a")), desc="resnet18_4w4a behind an Int8ActPerTensorFloat QuantIdentity")
+NETWORKS["resnet8_w2a4"] = dict(
+    family="bnn_pynq (CIFAR-10)", variant="ResNet-8 (MLPerf Tiny topology) of QuantBasicBlocks, 16-32-64 ch",
+    build=resnet8(), in_shape=CIFAR, inputs="normal", big=True,
+    desc="QuantResNet8: brevitas_examples QuantBasicBlock x3 (2-bit weights, 4-bit ReLUs), 8-bit stem/classifier")
+NETWORKS["resnet8_small_w2a4"] = dict(
+    NETWORKS["resnet8_w2a4"], variant="small: ResNet-8 of QuantBasicBlocks, 4-8-8 ch, 16x16",
+    build=resnet8(planes=(4, 8, 8), pool=4), in_shape=(1, 3, 16, 16), big=False,
+    desc="QuantResNet8(planes=(4, 8, 8)) on 16x16: the ResNet-8 topology narrowed")
 for _name, _arch in (("mobilenet_v1_4b", "quant_mobilenet_v1_4b"), ("proxylessnas_mobile14_4b", "quant_proxylessnas_mobile14_4b")):
     NETWORKS[_name] = dict(family="imagenet", variant=f"full, cfg {_arch}.ini", build=imagenet(_arch),
                            in_shape=IMAGENET, inputs="normal", big=True,

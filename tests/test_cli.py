@@ -317,6 +317,19 @@ def test_compile_with_yosys_synthesis_report(mlp_path, tmp_path):
     assert f"{report['luts']} LUTs" in stdout
 
 
+def test_compile_with_every_yosys_flow_name(mlp_path, tmp_path):
+    """--synth-flow offers every flow synth.yosys has (ecp5 too), and the report names it."""
+    from qonnx_c4ml.synth.yosys import FLOWS
+
+    code, stdout, stderr = run_cli("compile", mlp_path, "-o", tmp_path / "out", "--synth", "yosys",
+                                   "--synth-flow", "ecp5")
+    assert code == 0, stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["flow"] == "ecp5" and report["luts"] > 0 and report["carry"] > 0
+    code, _, stderr = run_cli("compile", mlp_path, "-o", tmp_path / "bad", "--synth-flow", "vivado")
+    assert code == 2 and all(flow in stderr for flow in FLOWS)
+
+
 def test_bad_pipeline_option(mlp_path, tmp_path):
     code, _, stderr = run_cli("compile", mlp_path, "-o", tmp_path / "out", "--pipeline", "fast")
     assert_one_line_error(code, stderr, "pipeline='fast'")

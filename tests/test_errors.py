@@ -2,7 +2,7 @@
 import pytest
 from onnx import helper
 
-from qonnx_c4ml.errors import C4mlError, ToolError, UnsupportedModelError
+from qonnx_c4ml.errors import C4mlError, ToolError, ToolRunError, UnsupportedModelError
 
 
 def test_every_error_is_a_c4ml_error():
@@ -30,3 +30,13 @@ def test_unnamed_node_is_marked():
     error = UnsupportedModelError("odd", node=helper.make_node("Relu", ["x"], ["y"]))
     assert str(error) == "node '<unnamed>' (Relu): odd"
     assert error.node_name is None and error.op_type == "Relu"
+
+
+def test_tool_run_error_keeps_the_log_path():
+    """SynthesisError and PlaceAndRouteError share it: a failed run names its full log."""
+    from qonnx_c4ml.synth import PlaceAndRouteError, SynthesisError
+
+    error = ToolRunError("yosys failed", log_path="/tmp/flat.log")
+    assert isinstance(error, ToolError) and isinstance(error, RuntimeError) and error.log_path == "/tmp/flat.log"
+    assert ToolRunError("no log").log_path is None
+    assert issubclass(SynthesisError, ToolRunError) and issubclass(PlaceAndRouteError, ToolRunError)

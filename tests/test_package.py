@@ -211,3 +211,6 @@ def test_folded_package_runs_in_iverilog(tmp_path):
     expected = read_hex(out / f"{description.top}_expected.hex", description.out)
     inputs = read_hex(out / f"{description.top}_inputs.hex", description.inp)
     np.testing.assert_array_equal(expected, circuit.run_codes(inputs))
+    readme = (out / "README.md").read_text()  # a folded dense chain takes whole samples, not pixels
+    assert "whose dense layers are folded" in readme and "one sample: 16 x 8-bit signed" in readme, readme
+    assert "(folded style)" in readme and "pixel" not in readme, readme

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from qonnx_c4ml.errors import C4mlError
+from qonnx_c4ml.synth.yosys import FLOWS
 from qonnx_c4ml.transformations.generate_circuit import DEFAULT_MAX_OPERATORS
 
 EXIT_MISMATCH, EXIT_ERROR, EXIT_BUG = 1, 2, 3
@@ -210,8 +211,9 @@ def build_parser():
     p.add_argument("--max-operators", type=int, default=DEFAULT_MAX_OPERATORS,
                    help="refuse circuits estimated above this many adders/comparators")
     p.add_argument("--synth", choices=["yosys"], help="synthesize and add LUTs/FFs/depth to report.json")
-    p.add_argument("--synth-flow", default="generic-fast", choices=["generic-fast", "generic", "xilinx"],
-                   help="yosys flow (generic-fast: synth -noabc + abc -fast -lut 6; the full flow is slow)")
+    p.add_argument("--synth-flow", default="generic-fast", choices=list(FLOWS),
+                   help="yosys flow (generic-fast: synth -noabc + abc -fast -lut 6; the full flow is slow; "
+                   "xilinx: synth_xilinx -nodsp; ecp5: synth_ecp5 -nodsp)")
     p.add_argument("--input-type", help=INPUT_TYPE_HELP)
     p.set_defaults(run=cmd_compile)
 

@@ -28,3 +28,11 @@ class UnsupportedModelError(C4mlError):
 
 class ToolError(C4mlError):
     """An external tool (Verilator, yosys, a C++ compiler) is missing or failed."""
+
+
+class ToolRunError(ToolError, RuntimeError):
+    """An external tool ran and failed or ran out of time; `log_path` holds its full log."""
+
+    def __init__(self, message, log_path=None):
+        super().__init__(message)
+        self.log_path = log_path

@@ -85,10 +85,29 @@ def testbench(description, n_vectors, input_file, expected_file):
                 max_reported=MAX_REPORTED_MISMATCHES, input_file=input_file, expected_file=expected_file)
 
 
+def _streaming_texts(stream, c, h, w, pixel):
+    """(what the circuit is, what one in_data word is) for a streaming README: a folded dense
+    chain takes whole samples (a 1x1 frame), a conv/pool front pixels in raster order."""
+    sign = "signed" if pixel["signed"] else "unsigned"
+    dense = ("fully parallel dense part" if not stream.get("folded") else
+             "folded dense part (each layer computes its outputs over R cycles with constant-weight units)")
+    if stream.get("folded") and not stream.get("layers"):
+        return ("whose dense layers are folded: each computes its outputs over R cycles with "
+                "constant-weight units (weights are constants in the logic)",
+                f"one sample: {c} x {pixel['bits']}-bit {sign} codes, element 0 in the LSBs; one word per frame")
+    return (f"whose convolution/pool layers stream one pixel per clock cycle through line buffers (weights "
+            f"are constants in the logic) into a {dense}",
+            f"one pixel: {c} channels x {pixel['bits']}-bit {sign} codes, channel 0 in the LSBs; pixels in raster "
+            f"order (row by row), {h}x{w} per frame")
+
+
 def _streaming_fields(description, n_frames, input_file, expected_file):
     c, h, w = description.stream["in_shape"]
     pixel = description.stream["pixel_in"]
+    style_text, in_data_text = _streaming_texts(description.stream, c, h, w, pixel)
     return dict(top=description.top, name=f"tb_{description.top}", out=description.out,
+                style_text=style_text, in_data_text=in_data_text,
+                style_name="folded" if description.stream.get("folded") else "streaming",
                 stream=description.stream, c=c, h=h, w=w, pixel=pixel,
                 pixel_width=pixel["elements"] * pixel["bits"], pixel_sign="signed" if pixel["signed"] else "unsigned",
                 out_text=_port_text(description.out), n_frames=n_frames, input_file=input_file,

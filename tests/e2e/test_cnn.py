@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from residual_models import residual_lbir, with_pixel_dependent_add
 from combined import CombinedCircuits, host_split, host_tail
 
 from qonnx.custom_op.registry import getCustomOp
@@ -173,8 +174,9 @@ def test_small_cnns_streaming(name, layout, tmp_path, record_property):
 
 
 def test_streaming_refusals_name_their_cause(tmp_path):
-    lbir = read_model(CNN / MANIFEST["residual_block"]["file"]).transform(InferLBIR())
-    with pytest.raises(UnsupportedModelError, match="stops at a residual block: QAdd"):
+    lbir = residual_lbir()
+    with_pixel_dependent_add(lbir)
+    with pytest.raises(UnsupportedModelError, match="QAdd.*differ between pixels of a channel"):
         lbir.transform(GenerateChiselCircuit(tmp_path, style="streaming"))
     chisel = read_model(CNN / MANIFEST["chisel4ml_cnn"]["file"]).transform(InferLBIR())
     with pytest.raises(UnsupportedModelError, match="pipeline must be 'none'"):

@@ -97,3 +97,15 @@ def test_unpack_ignores_bits_above_the_elements():
 def test_bad_arguments_are_named(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_code_checks_are_public_for_the_simulators():
+    """sim/verilator.py checks codes and widths with the same two functions pack_codes uses."""
+    from qonnx_c4ml.sim.packing import MAX_ELEM_BITS, as_int64_codes, check_elem_bits
+
+    assert check_elem_bits(7) == 7 and check_elem_bits(MAX_ELEM_BITS) == MAX_ELEM_BITS
+    with pytest.raises(ValueError, match="elem_bits"):
+        check_elem_bits(0)
+    assert as_int64_codes(np.array([1.0, -2.0])).dtype == np.int64
+    with pytest.raises(ValueError):
+        as_int64_codes(np.array([0.5]))

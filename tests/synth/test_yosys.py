@@ -32,16 +32,6 @@ TWO_STAGES = """module two_stages(input wire clock, input wire [5:0] a, input wi
   end
 endmodule
 """
-# Registered 8-bit adder: 25 flip-flops; on Xilinx one LUT level into a CARRY4 chain.
-ADD8 = """module add8(input wire clock, input wire [7:0] a, input wire [7:0] b, output reg [8:0] y);
-  reg [7:0] a_q, b_q;
-  always @(posedge clock) begin
-    a_q <= a;
-    b_q <= b;
-    y <= a_q + b_q;
-  end
-endmodule
-"""
 GENERIC_FLOWS = ("generic", "generic-fast")
 
 
@@ -78,8 +68,8 @@ def test_flip_flops_are_counted_and_cut_paths(tmp_path, yosys, flow):
     assert (report.luts, report.ffs, report.depth) == (2, 2, 1)
 
 
-def test_xilinx_registered_adder_uses_a_carry_chain(tmp_path, yosys):
-    report = synthesize([write(tmp_path, "add8", ADD8)], "add8", flow="xilinx", per_module=False,
+def test_xilinx_registered_adder_uses_a_carry_chain(tmp_path, yosys, add8):
+    report = synthesize([add8], "add8", flow="xilinx", per_module=False,
                         yosys=yosys)
     assert report.ffs == 25 == report.cells.get("FDRE", 0) + report.cells.get("FDSE", 0)
     assert report.carry >= 2 and report.luts >= 8
@@ -89,8 +79,8 @@ def test_xilinx_registered_adder_uses_a_carry_chain(tmp_path, yosys):
     assert not any(t.startswith(("IBUF", "OBUF", "BUFG")) for t in report.cells)  # out of context
 
 
-def test_ecp5_registered_adder_is_a_ccu2c_chain(tmp_path, yosys):
-    report = synthesize([write(tmp_path, "add8", ADD8)], "add8", flow="ecp5", per_module=False, yosys=yosys)
+def test_ecp5_registered_adder_is_a_ccu2c_chain(tmp_path, yosys, add8):
+    report = synthesize([add8], "add8", flow="ecp5", per_module=False, yosys=yosys)
     # 9-bit sum: five CCU2C cells (two bits each), no LUT4 level between the flip-flops.
     assert report.cells == {"CCU2C": 5, "TRELLIS_FF": 25}
     assert (report.ffs, report.carry, report.luts, report.depth, report.path_cells) == (25, 5, 0, 0, 5)

@@ -15,8 +15,9 @@ from qonnx_c4ml.lbir.graph import lbir_graph
 from qonnx_c4ml.metadata import circuit_description, verilog_dir
 from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR
 from qonnx_c4ml.transformations.generate_circuit import (connections_of, estimate_operators,
-                                                          estimate_stream_operators, streaming_front,
-                                                          window_taps)
+                                                          estimate_stream_operators, window_taps)
+from qonnx_c4ml.transformations.stream_front import streaming_front
+from residual_models import residual_lbir, with_pixel_dependent_add
 
 CNN = Path(__file__).resolve().parents[1] / "fixtures" / "cnn" / "chisel4ml_cnn.onnx"
 
@@ -55,18 +56,11 @@ def test_operator_limit_and_style_checks(tmp_path):
         GenerateChiselCircuit(tmp_path, style="fast")
 
 
-def test_streaming_front_of_a_cnn_and_its_taps():
+def test_window_taps_of_a_streamed_convolution():
     lbir = read_model(CNN).transform(InferLBIR())
     nodes, circuit_input, _ = lbir_graph(lbir)
-    front, rest = streaming_front(nodes, circuit_input)
-    assert [n.op_type for n in front] == ["QConv2D", "QMaxPool2D"] and [n.op_type for n in rest] == ["QDense"]
-    assert streaming_front(rest, rest[0].input[0]) == ([], rest)  # a dense layer never streams
-    conv = getCustomOp(front[0])
+    conv = getCustomOp(streaming_front(nodes, circuit_input)[0][0])
     assert window_taps(conv) == int(np.prod(conv.out_shape()[1:])) * int(np.count_nonzero(conv.weight_codes()))
-    # a skip path reading inside the front (residual block: conv, conv, add) streams nothing
-    residual = read_model(CNN.with_name("residual_block.onnx")).transform(InferLBIR())
-    nodes, circuit_input, _ = lbir_graph(residual)
-    assert streaming_front(nodes, circuit_input) == ([], nodes)
 
 
 def test_connections_of_a_dense_layer_skip_zero_weights():
@@ -96,6 +90,12 @@ def test_streaming_front_counts_against_the_limit_before_anything_is_written(tmp
 
 
 def test_streaming_names_the_residual_block_that_stops_it(tmp_path):
-    lbir = read_model(CNN.with_name("residual_block.onnx")).transform(InferLBIR())
-    with pytest.raises(UnsupportedModelError, match="stops at a residual block: QAdd"):
+    """A residual block streams (chisel/stream/residual.py) unless its Add cannot be joined pixel
+    by pixel; then the refusal names the Add and why."""
+    lbir = residual_lbir()
+    add = with_pixel_dependent_add(lbir)
+    with pytest.raises(UnsupportedModelError, match=f"node '{add.name}' \\(QAdd\\): .*thresholds differ between "
+                                                    "pixels of a channel"):
         lbir.transform(GenerateChiselCircuit(tmp_path, style="streaming"))
+    assert circuit_description(residual_lbir().transform(GenerateChiselCircuit(tmp_path / "ok", style="streaming"))
+                               ).style == "streaming"

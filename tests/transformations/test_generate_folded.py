@@ -5,6 +5,7 @@ QDense chain is refused naming the node.  (RTL against qonnx: tests/e2e/test_fol
 from pathlib import Path
 
 import pytest
+from residual_models import residual_lbir, with_pixel_dependent_add
 from qonnx.custom_op.registry import getCustomOp
 
 from qonnx_c4ml.errors import UnsupportedModelError
@@ -70,8 +71,9 @@ def test_operator_limit_sees_the_folded_size(jets, tmp_path):
 
 
 def test_refusals(jets, tmp_path):
-    residual = read_model(FIXTURES / "cnn" / "residual_block.onnx").transform(InferLBIR())
-    first = lbir_chain(residual)[0]  # its skip path stops the streaming front: nothing streams
+    residual = residual_lbir()
+    with_pixel_dependent_add(residual)  # a block the front cannot stream: nothing streams
+    first = lbir_chain(residual)[0]
     with pytest.raises(UnsupportedModelError, match=f"folds dense layers only; QConv2D '{first.name}'"):
         residual.transform(GenerateChiselCircuit(tmp_path, style="folded", reuse_factor=2))
     with pytest.raises(UnsupportedModelError, match="pipeline must be 'none'"):

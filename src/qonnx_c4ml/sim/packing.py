@@ -30,7 +30,8 @@ def words_for_bits(total_bits):
     return max(1, -(-int(total_bits) // WORD_BITS))
 
 
-def _check_elem_bits(elem_bits):
+def check_elem_bits(elem_bits):
+    """`elem_bits` as an int, refused outside 1..MAX_ELEM_BITS (ValueError)."""
     if not 1 <= int(elem_bits) <= MAX_ELEM_BITS:
         raise ValueError(f"elem_bits must be in 1..{MAX_ELEM_BITS}, got {elem_bits}")
     return int(elem_bits)
@@ -42,7 +43,7 @@ def _code_range(elem_bits, signed):
     return 0, (1 << elem_bits) - 1
 
 
-def _as_int64_codes(codes):
+def as_int64_codes(codes):
     """Integer view of `codes`; floats are accepted when every value is a whole number."""
     array = np.asarray(codes)
     if array.dtype == np.bool_ or np.issubdtype(array.dtype, np.integer):
@@ -80,8 +81,8 @@ def pack_codes(codes, elem_bits, signed):
     Raises ValueError naming the first sample and element whose code does not fit in
     `elem_bits` bits of the given signedness.
     """
-    elem_bits = _check_elem_bits(elem_bits)
-    codes = _as_int64_codes(codes)
+    elem_bits = check_elem_bits(elem_bits)
+    codes = as_int64_codes(codes)
     if codes.ndim != 2:
         raise ValueError(f"codes must have shape (N, n_elems), got shape {codes.shape}")
     n_samples, n_elems = codes.shape
@@ -123,7 +124,7 @@ def unpack_codes(words, n_elems, elem_bits, signed):
 
     Bits above n_elems*elem_bits are ignored.
     """
-    elem_bits = _check_elem_bits(elem_bits)
+    elem_bits = check_elem_bits(elem_bits)
     words = np.asarray(words)
     if words.ndim != 2:
         raise ValueError(f"words must have shape (N, n_words), got shape {words.shape}")

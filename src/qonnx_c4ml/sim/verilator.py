@@ -22,7 +22,7 @@ import numpy as np
 from qonnx_c4ml.sim import cxx
 from qonnx_c4ml.sim.closeable import Closeable
 from qonnx_c4ml.sim.errors import SimulationError
-from qonnx_c4ml.sim.packing import _as_int64_codes, _check_elem_bits, pack_codes, unpack_codes, words_for_bits
+from qonnx_c4ml.sim.packing import as_int64_codes, check_elem_bits, pack_codes, unpack_codes, words_for_bits
 from qonnx_c4ml.sim.process import exclusive_lock, run_logged
 from qonnx_c4ml.sim.tools import _compiler, find_verilator
 
@@ -370,7 +370,7 @@ class CircuitSimulator(Closeable):
         in_fmt = self._format("input", codes.shape[1], in_elem_bits, in_signed, self.in_bits)
         out_fmt = self._format("output", n_out, out_elem_bits, out_signed, self.out_bits)
         if not np.issubdtype(codes.dtype, np.integer) or codes.dtype == np.uint64:
-            codes = _as_int64_codes(codes)  # floats must be whole numbers; uint64 must fit
+            codes = as_int64_codes(codes)  # floats must be whole numbers; uint64 must fit
         codes = np.ascontiguousarray(codes, dtype=np.int64)
         out_codes = np.empty((codes.shape[0], int(n_out)), dtype=np.int64)
         try:
@@ -383,7 +383,7 @@ class CircuitSimulator(Closeable):
 
     @staticmethod
     def _format(kind, n_elems, elem_bits, signed, port_bits):
-        elem_bits = _check_elem_bits(elem_bits)
+        elem_bits = check_elem_bits(elem_bits)
         if not 1 <= int(n_elems) * elem_bits <= port_bits:
             raise ValueError(f"{n_elems} {kind} elements of {elem_bits} bits do not fit the "
                              f"{port_bits}-bit {kind} port")

