@@ -1,7 +1,10 @@
 """The folded style of GenerateChiselCircuit: every dense layer (QDense) computes its M
 outputs over S = ceil(M / ceil(M / R)) <= R cycles with ceil(M / R) constant-weight units
 (chisel/fold/); a leading conv/pool chain streams one pixel per cycle (chisel/stream/) into
-the first folded stage.  The circuit is recorded as a streaming circuit whose frame is one vector,
+the first folded stage, each QConv2D of it computing its O output channels over
+S = ceil(O / ceil(O / R)) cycles per window (chisel/fold/conv.py; R = 1: the fully parallel
+window engine; an int reuse_factor folds the convs and the dense layers, a dict may name
+either).  The circuit is recorded as a streaming circuit whose frame is one vector,
 so RTLSim, the stream harness and `Circuit.package`'s streaming testbench run it unchanged.
 """
 from pathlib import Path
@@ -9,6 +12,7 @@ from pathlib import Path
 from qonnx.custom_op.registry import getCustomOp
 
 from qonnx_c4ml.chisel.fold.choose import reuse_for_target
+from qonnx_c4ml.chisel.fold.conv import estimate_front_operators
 from qonnx_c4ml.chisel.fold.datapath import estimate_folded_operators
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.interface import CircuitDescription, LayerCircuit, Port
@@ -32,6 +36,20 @@ def reuse_factors(nodes, reuse_factor):
         if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
             raise UnsupportedModelError(f"reuse_factor {factor!r} for layer '{name}' is not an integer >= 1")
     return factors
+
+
+def front_reuse_factors(front, rest, reuse_factor):
+    """(front factors, dense factors): an int folds every QConv2D and QDense layer (QMaxPool2D
+    stays 1); a dict {node name: R} may name the front's QConv2D nodes and the dense ones."""
+    factors = reuse_factors(front + rest, reuse_factor)
+    front_factors = factors[:len(front)]
+    for k, node in enumerate(front):
+        if node.op_type == "QMaxPool2D":
+            if isinstance(reuse_factor, dict) and front_factors[k] != 1:
+                raise UnsupportedModelError(f"reuse_factor {front_factors[k]} for QMaxPool2D '{node.name}': pooling "
+                                            "layers do not fold", hint="name QConv2D and QDense layers only")
+            front_factors[k] = 1
+    return front_factors, factors[len(front):]
 
 
 def check_dense_chain(nodes, circuit_input):
@@ -83,8 +101,11 @@ def apply_folded(transformation, model, front, rest, circuit_input, front_estima
                                     hint="use style='streaming'")
     if transformation.target_ii is not None:  # FINN SetFolding-like: every layer within the target
         factors = reuse_for_target([getCustomOp(n).weight_codes().shape[0] for n in rest], transformation.target_ii)
+        front_factors = [1] * len(front)
     else:
-        factors = reuse_factors(rest, transformation.reuse_factor)
+        front_factors, factors = front_reuse_factors(front, rest, transformation.reuse_factor)
+    if any(factor > 1 for factor in front_factors):  # folded conv engines: the fold estimate on W'
+        front_estimate = estimate_front_operators([getCustomOp(n) for n in front], front_factors)
     transformation.check_operators(front_estimate + estimate(rest, factors),
                                    "folded circuit" + (" (window engines + folded dense layers)" if front else ""))
     source = model.graph.name or "a QONNX model"
@@ -93,7 +114,8 @@ def apply_folded(transformation, model, front, rest, circuit_input, front_estima
     tail = generate_folded(ops, factors, out_dir, f"{top}_folded" if front else top, source, prefix)
     stream, layers = dict(tail), []
     if front:
-        head = generate_streaming([getCustomOp(n) for n in front], out_dir, top=f"{prefix}{top}_front", source=source)
+        head = generate_streaming([getCustomOp(n) for n in front], out_dir, top=f"{prefix}{top}_front", source=source,
+                                  reuse_factors=front_factors)
         if head["out"] != tail["inp"]:
             raise UnsupportedModelError(f"QDense '{rest[0].name}' reads {tail['inp']}, but the streaming layers before "
                                         f"it produce frames of {head['out']}")
@@ -108,7 +130,7 @@ def apply_folded(transformation, model, front, rest, circuit_input, front_estima
                   "out_shape": tail["out_shape"], "out": tail["out"], "pixel_out": tail["out"],
                   "ii_cycles": max(head["ii_cycles"], tail["ii_cycles"]),
                   "latency_cycles": head["latency_cycles"] + tail["latency_cycles"],
-                  "estimated_luts": tail["estimated_luts"], "flip_flops": tail["flip_flops"]}
+                  "estimated_luts": head["estimated_luts"] + tail["estimated_luts"], "flip_flops": tail["flip_flops"]}
         layers = front_layers(head)
     for node, op, layer in zip(rest, ops, tail["layers"]):
         op.set_nodeattr("verilog_module", layer["name"])

@@ -20,10 +20,22 @@ from qonnx_c4ml.tables import text_lines
 STREAM_WAIVER = WAIVER
 
 
-def build_stream_layers(ops, stage_levels=None):
-    """(layers, engine modules) for a chain of QConv2D/QMaxPool2D ops in data-flow order."""
+def stream_reuse_factors(ops, reuse_factors):
+    """One reuse factor per op (None: all 1); refuses a wrong count."""
+    if reuse_factors is None:
+        return [1] * len(ops)
+    reuse_factors = list(reuse_factors)
+    if len(reuse_factors) != len(ops):
+        raise UnsupportedModelError(f"{len(reuse_factors)} reuse factors for {len(ops)} streaming layers",
+                                    hint="give one per layer (1 for QMaxPool2D)")
+    return reuse_factors
+
+
+def build_stream_layers(ops, stage_levels=None, reuse_factors=None):
+    """(layers, engine modules) for a chain of QConv2D/QMaxPool2D ops in data-flow order,
+    QConv2D engines folded by `reuse_factors` (one per op, None: all 1)."""
     layers, engines, taken = [], [], set()
-    for k, op in enumerate(ops):
+    for k, (op, reuse_factor) in enumerate(zip(ops, stream_reuse_factors(ops, reuse_factors))):
         layer = layer_geometry(op)
         base = layer.name
         n = 1
@@ -43,7 +55,7 @@ def build_stream_layers(ops, stage_levels=None):
             raise UnsupportedModelError(
                 f"{layer.name}: reads its input through an in_index gather; the streaming style supports "
                 "that on the first layer only (the host reorders the frame)")
-        engines.append(engine_module(layer, op, stage_levels))
+        engines.append(engine_module(layer, op, stage_levels, reuse_factor))
         layers.append(layer)
     return layers, engines
 
@@ -57,14 +69,17 @@ def first_layer_gather(ops):
     return in_index if in_index and in_index != list(range(len(in_index))) else None
 
 
-def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, source="QONNX"):
+def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, source="QONNX", reuse_factors=None):
     """Write the streaming circuit of `ops` (QConv2D / QMaxPool2D CustomOps in data-flow order)
-    to `output_dir`.  Returns a description dict: files, top, stream_top, input pixel Port and
-    frame output Port (as dicts), ii_cycles, latency_cycles, line_buffer_bits, per-layer stats.
+    to `output_dir`, each QConv2D's engine folded by its entry of `reuse_factors` (None: all 1,
+    the fully parallel engines; 1 for every QMaxPool2D).  Returns a description dict: files,
+    top, stream_top, input pixel Port and frame output Port (as dicts), ii_cycles,
+    latency_cycles, line_buffer_bits, estimated_luts (of the engines), per-layer stats
+    (reuse_factor, units, steps, estimated_luts, adders among them).
     """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    layers, engines = build_stream_layers(ops, stage_levels)
+    layers, engines = build_stream_layers(ops, stage_levels, reuse_factors)
     schedule = size_line_buffers(layers)  # before the Verilog: it sets the rows
     for layer, layer_latency in zip(layers, schedule.layer_latencies):
         layer.latency_cycles = layer_latency
@@ -102,6 +117,7 @@ def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, sourc
         "latency_cycles": schedule.latency,
         "modelled_input_stalls": schedule.input_stalls,
         "line_buffer_bits": sum(layer.line_buffer_bits for layer in layers),
+        "estimated_luts": sum(layer.estimated_luts for layer in layers),
         "stage_levels": stage_levels,
         "layers": [{**asdict(layer), "pixel_latency": layer.pixel_latency} for layer in layers],
     }
@@ -113,14 +129,17 @@ def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, sourc
 def format_report(description):
     """The per-layer and total numbers of a streaming description as a text table."""
     rows = [("layer", "op", "in CxHxW", "out CxHxW", "kernel", "strides", "pads t,l,b,r", "lb rows",
-             "lb bits", "ii", "latency", "adders")]
+             "lb bits", "ii", "latency", "adders", "R", "steps", "est. LUTs")]
     for layer in description["layers"]:
         rows.append((layer["name"], layer["op_type"], "x".join(map(str, layer["in_shape"])),
                      "x".join(map(str, layer["out_shape"])), "x".join(map(str, layer["kernel"])),
                      ",".join(map(str, layer["strides"])), ",".join(map(str, layer["pads"])),
                      str(layer["line_buffer_rows"]), str(layer["line_buffer_bits"]), str(layer["ii_cycles"]),
-                     str(layer["latency_cycles"]), str(layer["adders"])))
+                     str(layer["latency_cycles"]), str(layer["adders"]), str(layer["reuse_factor"]),
+                     str(layer["steps"]), str(layer["estimated_luts"])))
     rows.append(("total", "", "", "", "", "", "", "", str(description["line_buffer_bits"]),
-                 str(description["ii_cycles"]), str(description["latency_cycles"]), ""))
+                 str(description["ii_cycles"]), str(description["latency_cycles"]), "", "", "",
+                 str(description["estimated_luts"])))
     return "\n".join(text_lines(rows)) + ("\nii and latency in cycles (latency: first input pixel to the frame's out_valid "
-                               "for the total, a layer's first input to its last output pixel per layer)\n")
+                               "for the total, a layer's first input to its last output pixel per layer; R: reuse factor, "
+                               "steps: cycles per output pixel; est. LUTs: of the window engines)\n")
