@@ -125,3 +125,17 @@ def test_folded_chains_match_numpy_at_the_modelled_rate(name, tmp_path, record_p
     record_property("c4ml_summary", f"folded stream {name} R={factors}: ii {description['ii_cycles']} "
                                     f"latency {description['latency_cycles']}")
 
+
+
+def test_reuse_for_a_frame_target_keeps_each_layer_within_it():
+    from qonnx_c4ml.chisel.fold.conv import reuse_for_frame_target
+    from qonnx_c4ml.chisel.fold.datapath import fold_geometry
+
+    ops = make_chain(1, [4, 8, 8], "UINT2", [conv(8, (3, 3)), pool((2, 2), (2, 2)), conv(8, (3, 3))])
+    # 6x6 out, pool, 1x1 out: a target of 100 cycles per frame folds the last conv fully, the first by 2
+    assert [reuse_for_frame_target(op, 100) for op in ops] == [2, 1, 8]
+    assert [reuse_for_frame_target(op, 10) for op in ops] == [1, 1, 8]
+    for op in (ops[0], ops[2]):
+        out_channels, oh, ow = op.out_shape()
+        r = reuse_for_frame_target(op, 100)
+        assert fold_geometry(out_channels, r)[1] * oh * ow <= 100

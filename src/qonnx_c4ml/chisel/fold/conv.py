@@ -70,3 +70,14 @@ def estimate_front_operators(ops, reuse_factors):
             total += estimate_folded_operators(window_weights(layer, op), op.threshold_codes(), factor)
     return total
 
+
+
+def reuse_for_frame_target(op, target_ii):
+    """The reuse factor of a streaming layer for a frame II of `target_ii` cycles, as
+    fold/choose.reuse_for_target does for dense layers: the largest R whose S * OH * OW
+    cycles per frame stay within the target (R = 1 for pools, or when even R = 1 does not)."""
+    layer = layer_geometry(op)
+    if layer.op_type == "QMaxPool2D":
+        return 1
+    out_channels, oh, ow = layer.out_shape
+    return max(1, min(out_channels, int(target_ii) // (oh * ow)))
