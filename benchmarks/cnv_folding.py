@@ -1,6 +1,7 @@
 """BNN-PYNQ CNV 1w1a with folded convolutions (style="folded", chisel/fold/conv.py, issue 13).
 
-    python benchmarks/cnv_folding.py [--plan balanced|lean|both] [--rtl-frames 4] [--out FILE]
+    python benchmarks/cnv_folding.py [--plan balanced|lean|both] [--repeat 3] [--rtl-frames 8]
+                                     [--rtl-plan balanced|lean|both] [--out FILE]
 
 CNV 1w1a from brevitas_examples.bnn_pynq (random weights, BN statistics calibrated on random
 images, exported raw with export_qonnx(dynamo=False): scripts/make_brevitas_example_fixtures.py,
@@ -73,21 +74,31 @@ def generate(lbir, plan, out_dir, repeat):
     return model, times
 
 
+def read_mux_luts(layer):
+    """Formula estimate (not counted on a netlist) of a streaming layer's line buffer reads:
+    per window column a W:1 mux per row slot, per tap a slot mux, LUT6 4:1 mux trees of
+    ceil((n - 1) / 3) LUTs per pixel bit."""
+    _, _, w = layer["in_shape"]
+    kh, kw = layer["kernel"]
+    rows, bits = layer["line_buffer_rows"], layer["inp"]["elements"] * layer["inp"]["bits"]
+    return bits * (kw * rows * -(-(w - 1) // 3) + kh * kw * -(-(rows - 1) // 3))
+
+
 def layer_rows(description):
     from qonnx_c4ml.tables import text_lines
 
     rows = [("layer", "op", "in CxHxW", "out CxHxW", "R", "units", "steps", "out px", "cycles/frame", "adders",
-             "est. LUTs", "lb bits")]
+             "est. LUTs", "lb bits", "read mux LUTs*")]
     for layer in description.stream["layers"]:
         _, oh, ow = layer["out_shape"]
         rows.append((layer["name"], layer["op_type"], "x".join(map(str, layer["in_shape"])),
                      "x".join(map(str, layer["out_shape"])), str(layer["reuse_factor"]), str(layer["units"]),
                      str(layer["steps"]), str(oh * ow), str(layer["ii_cycles"]), str(layer["adders"]),
-                     str(layer["estimated_luts"]), str(layer["line_buffer_bits"])))
+                     str(layer["estimated_luts"]), str(layer["line_buffer_bits"]), str(read_mux_luts(layer))))
     for layer in description.stream["folded_layers"]:
         rows.append((layer["node"], "QDense", str(layer["inputs"]), str(layer["rows"]), str(layer["reuse_factor"]),
                      str(layer["units"]), str(layer["steps"]), "1", str(layer["steps"]), str(layer["adders"]),
-                     str(layer["estimated_luts"]), "0"))
+                     str(layer["estimated_luts"]), "0", "0"))
     return text_lines(rows)
 
 
@@ -113,7 +124,7 @@ def main():
     parser.add_argument("--plan", default="both", choices=sorted(PLANS) + ["both"])
     parser.add_argument("--repeat", type=int, default=3, help="generation runs (the median is printed)")
     parser.add_argument("--rtl-frames", type=int, default=0, help="images through Verilator (0: no RTL run)")
-    parser.add_argument("--rtl-plan", default="lean", choices=sorted(PLANS))
+    parser.add_argument("--rtl-plan", default="both", choices=sorted(PLANS) + ["both"])
     parser.add_argument("--out", type=Path, default=None, help="also write the output to this file")
     args = parser.parse_args()
 
@@ -147,11 +158,14 @@ def main():
                 say(line)
             say(f"generation {statistics.median(times):.2f} s (median of {len(times)}: "
                 + ", ".join(f"{t:.2f}" for t in times) + ")")
-            say(f"estimated LUTs {description.stream['estimated_luts']:,} (window engines + folded dense units; "
-                f"line buffers {description.stream['line_buffer_bits']:,} bits not included)")
+            mux = sum(read_mux_luts(layer) for layer in description.stream["layers"])
+            say(f"estimated LUTs {description.stream['estimated_luts']:,} (window engines + folded dense units, "
+                f"chisel/logic/cost.py); + line buffer read muxes {mux:,} (*formula, read_mux_luts) = "
+                f"{description.stream['estimated_luts'] + mux:,}; line buffers {description.stream['line_buffer_bits']:,} "
+                "bits (registers, not LUTs)")
             say(f"frame II {ii} cycles (description; rate bound {description.stream['ii_bound_cycles']}), latency "
                 f"{description.latency_cycles} cycles -> {CLOCK_HZ / ii:,.0f} frames/s at 200 MHz")
-            if args.rtl_frames and name == args.rtl_plan:
+            if args.rtl_frames and args.rtl_plan in (name, "both"):
                 x = sample_inputs(args.rtl_frames, 21)
                 build_s, run_s, exact, stats = rtl_run(raw, model, x)
                 say(f"RTL (Verilator): build {build_s:.0f} s, {args.rtl_frames} images in {run_s:.1f} s, exact vs qonnx "
