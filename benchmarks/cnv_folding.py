@@ -14,11 +14,13 @@ on the lowered netlist + the step counter), line buffer bits; and the totals: ge
 time (median of --repeat runs), estimated LUTs, frame II and latency from the description
 (the control model), frames/s at 200 MHz = 200e6 / II.  With --rtl-frames N: RTLSim
 (Verilator) build time, N random images through qonnx execute_onnx with the RTL node ==
-qonnx on the raw export (exact), and the II the stream harness measured.
+qonnx on the raw export (exact), and the II the stream harness measured (a fresh Verilator
+cache unless --keep-cache, so the build is timed).
 The unfolded row is the max_operators estimate of the R = 1 circuit (not generated).
 """
 import argparse
 import importlib.util
+import os
 import statistics
 import tempfile
 import time
@@ -125,6 +127,8 @@ def main():
     parser.add_argument("--repeat", type=int, default=3, help="generation runs (the median is printed)")
     parser.add_argument("--rtl-frames", type=int, default=0, help="images through Verilator (0: no RTL run)")
     parser.add_argument("--rtl-plan", default="both", choices=sorted(PLANS) + ["both"])
+    parser.add_argument("--keep-cache", action="store_true",
+                        help="use the user's Verilator build cache (default: a fresh one, so builds are timed)")
     parser.add_argument("--out", type=Path, default=None, help="also write the output to this file")
     args = parser.parse_args()
 
@@ -139,6 +143,8 @@ def main():
         lines.append(text)
 
     with tempfile.TemporaryDirectory() as work:
+        if not args.keep_cache:  # a fresh Verilator cache: the build time is a real build
+            os.environ["XDG_CACHE_HOME"] = str(Path(work) / "cache")
         path = Path(work) / "cnv_1w1a.onnx"
         sample_inputs = export_cnv(path)
         raw = read_model(path)
