@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from qonnx.custom_op.registry import getCustomOp
 
+from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.io import read_model
 from qonnx_c4ml.lbir.graph import lbir_chain
 from qonnx_c4ml.metadata import circuit_description, verilog_dir
@@ -64,3 +65,67 @@ def test_conv_front_and_folded_tail_against_qonnx(name, tmp_path, record_propert
     stats = getCustomOp(next(n for n in rtl.graph.node if n.op_type == "RTLCircuit")).run_statistics()
     assert stats["ii"] == description.stream["ii_cycles"]
     record_property("c4ml_summary", f"streamed front + folded tail {name} R=4: 60 samples exact, ii {stats['ii']}")
+
+
+FOLDED_CONVS = {
+    # a small CNN (conv O = 4, pool, dense): R = 2, R = O, and R = 3, which does not divide O
+    "chisel4ml_cnn_r2": ("chisel4ml_cnn", 2),
+    "chisel4ml_cnn_r_equals_o": ("chisel4ml_cnn", 4),
+    "chisel4ml_cnn_r3": ("chisel4ml_cnn", 3),
+    # a depthwise conv (group = C = 4) folded to one unit, the pointwise conv after it by 3 (O = 8: 3 x 3 slots)
+    "depthwise_separable": ("depthwise_separable", {"Conv_0": 4, "Conv_1": 3}),
+    # stride 2 with pads, then a conv with bottom/right pads only
+    "conv_stride_pad": ("conv_stride_pad", {"Conv_0": 3, "Conv_1": 2}),
+    # conv + pool + conv + pool + dense, a different R per layer (the pools stay 1)
+    "mnist_mixed": ("mnist_cnn_w4a4_po2", {"Conv_0": 2, "Conv_1": 3, "Gemm_0": 5}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FOLDED_CONVS))
+def test_folded_convs_against_qonnx(case, tmp_path, record_property):
+    """Folded window engines in the streaming front (chisel/fold/conv.py) through the product
+    path: RTL == qonnx on the raw model, the harness's II == the description's ii_cycles."""
+    name, reuse_factor = FOLDED_CONVS[case]
+    raw = read_model(FIXTURE.parent / "cnn" / f"{name}.onnx")
+    lbir = raw.transform(InferLBIR())
+    model = lbir.transform(GenerateChiselCircuit(tmp_path / "v", style="folded", reuse_factor=reuse_factor))
+    description = circuit_description(model)
+    front = description.stream["layers"]
+    for layer in front:
+        want = 1 if layer["op_type"] == "QMaxPool2D" else (
+            reuse_factor if isinstance(reuse_factor, int) else reuse_factor.get(layer["name"], 1))
+        assert layer["reuse_factor"] == want and layer["estimated_luts"] > 0
+    assert any(layer["steps"] > 1 for layer in front)
+    assert description.stream["estimated_luts"] == (sum(layer["estimated_luts"] for layer in front)
+                                                    + sum(l["estimated_luts"] for l in description.stream["folded_layers"]))
+    rtl = model.transform(RTLSim())
+    x = random_inputs(raw, 24, seed=5)
+    np.testing.assert_array_equal(execute(rtl, x), execute(raw, x))
+    stats = getCustomOp(next(n for n in rtl.graph.node if n.op_type == "RTLCircuit")).run_statistics()
+    assert stats["ii"] == description.stream["ii_cycles"] and stats["latency"] == description.latency_cycles
+    record_property("c4ml_summary", f"folded convs {case} R={reuse_factor}: 24 samples exact, ii {stats['ii']} "
+                                    f"(steps {[layer['steps'] for layer in front]})")
+
+
+def test_folded_conv_estimate_bounds_max_operators_and_pools_do_not_fold(tmp_path):
+    """max_operators sees the folded engines' estimate (estimate_folded_operators on W'): a
+    bound the unfolded front exceeds admits the folded one; a pool named in the dict is refused."""
+    from qonnx_c4ml.chisel.fold.conv import estimate_front_operators
+    from qonnx_c4ml.transformations.generate_circuit import estimate_stream_operators
+    from qonnx_c4ml.transformations.generate_folded import estimate
+
+    lbir = read_model(FIXTURE.parent / "cnn" / "mnist_cnn_w4a4_po2.onnx").transform(InferLBIR())
+    nodes = lbir_chain(lbir)
+    front, dense = [getCustomOp(n) for n in nodes[:-1]], nodes[-1:]
+    tail = estimate(dense, [10])
+    folded = estimate_front_operators(front, [4, 1, 8, 1]) + tail
+    unfolded = sum(estimate_stream_operators(op) for op in front) + tail
+    assert folded < unfolded
+    with pytest.raises(UnsupportedModelError, match="above the limit"):
+        lbir.transform(GenerateChiselCircuit(tmp_path / "a", style="folded", max_operators=folded,
+                                             reuse_factor={"Gemm_0": 10}))
+    model = lbir.transform(GenerateChiselCircuit(tmp_path / "b", style="folded", max_operators=folded,
+                                                 reuse_factor={"Conv_0": 4, "Conv_1": 8, "Gemm_0": 10}))
+    assert [layer["steps"] for layer in circuit_description(model).stream["layers"]] == [4, 1, 8, 1]
+    with pytest.raises(UnsupportedModelError, match="pooling layers do not fold"):
+        lbir.transform(GenerateChiselCircuit(tmp_path / "c", style="folded", reuse_factor={"MaxPool_0": 2}))

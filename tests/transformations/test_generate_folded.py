@@ -90,3 +90,18 @@ def test_target_ii_chooses_the_reuse_factors(jets, tmp_path):
         GenerateChiselCircuit(tmp_path, style="parallel", target_ii=4)
     with pytest.raises(UnsupportedModelError, match="target_ii=0 is not an integer"):
         jets.transform(GenerateChiselCircuit(tmp_path, style="folded", target_ii=0))
+
+
+def test_front_reuse_factors_fold_convs_and_keep_pools_at_one():
+    from qonnx_c4ml.transformations.generate_folded import front_reuse_factors
+
+    cnn = read_model(FIXTURES / "cnn" / "mnist_cnn_w4a4_po2.onnx").transform(InferLBIR())
+    nodes = lbir_chain(cnn)
+    front, rest = nodes[:-1], nodes[-1:]  # Conv_0, MaxPool_0, Conv_1, MaxPool_1 | Gemm_0
+    assert front_reuse_factors(front, rest, 3) == ([3, 1, 3, 1], [3])
+    assert front_reuse_factors(front, rest, {"Conv_1": 8, "Gemm_0": 2}) == ([1, 1, 8, 1], [2])
+    assert front_reuse_factors(front, rest, {"MaxPool_0": 1}) == ([1, 1, 1, 1], [1])
+    with pytest.raises(UnsupportedModelError, match="QMaxPool2D 'MaxPool_0': pooling layers do not fold"):
+        front_reuse_factors(front, rest, {"MaxPool_0": 2})
+    with pytest.raises(UnsupportedModelError, match="Conv_9"):
+        front_reuse_factors(front, rest, {"Conv_9": 2})

@@ -29,6 +29,7 @@ from qonnx_c4ml.chisel.generator import (
     registered_wrapper,
     top_module,
 )
+from qonnx_c4ml.chisel.stream.residual import join_operators
 from qonnx_c4ml.chisel.stream.tops import streaming_top
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.interface import CircuitDescription, LayerCircuit, Port
@@ -74,8 +75,7 @@ def estimate_stream_operators(op):
         return int(op.geometry()[0][0]) * kh * kw
     weights = op.weight_codes()
     if op.onnx_node.op_type == "QAdd":  # a residual join: one adder and one threshold row per channel
-        rows = np.unique(np.concatenate([weights, op.threshold_codes().reshape(len(weights), -1)], axis=1), axis=0)
-        return int(len(rows) * (1 + rows.shape[1] - 2))
+        return join_operators(op)
     nonzero = weights[weights != 0]
     digits = sum(len(csd_digits(int(v))) for v in np.unique(np.abs(nonzero))) * int(weights.shape[1])
     return int(nonzero.size + digits + op.threshold_codes().size)

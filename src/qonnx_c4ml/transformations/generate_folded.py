@@ -1,7 +1,10 @@
 """The folded style of GenerateChiselCircuit: every dense layer (QDense) computes its M
 outputs over S = ceil(M / ceil(M / R)) <= R cycles with ceil(M / R) constant-weight units
 (chisel/fold/); a leading conv/pool chain streams one pixel per cycle (chisel/stream/) into
-the first folded stage.  The circuit is recorded as a streaming circuit whose frame is one vector,
+the first folded stage, each QConv2D of it computing its O output channels over
+S = ceil(O / ceil(O / R)) cycles per window (chisel/fold/conv.py; R = 1: the fully parallel
+window engine; an int reuse_factor folds the convs and the dense layers, a dict may name
+either).  The circuit is recorded as a streaming circuit whose frame is one vector,
 so RTLSim, the stream harness and `Circuit.package`'s streaming testbench run it unchanged.
 """
 from pathlib import Path
@@ -9,7 +12,9 @@ from pathlib import Path
 from qonnx.custom_op.registry import getCustomOp
 
 from qonnx_c4ml.chisel.fold.choose import reuse_for_target
+from qonnx_c4ml.chisel.fold.conv import estimate_front_operators
 from qonnx_c4ml.chisel.fold.datapath import estimate_folded_operators
+from qonnx_c4ml.chisel.stream.residual import join_operators
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.interface import CircuitDescription, LayerCircuit, Port
 from qonnx_c4ml.metadata import record_circuit
@@ -33,6 +38,24 @@ def reuse_factors(nodes, reuse_factor):
         if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
             raise UnsupportedModelError(f"reuse_factor {factor!r} for layer '{name}' is not an integer >= 1")
     return factors
+
+
+def front_reuse_factors(front, rest, reuse_factor):
+    """(front factors, one per node of stream_front.front_nodes(front); dense factors): an int
+    folds every QConv2D (residual branches too) and QDense layer (QMaxPool2D and a residual
+    block's QAdd stay 1); a dict {node name: R} may name the front's QConv2D nodes and the
+    dense ones."""
+    nodes = front_nodes(front)
+    factors = reuse_factors(nodes + rest, reuse_factor)
+    front_factors = factors[:len(nodes)]
+    for k, node in enumerate(nodes):
+        if node.op_type in ("QMaxPool2D", "QAdd"):
+            if isinstance(reuse_factor, dict) and front_factors[k] != 1:
+                what = "pooling layers" if node.op_type == "QMaxPool2D" else "residual joins"
+                raise UnsupportedModelError(f"reuse_factor {front_factors[k]} for {node.op_type} '{node.name}': {what} "
+                                            "do not fold", hint="name QConv2D and QDense layers only")
+            front_factors[k] = 1
+    return front_factors, factors[len(nodes):]
 
 
 def check_dense_chain(nodes, circuit_input):
@@ -84,8 +107,13 @@ def apply_folded(transformation, model, front, rest, circuit_input, front_estima
                                     hint="use style='streaming'")
     if transformation.target_ii is not None:  # FINN SetFolding-like: every layer within the target
         factors = reuse_for_target([getCustomOp(n).weight_codes().shape[0] for n in rest], transformation.target_ii)
+        front_factors = [1] * len(front_nodes(front))
     else:
-        factors = reuse_factors(rest, transformation.reuse_factor)
+        front_factors, factors = front_reuse_factors(front, rest, transformation.reuse_factor)
+    if any(factor > 1 for factor in front_factors):  # folded conv engines: the fold estimate on W'
+        layers = [(getCustomOp(n), f) for n, f in zip(front_nodes(front), front_factors) if n.op_type != "QAdd"]
+        front_estimate = (estimate_front_operators([op for op, _ in layers], [f for _, f in layers])
+                          + sum(join_operators(getCustomOp(n)) for n in front_nodes(front) if n.op_type == "QAdd"))
     transformation.check_operators(front_estimate + estimate(rest, factors),
                                    "folded circuit" + (" (window engines + folded dense layers)" if front else ""))
     source = model.graph.name or "a QONNX model"
@@ -94,7 +122,8 @@ def apply_folded(transformation, model, front, rest, circuit_input, front_estima
     tail = generate_folded(ops, factors, out_dir, f"{top}_folded" if front else top, source, prefix)
     stream, layers = dict(tail), []
     if front:
-        head = generate_streaming(front_ops(front), out_dir, top=f"{prefix}{top}_front", source=source)
+        head = generate_streaming(front_ops(front), out_dir, top=f"{prefix}{top}_front", source=source,
+                                  reuse_factors={n.name: f for n, f in zip(front_nodes(front), front_factors)})
         if head["out"] != tail["inp"]:
             raise UnsupportedModelError(f"QDense '{rest[0].name}' reads {tail['inp']}, but the streaming layers before "
                                         f"it produce frames of {head['out']}")
@@ -109,7 +138,7 @@ def apply_folded(transformation, model, front, rest, circuit_input, front_estima
                   "out_shape": tail["out_shape"], "out": tail["out"], "pixel_out": tail["out"],
                   "ii_cycles": max(head["ii_cycles"], tail["ii_cycles"]),
                   "latency_cycles": head["latency_cycles"] + tail["latency_cycles"],
-                  "estimated_luts": tail["estimated_luts"], "flip_flops": tail["flip_flops"]}
+                  "estimated_luts": head["estimated_luts"] + tail["estimated_luts"], "flip_flops": tail["flip_flops"]}
         layers = front_layers(head)
     for node, op, layer in zip(rest, ops, tail["layers"]):
         op.set_nodeattr("verilog_module", layer["name"])

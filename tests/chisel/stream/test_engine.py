@@ -1,10 +1,12 @@
 """chisel/stream/engine.py: the window engine evaluated in numpy equals the window arithmetic
 (max per channel; dot product + threshold count per output channel)."""
 import numpy as np
+import pytest
 
 from qonnx_c4ml.chisel.logic.evaluate import evaluate
 from qonnx_c4ml.chisel.stream.engine import engine_module, engine_verilog
 from qonnx_c4ml.chisel.stream.geometry import layer_geometry
+from qonnx_c4ml.errors import UnsupportedModelError
 
 from .stream_ops import conv_op, pool_op
 
@@ -47,3 +49,30 @@ def test_pipelined_engine_registers_load_on_enable():
     assert "posedge clock" in text
     windows = RNG.integers(-128, 128, size=(200, 8))
     assert np.array_equal(evaluate(engine.lowered(), windows), windows.reshape(200, 4, 2).max(axis=1))
+
+
+def test_reuse_factor_one_is_the_parallel_engine_and_folding_sets_the_fold_numbers():
+    weights = RNG.integers(-2, 3, size=(5, 2, 2, 2))
+    thresholds = np.sort(RNG.integers(-6, 7, size=(5, 3)), axis=1)
+    op = conv_op(weights, (2, 3, 3), thresholds)
+    parallel = layer_geometry(op)
+    text = engine_verilog(parallel, engine_module(parallel, op, reuse_factor=1), "")
+    assert (parallel.reuse_factor, parallel.units, parallel.steps) == (1, 5, 1)
+    assert text == engine_verilog(layer_geometry(op), engine_module(layer_geometry(op), op), "")
+    assert parallel.estimated_luts > 0 and parallel.pixel_latency == 2
+    folded = layer_geometry(op)
+    engine = engine_module(folded, op, reuse_factor=2)
+    assert (folded.reuse_factor, folded.units, folded.steps) == (2, 3, 2)
+    assert folded.pixel_latency == 3 and folded.ii_cycles == max(3 * 3, 2 * 2 * 2)  # pixels in, 2 steps x 2x2 out
+    assert "input wire [0:0] step" in engine_verilog(folded, engine, "") and 0 < folded.estimated_luts
+
+
+def test_pools_and_pipelined_engines_do_not_fold():
+    pool = pool_op((2, 4, 4))
+    with pytest.raises(UnsupportedModelError, match="only QConv2D layers fold"):
+        engine_module(layer_geometry(pool), pool, reuse_factor=2)
+    op = conv_op(np.ones((2, 1, 3, 3), dtype=np.int64), (1, 4, 4), [[0, 3, 6]] * 2)
+    with pytest.raises(UnsupportedModelError, match="not pipelined"):
+        engine_module(layer_geometry(op), op, stage_levels=2, reuse_factor=2)
+    with pytest.raises(UnsupportedModelError, match="not an integer >= 1"):
+        engine_module(layer_geometry(op), op, reuse_factor=0)

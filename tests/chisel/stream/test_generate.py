@@ -294,7 +294,10 @@ def test_format_report_lists_layers_and_totals(tmp_path):
     lines = format_report(description).splitlines()
     assert lines[0].split()[:3] == ["layer", "op", "in"]
     assert lines[1].split()[:4] == ["qconv2d_0", "QConv2D", "3x6x6", "4x6x6"]
-    assert lines[3].split() == ["total", str(description["line_buffer_bits"]), "36", str(description["latency_cycles"])]
+    assert lines[0].split()[-4:] == ["R", "steps", "est.", "LUTs"]
+    assert lines[1].split()[-3:-1] == ["1", "1"]  # R = 1: one window per cycle
+    assert lines[3].split() == ["total", str(description["line_buffer_bits"]), "36", str(description["latency_cycles"]),
+                                str(description["estimated_luts"])]
 
 
 def channels_last_index(c, h, w):

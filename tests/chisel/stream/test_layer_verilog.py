@@ -32,3 +32,23 @@ def test_conv_wrapper_pads_with_zero():
     assert "{2'h0}" in text
     assert "c0_engine" in text
     assert stream_layer_verilog(layer) == text  # deterministic
+
+
+def test_folded_wrapper_holds_the_window_for_its_steps():
+    from qonnx_c4ml.chisel.stream.engine import engine_module
+
+    weights = np.arange(5 * 1 * 3 * 3).reshape(5, 1, 3, 3) % 3 - 1
+    op = conv_op(weights, (1, 4, 4), [[-2, 0, 2]] * 5, pads=(1, 1, 1, 1), name="c0")
+    layer = layer_geometry(op)
+    engine_module(layer, op, reuse_factor=2)  # 5 channels: 3 units x 2 steps
+    text = stream_layer_verilog(layer)
+    assert "// folded engine: 3 units x 2 steps per window (reuse factor 2)" in text
+    assert "  wire finish = window_valid && last_step && advance;" in text
+    assert "  wire issue = window_ready && (!window_valid || finish);" in text
+    assert "c0_engine u_engine (.in_data(window_data), .step(step), .out_data(engine_out));" in text
+    assert "    if (window_valid && step == 1'h0) partial[0 +: 6] <= engine_out;" in text  # 3 units x 2 bits
+    # the output register takes the 5 channels from their slots (step r, unit u -> r*3 + u)
+    assert "    if (finish) out_data_q <= {codes[" in text
+    parallel = layer_geometry(op)
+    engine_module(parallel, op)
+    assert "step" not in stream_layer_verilog(parallel)

@@ -54,3 +54,28 @@ def test_a_one_row_buffer_deadlocks():
     layer.line_buffer_rows = 1  # the reader needs two rows at once
     with pytest.raises(AssertionError, match="deadlocked"):
         model_schedule([layer], n_frames=2)
+
+
+def folded_chain(reuse_factor):
+    """conv 'same' 6x6 (O = 4) folded by `reuse_factor`, then a 2x2 pool."""
+    from qonnx_c4ml.chisel.stream.engine import engine_module
+
+    conv = conv_op(np.ones((4, 1, 3, 3), dtype=np.int64), (1, 6, 6), [[1, 4, 8]] * 4, pads=(1, 1, 1, 1),
+                   name="conv")
+    layers = chain()
+    layers[0] = layer_geometry(conv)
+    engine_module(layers[0], conv, reuse_factor=reuse_factor)
+    layers[1] = layer_geometry(pool_op((4, 6, 6), kernel=(2, 2), strides=(2, 2), dtype="UINT2", name="pool"))
+    return layers
+
+
+@pytest.mark.parametrize("reuse_factor, steps", [(2, 2), (3, 2), (4, 4)])
+def test_a_folded_layer_takes_steps_cycles_per_output_pixel(reuse_factor, steps):
+    layers = folded_chain(reuse_factor)
+    assert layers[0].steps == steps and layers[0].pixel_latency == steps + 1
+    assert rate_bound(layers) == steps * 36
+    schedule = size_line_buffers(layers)
+    # the stream runs at the folded bound; the input stalls are back-pressure, the buffers did not grow
+    assert schedule.ii == steps * 36 and schedule.input_stalls > 0
+    assert [layer.line_buffer_rows for layer in layers] == [4, 2]
+    assert model_schedule(layers, n_frames=10).ii == steps * 36

@@ -36,6 +36,15 @@ same rules as the Verilog) shows the stream missing the bound (a 3x3 'same' conv
 4 rows).  The same model gives the latency the report states; the tests check both against
 Verilator.
 
+Folding.  With a reuse factor R > 1 (generate_streaming's `reuse_factors`, one per layer) a
+QConv2D's engine is the folded one of chisel/fold/conv.py: the dense fold datapath over the
+window vector, G = ceil(O / R) constant-weight units computing the O output channels over
+S = ceil(O / G) cycles per window.  The wrapper holds each window for its S steps, gathers
+the steps' codes and issues the next window when the last step leaves (layer_verilog.py);
+the layer then takes max(H*W, S*OH*OW) cycles per frame, which the rate bound and the
+cycle model count, and an upstream layer it refuses simply waits (back-pressure).  Deep
+layers of a CNN see few pixels, so they fold by large R at little cost in frame rate.
+
 The chain (`<top>_stream`) connects the layers' pixel streams; the frame top `<top>` adds a
 collector that gathers the last layer's output pixels into one packed vector in LBIR flat
 order (element (c*OH + i)*OW + j, as QConv2D flattens), with the docs/ARCHITECTURE.md §3 ports

@@ -3,18 +3,32 @@
 QConv2D: shift-add dot products + requantization per output channel; QMaxPool2D: a max tree
 per channel.  Built on the logic IR; with `stage_levels` pipelined, registers loading only
 while `enable` is high (a stalled stream freezes the engine with its valid bits).
+
+A QConv2D with reuse factor R > 1 gets the folded engine instead (chisel/fold/conv.py): the
+dense fold datapath over the window vector, G = ceil(O / R) units computing the O channels
+over S = ceil(O / G) steps (a `step` input; out_data holds the G codes of one step), which
+the wrapper (layer_verilog.py) drives for S cycles per window.  R = 1 is the fully
+parallel engine above, unchanged.
 """
 import numpy as np
 
 from qonnx_c4ml.chisel.arith import dot_products, max_tree, requantize
+from qonnx_c4ml.chisel.fold.conv import folded_conv_engine
 from qonnx_c4ml.chisel.hw import Module
-from qonnx_c4ml.chisel.logic.cost import adders
+from qonnx_c4ml.chisel.logic.cost import cost
+from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.chisel.logic.passes import logic_levels
 from qonnx_c4ml.chisel.stream.geometry import window_index
 from qonnx_c4ml.lbir.dtypes import datatype_range
 
-def engine_module(layer, op, stage_levels=None):
-    """The window engine: window vector (KH*KW*C elements) -> one output pixel (O elements)."""
+def engine_module(layer, op, stage_levels=None, reuse_factor=1):
+    """The window engine: window vector (KH*KW*C elements) -> one output pixel (O elements),
+    or with `reuse_factor` R > 1 the folded engine (G codes per step, see module doc); sets
+    the layer's engine and fold numbers."""
+    if isinstance(reuse_factor, bool) or not isinstance(reuse_factor, (int, np.integer)) or reuse_factor < 1:
+        raise UnsupportedModelError(f"{layer.name}: reuse factor {reuse_factor!r} is not an integer >= 1")
+    if reuse_factor > 1:
+        return _folded_engine(layer, op, stage_levels, int(reuse_factor))
     c_in = layer.in_shape[0]
     kh, kw = layer.kernel
     n_window = kh * kw * c_in
@@ -61,7 +75,31 @@ def engine_module(layer, op, stage_levels=None):
     for m, code in enumerate(codes):
         module.output("out_data", m * layer.out.bits, code, layer.out.bits, layer.out.signed)
     layer.engine_latency, layer.engine_levels = module.latency, logic_levels(module.netlist)
-    layer.adders = adders(module.lowered())
+    engine_cost = cost(module.lowered())
+    layer.adders, layer.estimated_luts = engine_cost.adders, engine_cost.luts
+    layer.result_order = None
+    return module
+
+
+def _folded_engine(layer, op, stage_levels, reuse_factor):
+    """The folded engine of a QConv2D (chisel/fold/conv.py) and the layer's fold numbers."""
+    if layer.op_type != "QConv2D":
+        raise UnsupportedModelError(f"{layer.name}: reuse factor {reuse_factor} for a {layer.op_type}; only "
+                                    "QConv2D layers fold", hint="give pooling layers reuse factor 1")
+    if stage_levels:
+        raise UnsupportedModelError(f"{layer.name}: a folded conv engine (reuse factor {reuse_factor}) is not "
+                                    "pipelined", hint="use reuse factor 1 with stage_levels")
+    module, units, steps, order = folded_conv_engine(layer, op, reuse_factor)
+    engine_cost = cost(module.lowered())
+    step_bits = max(1, (steps - 1).bit_length()) if steps > 1 else 0
+    layer.reuse_factor, layer.units, layer.steps = reuse_factor, units, steps
+    layer.engine_latency, layer.engine_levels = 0, engine_cost.levels
+    # + the step counter's incrementer and the finish logic, as fold/generate.fold_layer counts them
+    layer.adders, layer.estimated_luts = engine_cost.adders, engine_cost.luts + step_bits + 2
+    # the output register's channel o is slot order[o] of the steps' results
+    layer.result_order = None if order == list(range(len(order))) else order
+    _, oh, ow = layer.out_shape
+    layer.ii_cycles = max(layer.in_shape[1] * layer.in_shape[2], steps * oh * ow)
     return module
 
 

@@ -23,15 +23,31 @@ from qonnx_c4ml.tables import text_lines
 STREAM_WAIVER = WAIVER
 
 
-def build_stream_layers(ops, stage_levels=None, taken=None, at_input=True):
+def stream_reuse_factors(ops, reuse_factors):
+    """{node name: R} for the QConv2D engines: from a dict (names not in it: 1), or from a list
+    with one R per op of a chain without residual blocks (None: all 1); refuses a wrong count."""
+    if reuse_factors is None:
+        return {}
+    if isinstance(reuse_factors, dict):
+        return dict(reuse_factors)
+    reuse_factors = list(reuse_factors)
+    if len(reuse_factors) != len(ops) or any(isinstance(op, ResidualOps) for op in ops):
+        raise UnsupportedModelError(f"{len(reuse_factors)} reuse factors for {len(ops)} streaming layers",
+                                    hint="give one per layer (1 for QMaxPool2D), or a dict {node name: R}")
+    return {op.onnx_node.name: factor for op, factor in zip(ops, reuse_factors)}
+
+
+def build_stream_layers(ops, stage_levels=None, reuse_factors=None, taken=None, at_input=True):
     """(stages, engine modules) for a chain of QConv2D/QMaxPool2D ops (and residual blocks:
-    ResidualOps, whose stage is a ResidualBlock with its branches sized) in data-flow order;
-    `at_input`: the chain reads the circuit input (a branch inside a block does not); `taken`:
-    the module names used so far."""
+    ResidualOps, whose stage is a ResidualBlock with its branches sized) in data-flow order,
+    QConv2D engines folded by `reuse_factors` (stream_reuse_factors); `at_input`: the chain
+    reads the circuit input (a branch inside a block does not); `taken`: the module names used
+    so far."""
     layers, engines, taken = [], [], set() if taken is None else taken
+    factors = stream_reuse_factors(ops, reuse_factors)
     for k, op in enumerate(ops):
         if isinstance(op, ResidualOps):
-            layer, block_engines = build_block(op, stage_levels, taken)
+            layer, block_engines = build_block(op, stage_levels, taken, factors)
         else:
             layer = layer_geometry(op)
             base = layer.name
@@ -56,17 +72,18 @@ def build_stream_layers(ops, stage_levels=None, taken=None, at_input=True):
             raise UnsupportedModelError(
                 f"{layer.name}: reads its input through an in_index gather; the streaming style supports "
                 "that on the first layer only (the host reorders the frame)")
-        engines.append(engine_module(layer, op, stage_levels))
+        engines.append(engine_module(layer, op, stage_levels, factors.get(op.onnx_node.name, 1)))
         layers.append(layer)
     return layers, engines
 
 
-def build_block(residual, stage_levels, taken):
+def build_block(residual, stage_levels, taken, reuse_factors):
     """(ResidualBlock, its branches' engine modules): branches built and their line buffers
     sized as chains of their own, then the FIFOs sized (chisel/stream/residual.py)."""
     branches, engines = [], []
     for ops in (residual.branch_a, residual.branch_b):
-        layers, branch_engines = build_stream_layers(ops, stage_levels, taken, at_input=False) if ops else ([], [])
+        layers, branch_engines = (build_stream_layers(ops, stage_levels, reuse_factors, taken, at_input=False)
+                                  if ops else ([], []))
         if layers:
             for layer, layer_latency in zip(layers, size_line_buffers(layers).layer_latencies):
                 layer.latency_cycles = layer_latency
@@ -111,14 +128,17 @@ def first_layer_gather(ops):
     return in_index if in_index and in_index != list(range(len(in_index))) else None
 
 
-def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, source="QONNX"):
+def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, source="QONNX", reuse_factors=None):
     """Write the streaming circuit of `ops` (QConv2D / QMaxPool2D CustomOps in data-flow order)
-    to `output_dir`.  Returns a description dict: files, top, stream_top, input pixel Port and
-    frame output Port (as dicts), ii_cycles, latency_cycles, line_buffer_bits, per-layer stats.
+    to `output_dir`, each QConv2D's engine folded by `reuse_factors` (stream_reuse_factors; None: all 1,
+    the fully parallel engines; 1 for every QMaxPool2D).  Returns a description dict: files,
+    top, stream_top, input pixel Port and frame output Port (as dicts), ii_cycles,
+    latency_cycles, line_buffer_bits, estimated_luts (of the engines), per-layer stats
+    (reuse_factor, units, steps, estimated_luts, adders among them).
     """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    layers, engines = build_stream_layers(ops, stage_levels)
+    layers, engines = build_stream_layers(ops, stage_levels, reuse_factors)
     schedule = size_line_buffers(layers)  # before the Verilog: it sets the rows
     for layer, layer_latency in zip(layers, schedule.layer_latencies):
         layer.latency_cycles = layer_latency
@@ -164,6 +184,7 @@ def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, sourc
         "latency_cycles": schedule.latency,
         "modelled_input_stalls": schedule.input_stalls,
         "line_buffer_bits": sum(layer.line_buffer_bits for layer in layers),
+        "estimated_luts": sum(layer.estimated_luts for layer in layers),
         "stage_levels": stage_levels,
         "layers": layer_rows(layers),
     }
@@ -175,14 +196,17 @@ def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, sourc
 def format_report(description):
     """The per-layer and total numbers of a streaming description as a text table."""
     rows = [("layer", "op", "in CxHxW", "out CxHxW", "kernel", "strides", "pads t,l,b,r", "lb rows",
-             "lb bits", "ii", "latency", "adders")]
+             "lb bits", "ii", "latency", "adders", "R", "steps", "est. LUTs")]
     for layer in description["layers"]:
         rows.append((layer["name"], layer["op_type"], "x".join(map(str, layer["in_shape"])),
                      "x".join(map(str, layer["out_shape"])), "x".join(map(str, layer["kernel"])),
                      ",".join(map(str, layer["strides"])), ",".join(map(str, layer["pads"])),
                      str(layer["line_buffer_rows"]), str(layer["line_buffer_bits"]), str(layer["ii_cycles"]),
-                     str(layer["latency_cycles"]), str(layer["adders"])))
+                     str(layer["latency_cycles"]), str(layer["adders"]), str(layer["reuse_factor"]),
+                     str(layer["steps"]), str(layer["estimated_luts"])))
     rows.append(("total", "", "", "", "", "", "", "", str(description["line_buffer_bits"]),
-                 str(description["ii_cycles"]), str(description["latency_cycles"]), ""))
+                 str(description["ii_cycles"]), str(description["latency_cycles"]), "", "", "",
+                 str(description["estimated_luts"])))
     return "\n".join(text_lines(rows)) + ("\nii and latency in cycles (latency: first input pixel to the frame's out_valid "
-                               "for the total, a layer's first input to its last output pixel per layer)\n")
+                               "for the total, a layer's first input to its last output pixel per layer; R: reuse factor, "
+                               "steps: cycles per output pixel; est. LUTs: of the window engines)\n")

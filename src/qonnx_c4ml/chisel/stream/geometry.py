@@ -28,15 +28,19 @@ class StreamLayer:
     engine_latency: int = 0  # register stages inside the window engine
     engine_levels: int = 0
     adders: int = 0
-    ii_cycles: int = 0  # this layer's cycles per frame: max(H*W, OH*OW), one pixel per cycle each way
+    estimated_luts: int = 0  # chisel/logic/cost.cost of the lowered engine
+    reuse_factor: int = 1  # R: the engine computes the O output channels over `steps` cycles per window
+    units: int = 0  # G = ceil(O / R) output channels per cycle (O when R = 1)
+    steps: int = 1  # S = ceil(O / G) cycles per window (1: the fully parallel engine)
+    ii_cycles: int = 0  # this layer's cycles per frame: max(H*W, S*OH*OW), a pixel per cycle in, a window per S out
     latency_cycles: int = 0  # its first input pixel -> its first frame's last output pixel, inclusive (modelled)
     file: str = ""
 
     @property
     def pixel_latency(self):
         """Cycles from issuing a window to its output pixel being valid: window register,
-        engine stages, output register."""
-        return 2 + self.engine_latency
+        engine stages, output register; folded (S > 1): window register, S steps."""
+        return 1 + self.steps if self.steps > 1 else 2 + self.engine_latency
 
 
 def layer_geometry(op):
@@ -62,7 +66,7 @@ def layer_geometry(op):
         name=verilog_identifier(node.name or "layer"), op_type=node.op_type, in_shape=list(in_shape),
         out_shape=[out_channels, oh, ow], kernel=list(kernel), strides=list(strides), pads=list(pads),
         inp=inp, out=out, line_buffer_rows=rows, line_buffer_bits=rows * in_shape[2] * inp.width,
-        ii_cycles=max(in_shape[1] * in_shape[2], oh * ow))
+        units=out_channels, ii_cycles=max(in_shape[1] * in_shape[2], oh * ow))
 
 
 def window_index(layer, u, v, c):

@@ -1,5 +1,14 @@
 """The streaming wrapper around a window engine: line buffer writer, window reader, engine
-registers (the module doc of qonnx_c4ml.chisel.stream describes the control)."""
+registers (the module doc of qonnx_c4ml.chisel.stream describes the control).
+
+A folded layer (steps S > 1, chisel/fold/conv.py) keeps the writer and reader and replaces
+the engine control, as chisel/fold/stage.py does for a dense layer: the window register
+holds a window for S cycles while `step` counts 0..S-1 into the engine; the codes of steps
+0..S-2 go to `partial`, and the last step loads the output register with every channel in
+order (only this step waits for the register to be free).  The next window is issued when
+no window is held or in the cycle the held one finishes, so an unstalled layer computes a
+window every S cycles; the writer keeps filling the line buffer meanwhile and is refused
+(in_ready low) only when the buffer is full, which is back-pressure upstream."""
 from qonnx_c4ml.chisel.hw import literal
 from qonnx_c4ml.chisel.ports import module_header
 from qonnx_c4ml.lbir.dtypes import bits_for_range
@@ -71,7 +80,7 @@ def stream_layer_verilog(layer):
         f"  wire signed [{rb - 1}:0] rows_held = write_row - frame_row0 - first_row;",
         f"  assign in_ready = rows_held < {rows};",
         "  wire advance = !out_valid_q || out_ready;",
-        "  wire issue = window_ready && advance;",
+        *(_folded_declarations(layer) if layer.steps > 1 else ["  wire issue = window_ready && advance;"]),
         f"  wire [{slot_bits - 1}:0] write_slot = write_row[{slot_bits - 1}:0];",
         "  // reads: per window column v, the pixel in every row slot (shared by the KH taps of",
         "  // the column), then per tap the slot of its row",
@@ -96,25 +105,9 @@ def stream_layer_verilog(layer):
             out.append(f"  wire [{pixel - 1}:0] tap{u}_{v} = row{u}_inside && col{v}_inside ? "
                        f"column{v}[slot{u}] : {pad_pixel};")
             taps.append(f"tap{u}_{v}")
-    engine_stages = layer.engine_latency
-    clock = ".clock(clock), .enable(advance), " if engine_stages else ""
-    out += [
-        f"  wire [{layer.out.width - 1}:0] engine_out;",
-        f"  {layer.name}_engine u_engine ({clock}.in_data(window_data), .out_data(engine_out));",
-    ]
-    engine_valid = "window_valid"
-    if engine_stages:
-        out.append(f"  reg [{engine_stages - 1}:0] engine_valid;")
-        engine_valid = f"engine_valid[{engine_stages - 1}]"
-    out += [
-        "  always @(posedge clock) begin",
-        *(f"    if (in_valid && in_ready && write_slot == {lit(slot, slot_bits)}) line_buffer{slot}[write_col] <= in_data;"
-          for slot in range(rows)),
-        "    if (advance) begin",
-        "      window_data <= {" + ", ".join(reversed(taps)) + "};",
-        "      out_data_q <= engine_out;",
-        "    end",
-        "    if (reset) begin",
+    write_lines = [f"    if (in_valid && in_ready && write_slot == {lit(slot, slot_bits)}) "
+                   f"line_buffer{slot}[write_col] <= in_data;" for slot in range(rows)]
+    reset_lines = [
         f"      write_col <= {lit(0, col_bits)};",
         f"      write_row <= {lit(0, rb)};",
         f"      frame_row0 <= {lit(0, rb)};",
@@ -123,10 +116,7 @@ def stream_layer_verilog(layer):
         "      window_valid <= 1'b0;",
         "      out_valid_q <= 1'b0;",
     ]
-    if engine_stages:
-        out.append(f"      engine_valid <= {engine_stages}'b0;")
-    out += [
-        "    end else begin",
+    counter_lines = [
         "      if (in_valid && in_ready) begin",
         f"        if (write_col == {lit(w - 1, col_bits)}) begin",
         f"          write_col <= {lit(0, col_bits)};",
@@ -148,6 +138,46 @@ def stream_layer_verilog(layer):
         f"          window_left <= window_left + {lit(sw, cb)};",
         "        end",
         "      end",
+    ]
+    window = "{" + ", ".join(reversed(taps)) + "}"
+    engine = _folded_engine if layer.steps > 1 else _parallel_engine
+    out += engine(layer, window, write_lines, reset_lines, counter_lines)
+    out += [
+        "  assign out_valid = out_valid_q;",
+        "  assign out_data = out_data_q;",
+        "endmodule",
+    ]
+    return "\n".join(out) + "\n"
+
+
+def _parallel_engine(layer, window, write_lines, reset_lines, counter_lines):
+    """The fully parallel engine (one window per cycle, `engine_latency` register stages) and
+    the control block around it."""
+    engine_stages = layer.engine_latency
+    clock = ".clock(clock), .enable(advance), " if engine_stages else ""
+    out = [
+        f"  wire [{layer.out.width - 1}:0] engine_out;",
+        f"  {layer.name}_engine u_engine ({clock}.in_data(window_data), .out_data(engine_out));",
+    ]
+    engine_valid = "window_valid"
+    if engine_stages:
+        out.append(f"  reg [{engine_stages - 1}:0] engine_valid;")
+        engine_valid = f"engine_valid[{engine_stages - 1}]"
+    out += [
+        "  always @(posedge clock) begin",
+        *write_lines,
+        "    if (advance) begin",
+        f"      window_data <= {window};",
+        "      out_data_q <= engine_out;",
+        "    end",
+        "    if (reset) begin",
+        *reset_lines,
+    ]
+    if engine_stages:
+        out.append(f"      engine_valid <= {engine_stages}'b0;")
+    out += [
+        "    end else begin",
+        *counter_lines,
         "      if (advance) begin",
         "        window_valid <= issue;",
     ]
@@ -160,8 +190,60 @@ def stream_layer_verilog(layer):
         "      end",
         "    end",
         "  end",
-        "  assign out_valid = out_valid_q;",
-        "  assign out_data = out_data_q;",
-        "endmodule",
     ]
-    return "\n".join(out) + "\n"
+    return out
+
+
+def _step_bits(layer):
+    return max(1, (layer.steps - 1).bit_length())
+
+
+def _folded_declarations(layer):
+    """The folded layer's step counter and handshake: window_valid means a window is held;
+    the next one is issued when none is, or in the cycle the held one finishes (its last
+    step moves to the output register, which must be empty or read this cycle)."""
+    bits = _step_bits(layer)
+    return [
+        f"  // folded engine: {layer.units} units x {layer.steps} steps per window (reuse factor {layer.reuse_factor})",
+        f"  reg [{bits - 1}:0] step;",
+        f"  wire last_step = step == {literal(layer.steps - 1, bits)};",
+        "  wire finish = window_valid && last_step && advance;",
+        "  wire issue = window_ready && (!window_valid || finish);",
+    ]
+
+
+def _folded_engine(layer, window, write_lines, reset_lines, counter_lines):
+    """The folded engine (G codes per step) and the control block around it: steps 0..S-2
+    never wait and store their codes in `partial`; the last step waits for the output
+    register and loads it with every channel in order."""
+    bits, steps = _step_bits(layer), layer.steps
+    unit_width = layer.units * layer.out.bits
+    code_bits = layer.out.bits
+    order = getattr(layer, "result_order", None) or list(range(layer.out.elements))
+    result = "{" + ", ".join(f"codes[{slot * code_bits} +: {code_bits}]" for slot in reversed(order)) + "}"
+    out = [
+        f"  reg [{(steps - 1) * unit_width - 1}:0] partial;",
+        f"  wire [{unit_width - 1}:0] engine_out;",
+        f"  wire [{steps * unit_width - 1}:0] codes = {{engine_out, partial}};",
+        f"  {layer.name}_engine u_engine (.in_data(window_data), .step(step), .out_data(engine_out));",
+        "  always @(posedge clock) begin",
+        *write_lines,
+        f"    if (issue) window_data <= {window};",
+        *(f"    if (window_valid && step == {literal(r, bits)}) partial[{r * unit_width} +: {unit_width}] "
+          "<= engine_out;" for r in range(steps - 1)),
+        f"    if (finish) out_data_q <= {result};",
+        "    if (reset) begin",
+        *reset_lines,
+        f"      step <= {literal(0, bits)};",
+        "    end else begin",
+        *counter_lines,
+        "      if (issue) window_valid <= 1'b1;",
+        "      else if (finish) window_valid <= 1'b0;",
+        f"      if (issue || finish) step <= {literal(0, bits)};",
+        f"      else if (window_valid && !last_step) step <= step + {literal(1, bits)};",
+        "      if (finish) out_valid_q <= 1'b1;",
+        "      else if (out_ready) out_valid_q <= 1'b0;",
+        "    end",
+        "  end",
+    ]
+    return out

@@ -96,6 +96,14 @@ class ResidualBlock:
         return sum(layer.line_buffer_bits for layer in self.layers) + self.fifo_bits
 
 
+def join_operators(op):
+    """Upper estimate of a streamed join's adders and comparators from the QAdd alone: per
+    distinct (weight pair, threshold row), one adder and one comparator per threshold."""
+    weights = op.weight_codes()
+    rows = np.unique(np.concatenate([weights, op.threshold_codes().reshape(len(weights), -1)], axis=1), axis=0)
+    return int(len(rows) * (rows.shape[1] - 1))
+
+
 def join_parameters(op, shape):
     """(weights [C, 2], thresholds [C, T]) of a QAdd over [C, H, W] tensors that acts per
     channel and pixel alike: element e = c*H*W + p of both operands, one weight pair and one

@@ -1,5 +1,10 @@
 """The cycle model of the streaming control (the rules of the Verilog, without data): latency,
-initiation interval, and line buffer sizing."""
+initiation interval, and line buffer sizing.
+
+A folded layer (S steps per window) issues a window only when it holds none or its held
+window finishes (layer_verilog.py), so it produces an output pixel every S cycles; the rate
+bound counts S * OH * OW cycles for it, and upstream layers see its refusals as
+back-pressure (their stalls are not a sizing failure when the chain runs at the bound)."""
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +18,7 @@ class LayerSchedule:
         self.top, self.left = -layer.pads[0], -layer.pads[1]
         self.pipe = [False] * (1 + layer.engine_latency)  # window register + engine stages
         self.out_valid = False
+        self.held, self.step_count = False, 0  # folded (S > 1): a window held, its step
 
     def in_ready(self):
         h = self.layer.in_shape[1]
@@ -30,7 +36,9 @@ class LayerSchedule:
         window_ready = ahead > 0 or (ahead == 0 and self.write_col > need_col)
         advance = not self.out_valid or out_ready
         left = self.out_valid and out_ready
-        issue = window_ready and advance
+        folded = layer.steps > 1
+        finish = folded and self.held and self.step_count == layer.steps - 1 and advance
+        issue = window_ready and ((not self.held or finish) if folded else advance)
         if in_take:
             self.write_col += 1
             if self.write_col == w:
@@ -45,7 +53,14 @@ class LayerSchedule:
                     self.top += layer.strides[0]
             else:
                 self.left += layer.strides[1]
-        if advance:
+        if folded:
+            if issue or finish:
+                self.step_count = 0
+            elif self.held and self.step_count < layer.steps - 1:
+                self.step_count += 1
+            self.held = issue or (self.held and not finish)
+            self.out_valid = finish or (self.out_valid and not out_ready)
+        elif advance:
             self.out_valid = self.pipe[-1]
             self.pipe = [issue] + self.pipe[:-1]
         return left
@@ -63,9 +78,15 @@ class Schedule:
 
 
 def rate_bound(layers):
-    """Fewest cycles per frame any one-pixel-per-cycle chain can take: every layer reads its
-    input frame and writes its output frame at one pixel per cycle."""
-    return max(max(l.in_shape[1] * l.in_shape[2], l.out_shape[1] * l.out_shape[2]) for l in layers)
+    """Fewest cycles per frame the chain can take: every layer reads its input frame at one
+    pixel per cycle and writes its output frame at one pixel per S cycles (S = 1 unless it
+    is folded)."""
+    bound = 0
+    for stage in layers:  # a residual block: its frames in and out, and its branches' layers
+        bound = max(bound, stage.in_shape[1] * stage.in_shape[2], stage.out_shape[1] * stage.out_shape[2])
+        for l in getattr(stage, "branches", [[stage]])[0] + getattr(stage, "branches", [[], []])[1]:
+            bound = max(bound, l.in_shape[1] * l.in_shape[2], l.steps * l.out_shape[1] * l.out_shape[2])
+    return bound
 
 
 def model_schedule(layers, n_frames=6):
