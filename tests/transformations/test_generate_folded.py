@@ -88,3 +88,34 @@ def test_target_ii_chooses_the_reuse_factors(jets, tmp_path):
         GenerateChiselCircuit(tmp_path, style="parallel", target_ii=4)
     with pytest.raises(UnsupportedModelError, match="target_ii=0 is not an integer"):
         jets.transform(GenerateChiselCircuit(tmp_path, style="folded", target_ii=0))
+
+
+def test_max_luts_chooses_the_smallest_ii_that_fits(jets, tmp_path):
+    from qonnx_c4ml.chisel.fold.generate import format_report
+
+    fits = {}
+    for budget in (20_000, 8_000, 4_000, 3_000):
+        stream = circuit_description(jets.transform(GenerateChiselCircuit(
+            tmp_path / str(budget), style="folded", max_luts=budget))).stream
+        assert stream["estimated_luts"] <= budget  # the exact unit cost, checked after generation
+        fits[budget] = stream["ii_cycles"]
+        reasons = {layer["chosen_by"] for layer in stream["folded_layers"]}
+        assert reasons <= {"max_luts", "fully folded"}
+        assert "max_luts" in format_report({**stream, "layers": stream["folded_layers"]})
+    assert fits[20_000] == 1 and fits[20_000] < fits[8_000] < fits[4_000] <= fits[3_000]
+    # one cycle less than the chosen II does not fit 8,000 (R = 4 everywhere: 8,214 estimated LUTs)
+    assert fits[8_000] == 5
+    both = circuit_description(jets.transform(GenerateChiselCircuit(
+        tmp_path / "both", style="folded", max_luts=20_000, target_ii=3))).stream
+    assert both["ii_cycles"] == 1 and {layer["chosen_by"] for layer in both["folded_layers"]} == {"max_luts+target_ii"}
+    with pytest.raises(UnsupportedModelError, match=r"max_luts=8000: .* at II 2 \(target_ii=2\)") as error:
+        jets.transform(GenerateChiselCircuit(tmp_path / "no", style="folded", max_luts=8_000, target_ii=2))
+    assert "the smallest II under max_luts=8000 is 5" in str(error.value)
+    with pytest.raises(UnsupportedModelError, match="raise max_luts to at least"):
+        jets.transform(GenerateChiselCircuit(tmp_path / "no2", style="folded", max_luts=100))
+    with pytest.raises(UnsupportedModelError, match="max_luts=100 applies to style='folded' only"):
+        GenerateChiselCircuit(tmp_path, style="parallel", max_luts=100)
+    with pytest.raises(UnsupportedModelError, match="not both"):
+        GenerateChiselCircuit(tmp_path, style="folded", reuse_factor=2, max_luts=100)
+    with pytest.raises(UnsupportedModelError, match="max_luts=-1 is not an integer"):
+        GenerateChiselCircuit(tmp_path, style="folded", max_luts=-1)

@@ -8,8 +8,10 @@ from pathlib import Path
 
 from qonnx.custom_op.registry import getCustomOp
 
-from qonnx_c4ml.chisel.fold.choose import reuse_for_target
+from qonnx_c4ml.chisel.fold.choose import choose_folding, dense_layer, reuse_for_target
 from qonnx_c4ml.chisel.fold.datapath import estimate_folded_operators
+from qonnx_c4ml.chisel.fold.estimate import DenseLutModel
+from qonnx_c4ml.chisel.generator import port_for_dtype
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.interface import CircuitDescription, LayerCircuit, Port
 from qonnx_c4ml.metadata import record_circuit
@@ -57,6 +59,59 @@ def estimate(nodes, factors):
     return total
 
 
+def lut_models(nodes):
+    """The chooser's FoldableLayers of the dense chain `nodes`, LUTs from chisel/fold/estimate.py's model."""
+    layers = []
+    for node in nodes:
+        op = getCustomOp(node)
+        weights = op.weight_codes()
+        lo, hi = port_for_dtype(weights.shape[1], op.get_nodeattr("in_dtype")).code_range
+        thresholds = op.threshold_codes() if op.get_nodeattr("requant") == "thresholds" else ()
+        layers.append(dense_layer(node.name, weights.shape[0], DenseLutModel(weights, lo, hi, thresholds).luts))
+    return layers
+
+
+def choose_reuse_factors(transformation, nodes, layers=None, min_ii=1):
+    """(reuse factors, which constraint chose each) of the dense chain `nodes`: from
+    max_luts and/or target_ii (chisel/fold/choose.py; `layers`: lut_models(nodes), budgets
+    from `min_ii` cycles on) or the given reuse_factor."""
+    if transformation.max_luts is not None:
+        folding = choose_folding(layers or lut_models(nodes), transformation.target_ii, transformation.max_luts, min_ii)
+        return folding.reuse_factors, folding.chosen_by
+    if transformation.target_ii is not None:  # FINN SetFolding-like: every layer within the target
+        outputs = [getCustomOp(n).weight_codes().shape[0] for n in nodes]
+        factors = reuse_for_target(outputs, transformation.target_ii)
+        return factors, ["target_ii" if r < m else "fully folded" for r, m in zip(factors, outputs)]
+    return reuse_factors(nodes, transformation.reuse_factor), ["reuse_factor"] * len(nodes)
+
+
+def generate_within_budget(transformation, rest, ops, top, source, front_estimate, front):
+    """Choose the reuse factors and generate the folded chain (chisel/fold/generate.py); with
+    max_luts, when the generated circuit's estimated LUTs (the exact unit cost) come out above
+    the budget that the chooser's model met, choose again above that II (the model errs by
+    up to ~15 %, so this is rare and bounded by the candidate IIs).  Returns the description."""
+    from qonnx_c4ml.chisel.fold.generate import generate_folded
+
+    layers = lut_models(rest) if transformation.max_luts is not None else None
+    min_ii = 1
+    while True:
+        factors, chosen_by = choose_reuse_factors(transformation, rest, layers, min_ii)
+        transformation.check_operators(front_estimate + estimate(rest, factors),
+                                       "folded circuit" + (" (window engines + folded dense layers)" if front else ""))
+        tail = generate_folded(ops, factors, transformation.output_dir, top, source, transformation.module_prefix)
+        if transformation.max_luts is None or tail["estimated_luts"] <= transformation.max_luts:
+            break
+        if transformation.target_ii is not None and tail["ii_cycles"] >= transformation.target_ii:
+            raise UnsupportedModelError(
+                f"max_luts={transformation.max_luts}: the folded layers need {tail['estimated_luts']} estimated LUTs "
+                f"at II {tail['ii_cycles']} (target_ii={transformation.target_ii})",
+                hint="raise max_luts or target_ii")
+        min_ii = tail["ii_cycles"] + 1
+    for layer, reason in zip(tail["layers"], chosen_by):
+        layer["chosen_by"] = reason
+    return tail
+
+
 def front_layers(stream):
     """LayerCircuits of a streaming front's layers (the streaming and the folded style record them so)."""
     return [LayerCircuit(layer["name"], Path(layer["file"]).name, Port(**layer["inp"]), Port(**layer["out"]),
@@ -69,7 +124,6 @@ def apply_folded(transformation, model, front, rest, circuit_input, front_estima
     'folded'): the dense chain `rest` folded, behind the streaming conv/pool chain `front`
     if there is one (its frame register feeds the first folded stage); records it and
     returns the model."""
-    from qonnx_c4ml.chisel.fold.generate import generate_folded
     from qonnx_c4ml.chisel.generator import HEADER
     from qonnx_c4ml.chisel.stream.generate import generate_streaming
     from qonnx_c4ml.chisel.stream.tops import chain_verilog
@@ -81,16 +135,11 @@ def apply_folded(transformation, model, front, rest, circuit_input, front_estima
     if not rest:
         raise UnsupportedModelError("style='folded' found no dense layer to fold after the convolution/pool layers",
                                     hint="use style='streaming'")
-    if transformation.target_ii is not None:  # FINN SetFolding-like: every layer within the target
-        factors = reuse_for_target([getCustomOp(n).weight_codes().shape[0] for n in rest], transformation.target_ii)
-    else:
-        factors = reuse_factors(rest, transformation.reuse_factor)
-    transformation.check_operators(front_estimate + estimate(rest, factors),
-                                   "folded circuit" + (" (window engines + folded dense layers)" if front else ""))
     source = model.graph.name or "a QONNX model"
     top, prefix, out_dir = transformation.top, transformation.module_prefix, transformation.output_dir
     ops = [getCustomOp(node) for node in rest]
-    tail = generate_folded(ops, factors, out_dir, f"{top}_folded" if front else top, source, prefix)
+    tail = generate_within_budget(transformation, rest, ops, f"{top}_folded" if front else top, source,
+                                  front_estimate, front)
     stream, layers = dict(tail), []
     if front:
         head = generate_streaming([getCustomOp(n) for n in front], out_dir, top=f"{prefix}{top}_front", source=source)
