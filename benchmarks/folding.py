@@ -68,6 +68,10 @@ def measure(raw, reuse_factor, samples, flow, work):
             "samples_per_s_200mhz": 200e6 / ii}
 
 
+def plot_title(model_name, flow, samples):
+    return f"{model_name}: LUTs vs II, yosys {flow}\n(every point RTL == qonnx on {samples} samples)"
+
+
 def plot(rows, path, title):
     """LUTs (yosys and estimated) against the simulated II, log2 II axis; the parallel anchor marked."""
     import matplotlib
@@ -183,8 +187,7 @@ def main():
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
     if args.plot:
-        plot(rows, args.plot, f"{Path(args.model).name}: LUTs vs II (yosys {args.flow}; RTL == qonnx on "
-                              f"{args.samples} samples)")
+        plot(rows, args.plot, plot_title(Path(args.model).name, args.flow, args.samples))
         print(f"wrote {args.plot}")
 
 
