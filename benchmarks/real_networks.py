@@ -2,7 +2,8 @@
 exported raw, generated, built in Verilator and run against qonnx (issue 13's "done when").
 
     python benchmarks/real_networks.py [--network lfc_1w1a] [--style folded|streaming]
-                                       [--target-ii 256 | --reuse 256] [--samples 20]
+                                       [--target-ii 256 | --reuse 256 | --reuse '{"node": R}']
+                                       [--samples 20]
                                        [--timeout 3600] [--json OUT]
 
 Per network: the export (scripts/make_brevitas_example_fixtures.py, seeded random weights,
@@ -105,7 +106,8 @@ def main(argv=None):
     parser.add_argument("--style", default="folded", choices=["folded", "streaming"])
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--target-ii", type=int, help="cycles per sample (chooses every layer's R)")
-    group.add_argument("--reuse", type=int, help="one reuse factor for every dense layer")
+    group.add_argument("--reuse", type=json.loads, help="a reuse factor for every conv and dense layer (an int), "
+                       "or a JSON object {LBIR node name: R}")
     parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--timeout", type=float, default=3600, help="Verilator build limit, seconds")
     parser.add_argument("--json", type=Path, help="append the row as one JSON line")

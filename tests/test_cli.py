@@ -427,3 +427,9 @@ def test_folded_style_compiles_and_verifies(mlp_path, tmp_path):
     assert code == 0 and "folded (R [5, 4]): 4 cycles per sample" in stdout, stdout + stderr  # 12 rows: 3 x 4
     report = json.loads((tmp_path / "out3" / "report.json").read_text())
     assert [(layer["units"], layer["steps"]) for layer in report["folded_layers"]] == [(3, 4), (1, 4)]
+    code, stdout, stderr = run_cli("compile", mlp_path, "-o", tmp_path / "out4", "--style", "folded",
+                                   "--max-luts", "100000")
+    assert code == 0 and "folded (R [1, 1]): 1 cycles per sample" in stdout, stdout + stderr  # all fits: II 1
+    code, _, stderr = run_cli("compile", mlp_path, "-o", tmp_path / "out5", "--style", "folded",
+                              "--max-luts", "1")
+    assert_one_line_error(code, stderr, "max_luts=1:", "raise max_luts to at least")

@@ -35,7 +35,7 @@ DEMO_DATA = Path(__file__).parent / "data" / "digits_test.npz"
 
 def compile_model(model_path, output_dir, pipeline="none", top="c4ml_top", force=False,
                   max_operators=DEFAULT_MAX_OPERATORS, synth=None, synth_flow="generic-fast", style="auto",
-                  input_datatype=None, reuse_factor=1, target_ii=None):
+                  input_datatype=None, reuse_factor=1, target_ii=None, max_luts=None):
     """`qonnx-c4ml compile`: qonnx_c4ml.flow.compile into `output_dir` (written whole or not at
     all); returns the report.json dict.
 
@@ -46,13 +46,13 @@ def compile_model(model_path, output_dir, pipeline="none", top="c4ml_top", force
 
     return flow.compile(model_path, output_dir, pipeline=pipeline, top=top, style=style,
                         max_operators=max_operators, reuse_factor=reuse_factor, target_ii=target_ii,
-                        input_datatype=input_datatype, synth=synth, synth_flow=synth_flow, force=force).report
+                        max_luts=max_luts, input_datatype=input_datatype, synth=synth, synth_flow=synth_flow, force=force).report
 
 
 def cmd_compile(args):
     report = compile_model(args.model, args.output, args.pipeline, args.top, args.force, args.max_operators,
                            args.synth, args.synth_flow, args.style, args.input_type, args.reuse_factor,
-                           args.target_ii)
+                           args.target_ii, args.max_luts)
     stream = f", streaming: {report['ii_cycles']} cycles per frame" if report["style"] == "streaming" else ""
     if report.get("reuse_factors"):
         stream = f", folded (R {report['reuse_factors']}): {report['ii_cycles']} cycles per sample"
@@ -74,7 +74,7 @@ def cmd_verify(args):
     report = verify(args.model, samples=args.samples, seed=args.seed, rtl=not args.no_rtl,
                     pipeline=args.pipeline, style=args.style, exact=not args.no_exact, layerwise=args.layerwise,
                     input_datatype=args.input_type, reuse_factor=args.reuse_factor,
-                    target_ii=args.target_ii)
+                    target_ii=args.target_ii, max_luts=args.max_luts)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2, sort_keys=True))
     else:
@@ -194,6 +194,8 @@ def add_style_options(p):
     p.add_argument("--reuse-factor", type=int, default=1, help=REUSE_HELP)
     p.add_argument("--target-ii", type=int, help="style folded: choose every layer's reuse factor for this many "
                    "cycles per sample (R = min(M, target), FINN SetFolding-like)")
+    p.add_argument("--max-luts", type=int, help="style folded: choose the reuse factors for the smallest II whose "
+                   "estimated LUTs (of the folded layers) fit this budget; with --target-ii, within both")
 
 
 def build_parser():

@@ -113,11 +113,11 @@ def synthesize(result, flow="generic-fast", timeout_s=DEFAULT_SYNTH_TIMEOUT_S, v
 
 
 def compile(model, output_dir, pipeline="none", top=DEFAULT_TOP, style="auto", max_operators=DEFAULT_MAX_OPERATORS,
-            input_datatype=None, reuse_factor=1, target_ii=None, synth=None, synth_flow="generic-fast", synth_timeout_s=DEFAULT_SYNTH_TIMEOUT_S,
+            input_datatype=None, reuse_factor=1, target_ii=None, max_luts=None, synth=None, synth_flow="generic-fast", synth_timeout_s=DEFAULT_SYNTH_TIMEOUT_S,
             force=False, outputs=True, on_stage=None):
     """Compile `model` (a path or a qonnx ModelWrapper) into `output_dir`; returns a Compiled.
 
-    `pipeline`, `top`, `style`, `max_operators`, `reuse_factor`, `target_ii`: GenerateChiselCircuit's; `input_datatype`:
+    `pipeline`, `top`, `style`, `max_operators`, `reuse_factor`, `target_ii`, `max_luts`: GenerateChiselCircuit's; `input_datatype`:
     InferLBIR's (a bad type string fails before the model is read). `synth="yosys"` adds
     LUTs/FFs/depth (`synth_flow`, `synth_timeout_s`) to the report. `outputs`, `force`: see the
     module doc. `on_stage(name)` is called as each of STAGES begins (the sweep names the stage
@@ -137,7 +137,7 @@ def compile(model, output_dir, pipeline="none", top=DEFAULT_TOP, style="auto", m
     if model_path is not None:
         model = read_model(model_path)
     options = dict(pipeline=pipeline, top=top, style=style, max_operators=max_operators, reuse_factor=reuse_factor,
-                   target_ii=target_ii)
+                   target_ii=target_ii, max_luts=max_luts)
     if not outputs:
         stage("generate")
         result = _generate(model, infer, output_dir, output_dir, model_path, **options)

@@ -13,7 +13,8 @@ from qonnx_c4ml.io import read_model
 from qonnx_c4ml.lbir.graph import lbir_chain
 from qonnx_c4ml.metadata import circuit_description
 from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR
-from qonnx_c4ml.transformations.generate_folded import estimate, reuse_factors
+from qonnx_c4ml.transformations.fold_choice import reuse_factors
+from qonnx_c4ml.transformations.generate_folded import estimate
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -92,16 +93,32 @@ def test_target_ii_chooses_the_reuse_factors(jets, tmp_path):
         jets.transform(GenerateChiselCircuit(tmp_path, style="folded", target_ii=0))
 
 
-def test_front_reuse_factors_fold_convs_and_keep_pools_at_one():
-    from qonnx_c4ml.transformations.generate_folded import front_reuse_factors
+def test_max_luts_chooses_the_smallest_ii_that_fits(jets, tmp_path):
+    from qonnx_c4ml.chisel.fold.generate import format_report
 
-    cnn = read_model(FIXTURES / "cnn" / "mnist_cnn_w4a4_po2.onnx").transform(InferLBIR())
-    nodes = lbir_chain(cnn)
-    front, rest = nodes[:-1], nodes[-1:]  # Conv_0, MaxPool_0, Conv_1, MaxPool_1 | Gemm_0
-    assert front_reuse_factors(front, rest, 3) == ([3, 1, 3, 1], [3])
-    assert front_reuse_factors(front, rest, {"Conv_1": 8, "Gemm_0": 2}) == ([1, 1, 8, 1], [2])
-    assert front_reuse_factors(front, rest, {"MaxPool_0": 1}) == ([1, 1, 1, 1], [1])
-    with pytest.raises(UnsupportedModelError, match="QMaxPool2D 'MaxPool_0': pooling layers do not fold"):
-        front_reuse_factors(front, rest, {"MaxPool_0": 2})
-    with pytest.raises(UnsupportedModelError, match="Conv_9"):
-        front_reuse_factors(front, rest, {"Conv_9": 2})
+    fits = {}
+    for budget in (20_000, 8_000, 4_000, 3_000):
+        stream = circuit_description(jets.transform(GenerateChiselCircuit(
+            tmp_path / str(budget), style="folded", max_luts=budget))).stream
+        assert stream["estimated_luts"] <= budget  # the exact unit cost, checked after generation
+        fits[budget] = stream["ii_cycles"]
+        reasons = {layer["chosen_by"] for layer in stream["folded_layers"]}
+        assert reasons <= {"max_luts", "fully folded"}
+        assert "max_luts" in format_report({**stream, "layers": stream["folded_layers"]})
+    assert fits[20_000] == 1 and fits[20_000] < fits[8_000] < fits[4_000] <= fits[3_000]
+    # one cycle less than the chosen II does not fit 8,000 (R = 4 everywhere: 8,214 estimated LUTs)
+    assert fits[8_000] == 5
+    both = circuit_description(jets.transform(GenerateChiselCircuit(
+        tmp_path / "both", style="folded", max_luts=20_000, target_ii=3))).stream
+    assert both["ii_cycles"] == 1 and {layer["chosen_by"] for layer in both["folded_layers"]} == {"max_luts+target_ii"}
+    with pytest.raises(UnsupportedModelError, match=r"max_luts=8000: .* at II 2 \(target_ii=2\)") as error:
+        jets.transform(GenerateChiselCircuit(tmp_path / "no", style="folded", max_luts=8_000, target_ii=2))
+    assert "the smallest II under max_luts=8000 is 5" in str(error.value)
+    with pytest.raises(UnsupportedModelError, match="raise max_luts to at least"):
+        jets.transform(GenerateChiselCircuit(tmp_path / "no2", style="folded", max_luts=100))
+    with pytest.raises(UnsupportedModelError, match="max_luts=100 applies to style='folded' only"):
+        GenerateChiselCircuit(tmp_path, style="parallel", max_luts=100)
+    with pytest.raises(UnsupportedModelError, match="not both"):
+        GenerateChiselCircuit(tmp_path, style="folded", reuse_factor=2, max_luts=100)
+    with pytest.raises(UnsupportedModelError, match="max_luts=-1 is not an integer"):
+        GenerateChiselCircuit(tmp_path, style="folded", max_luts=-1)

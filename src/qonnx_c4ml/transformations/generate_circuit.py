@@ -18,6 +18,7 @@ from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
 from qonnx_c4ml.chisel.arith import csd_digits
+from qonnx_c4ml.chisel.fold.choose import check_positive
 from qonnx_c4ml.chisel.generator import (
     HEADER,
     WAIVER,
@@ -107,7 +108,7 @@ class GenerateChiselCircuit(Transformation):
 
     def __init__(self, output_dir, pipeline="none", top="c4ml_top", module_prefix="",
                  max_operators=DEFAULT_MAX_OPERATORS, style="auto", reuse_factor=1,
-                 target_ii=None):
+                 target_ii=None, max_luts=None):
         """`module_prefix` keeps module names unique when several circuits share a design;
         `max_operators` bounds the estimated adders/comparators before anything is generated.
         `style`: "parallel" (every layer fully parallel, one sample per cycle), "streaming"
@@ -115,18 +116,23 @@ class GenerateChiselCircuit(Transformation):
         rest stays fully parallel after them) or "auto" (streaming when the conv/pool front
         would be large fully parallel and pipeline is "none") or "folded" (a chain of dense
         layers, each computing its outputs over `reuse_factor` cycles: an int for every layer
-        or a dict {LBIR node name: R}, or chosen from `target_ii` cycles per sample:
-        transformations/generate_folded.py)."""
+        or a dict {LBIR node name: R}, or chosen from `target_ii` cycles per sample and/or
+        `max_luts`, a budget of estimated LUTs for the folded layers (the smallest II that fits):
+        transformations/generate_folded.py, chisel/fold/choose.py)."""
         super().__init__()
         if style not in STYLES:
             raise UnsupportedModelError(f"style={style!r} is not one of {', '.join(STYLES)}")
-        for option, value, default in (("reuse_factor", reuse_factor, 1), ("target_ii", target_ii, None)):
+        for option, value, default in (("reuse_factor", reuse_factor, 1), ("target_ii", target_ii, None),
+                                       ("max_luts", max_luts, None)):
             if style != "folded" and value != default:
                 raise UnsupportedModelError(f"{option}={value!r} applies to style='folded' only, not {style!r}",
                                             hint="pass style='folded' (--style folded) with it")
-        if reuse_factor != 1 and target_ii is not None:
-            raise UnsupportedModelError("give reuse_factor or target_ii, not both",
-                                        hint="target_ii chooses every layer's reuse factor")
+        if reuse_factor != 1 and (target_ii is not None or max_luts is not None):
+            raise UnsupportedModelError("give reuse_factor or target_ii/max_luts, not both",
+                                        hint="target_ii and max_luts choose every layer's reuse factor")
+        for option, value in (("target_ii", target_ii), ("max_luts", max_luts)):
+            if value is not None:
+                check_positive(option, value)
         self.style = style
         self.pipeline = check_pipeline(pipeline)
         self.max_operators = max_operators
@@ -135,13 +141,13 @@ class GenerateChiselCircuit(Transformation):
         self.module_prefix = module_prefix
         self.reuse_factor = reuse_factor
         self.target_ii = target_ii
+        self.max_luts = max_luts
 
     def apply(self, model):
         nodes, circuit_input, circuit_output = lbir_graph(model)
         if self.style == "folded":  # a leading conv/pool chain streams, the dense layers after it fold
             front, rest = streaming_front(nodes, circuit_input)
-            front_estimate = sum(estimate_stream_operators(getCustomOp(node)) for node in front_nodes(front))
-            return apply_folded(self, model, front, rest, circuit_input, front_estimate), False
+            return apply_folded(self, model, front, rest, circuit_input), False
         front, rest = streaming_front(nodes, circuit_input)
         taps = sum(window_taps(getCustomOp(node)) for node in front_nodes(front) if node.op_type in STREAM_OPS)
         streaming = bool(front) and (self.style == "streaming" or (

@@ -4,14 +4,14 @@ outputs over S = ceil(M / ceil(M / R)) <= R cycles with ceil(M / R) constant-wei
 the first folded stage, each QConv2D of it computing its O output channels over
 S = ceil(O / ceil(O / R)) cycles per window (chisel/fold/conv.py; R = 1: the fully parallel
 window engine; an int reuse_factor folds the convs and the dense layers, a dict may name
-either).  The circuit is recorded as a streaming circuit whose frame is one vector,
-so RTLSim, the stream harness and `Circuit.package`'s streaming testbench run it unchanged.
+either; target_ii and max_luts choose them: transformations/fold_choice.py).  The circuit
+is recorded as a streaming circuit whose frame is one vector, so RTLSim, the stream harness
+and `Circuit.package`'s streaming testbench run it unchanged.
 """
 from pathlib import Path
 
 from qonnx.custom_op.registry import getCustomOp
 
-from qonnx_c4ml.chisel.fold.choose import reuse_for_target
 from qonnx_c4ml.chisel.fold.conv import estimate_front_operators
 from qonnx_c4ml.chisel.fold.datapath import estimate_folded_operators
 from qonnx_c4ml.chisel.stream.residual import join_operators
@@ -19,43 +19,8 @@ from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.interface import CircuitDescription, LayerCircuit, Port
 from qonnx_c4ml.metadata import record_circuit
 from qonnx_c4ml.output_dir import write_if_changed
+from qonnx_c4ml.transformations.fold_choice import calibrated, choose_reuse_factors, foldable_nodes, lut_models
 from qonnx_c4ml.transformations.stream_front import front_nodes, front_ops, front_output
-
-
-def reuse_factors(nodes, reuse_factor):
-    """One reuse factor per node from an int (every layer) or a dict {node name: R} (the
-    others 1); refuses unknown names and values below 1."""
-    names = [node.name for node in nodes]
-    if isinstance(reuse_factor, dict):
-        unknown = sorted(set(reuse_factor) - set(names))
-        if unknown:
-            raise UnsupportedModelError(f"reuse_factor names {', '.join(unknown)}, which are not LBIR layers of "
-                                        "this circuit", hint=f"the layers are {', '.join(names)}")
-        factors = [reuse_factor.get(name, 1) for name in names]
-    else:
-        factors = [reuse_factor] * len(names)
-    for name, factor in zip(names, factors):
-        if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
-            raise UnsupportedModelError(f"reuse_factor {factor!r} for layer '{name}' is not an integer >= 1")
-    return factors
-
-
-def front_reuse_factors(front, rest, reuse_factor):
-    """(front factors, one per node of stream_front.front_nodes(front); dense factors): an int
-    folds every QConv2D (residual branches too) and QDense layer (QMaxPool2D and a residual
-    block's QAdd stay 1); a dict {node name: R} may name the front's QConv2D nodes and the
-    dense ones."""
-    nodes = front_nodes(front)
-    factors = reuse_factors(nodes + rest, reuse_factor)
-    front_factors = factors[:len(nodes)]
-    for k, node in enumerate(nodes):
-        if node.op_type in ("QMaxPool2D", "QAdd"):
-            if isinstance(reuse_factor, dict) and front_factors[k] != 1:
-                what = "pooling layers" if node.op_type == "QMaxPool2D" else "residual joins"
-                raise UnsupportedModelError(f"reuse_factor {front_factors[k]} for {node.op_type} '{node.name}': {what} "
-                                            "do not fold", hint="name QConv2D and QDense layers only")
-            front_factors[k] = 1
-    return front_factors, factors[len(nodes):]
 
 
 def check_dense_chain(nodes, circuit_input):
@@ -81,6 +46,60 @@ def estimate(nodes, factors):
     return total
 
 
+def front_estimate(front, front_factors):
+    """The streaming front's estimated adders/comparators with its convs folded by
+    `front_factors` (one per front node): the fold estimate on W' (chisel/fold/conv.py), a
+    comparator per pool tap, a join's per-channel adder and comparators."""
+    layers = [(getCustomOp(n), f) for n, f in zip(front_nodes(front), front_factors) if n.op_type != "QAdd"]
+    return (estimate_front_operators([op for op, _ in layers], [f for _, f in layers])
+            + sum(join_operators(getCustomOp(n)) for n in front_nodes(front) if n.op_type == "QAdd"))
+
+
+def generate_within_budget(transformation, front, rest, source):
+    """Choose the reuse factors (fold_choice.py) and generate the streaming front (if any) and
+    the folded dense chain; with max_luts, when the generated circuit's estimated LUTs (the exact
+    unit cost) come out above the budget that the chooser's model met, choose again above that
+    II (the model errs by up to ~15 % either way on jets and LFC, so this is rare and bounded by
+    the candidate IIs; each layer's model is scaled to its exact estimate first).  Returns
+    (front description or None, tail description)."""
+    from qonnx_c4ml.chisel.fold.generate import generate_folded
+    from qonnx_c4ml.chisel.stream.generate import generate_streaming
+
+    top, prefix, out_dir = transformation.top, transformation.module_prefix, transformation.output_dir
+    ops = [getCustomOp(node) for node in rest]
+    layers = lut_models(foldable_nodes(front, rest)) if transformation.max_luts is not None else None
+    min_ii = 1
+    while True:
+        front_factors, factors, chosen_by = choose_reuse_factors(transformation, front, rest, layers, min_ii)
+        transformation.check_operators((front_estimate(front, front_factors) if front else 0) + estimate(rest, factors),
+                                       "folded circuit" + (" (window engines + folded dense layers)" if front else ""))
+        tail = generate_folded(ops, factors, out_dir, f"{top}_folded" if front else top, source, prefix)
+        head = generate_streaming(front_ops(front), out_dir, top=f"{prefix}{top}_front", source=source,
+                                  reuse_factors={n.name: f for n, f in zip(front_nodes(front), front_factors)}
+                                  ) if front else None
+        luts, ii = tail["estimated_luts"] + (head["estimated_luts"] if head else 0), max(
+            tail["ii_cycles"], head["ii_cycles"] if head else 0)
+        if transformation.max_luts is None or luts <= transformation.max_luts:
+            break
+        if transformation.target_ii is not None and ii >= transformation.target_ii:
+            raise UnsupportedModelError(
+                f"max_luts={transformation.max_luts}: the folded layers need {luts} estimated LUTs "
+                f"at II {ii} (target_ii={transformation.target_ii})", hint="raise max_luts or target_ii")
+        min_ii = ii + 1
+        rows = folded_rows(head, tail)
+        chosen = [f for n, f in zip(front_nodes(front), front_factors) if n.op_type == "QConv2D"] + factors
+        layers = [calibrated(layer, r, row["estimated_luts"]) for layer, r, row in zip(layers, chosen, rows)]
+    for row, node in zip(folded_rows(head, tail), foldable_nodes(front, rest)):
+        row["chosen_by"] = chosen_by[node.name]
+    return head, tail
+
+
+def folded_rows(head, tail):
+    """The layer dicts of the foldable layers in fold_choice.foldable_nodes order: the front's
+    QConv2D rows (generate_streaming writes them in front_nodes order), then the dense ones."""
+    return [row for row in (head["layers"] if head else []) if row["op_type"] == "QConv2D"] + tail["layers"]
+
+
 def front_layers(stream):
     """LayerCircuits of a streaming front's layers (the streaming and the folded style record them so)."""
     return [LayerCircuit(layer["name"], Path(layer["file"]).name, Port(**layer["inp"]), Port(**layer["out"]),
@@ -88,14 +107,12 @@ def front_layers(stream):
             for layer in stream["layers"]]
 
 
-def apply_folded(transformation, model, front, rest, circuit_input, front_estimate=0):
+def apply_folded(transformation, model, front, rest, circuit_input):
     """Generate the folded circuit for `transformation` (a GenerateChiselCircuit with style
-    'folded'): the dense chain `rest` folded, behind the streaming conv/pool chain `front`
-    if there is one (its frame register feeds the first folded stage); records it and
-    returns the model."""
-    from qonnx_c4ml.chisel.fold.generate import generate_folded
+    'folded'): the dense chain `rest` folded, behind the streaming front `front` (conv/pool
+    chains and residual blocks) if there is one (its frame register feeds the first folded
+    stage); records it and returns the model."""
     from qonnx_c4ml.chisel.generator import HEADER
-    from qonnx_c4ml.chisel.stream.generate import generate_streaming
     from qonnx_c4ml.chisel.stream.tops import chain_verilog
 
     if transformation.pipeline != "none":
@@ -105,25 +122,12 @@ def apply_folded(transformation, model, front, rest, circuit_input, front_estima
     if not rest:
         raise UnsupportedModelError("style='folded' found no dense layer to fold after the convolution/pool layers",
                                     hint="use style='streaming'")
-    if transformation.target_ii is not None:  # FINN SetFolding-like: every layer within the target
-        factors = reuse_for_target([getCustomOp(n).weight_codes().shape[0] for n in rest], transformation.target_ii)
-        front_factors = [1] * len(front_nodes(front))
-    else:
-        front_factors, factors = front_reuse_factors(front, rest, transformation.reuse_factor)
-    if any(factor > 1 for factor in front_factors):  # folded conv engines: the fold estimate on W'
-        layers = [(getCustomOp(n), f) for n, f in zip(front_nodes(front), front_factors) if n.op_type != "QAdd"]
-        front_estimate = (estimate_front_operators([op for op, _ in layers], [f for _, f in layers])
-                          + sum(join_operators(getCustomOp(n)) for n in front_nodes(front) if n.op_type == "QAdd"))
-    transformation.check_operators(front_estimate + estimate(rest, factors),
-                                   "folded circuit" + (" (window engines + folded dense layers)" if front else ""))
     source = model.graph.name or "a QONNX model"
-    top, prefix, out_dir = transformation.top, transformation.module_prefix, transformation.output_dir
+    top, out_dir = transformation.top, transformation.output_dir
     ops = [getCustomOp(node) for node in rest]
-    tail = generate_folded(ops, factors, out_dir, f"{top}_folded" if front else top, source, prefix)
+    head, tail = generate_within_budget(transformation, front, rest, source)
     stream, layers = dict(tail), []
     if front:
-        head = generate_streaming(front_ops(front), out_dir, top=f"{prefix}{top}_front", source=source,
-                                  reuse_factors={n.name: f for n, f in zip(front_nodes(front), front_factors)})
         if head["out"] != tail["inp"]:
             raise UnsupportedModelError(f"QDense '{rest[0].name}' reads {tail['inp']}, but the streaming layers before "
                                         f"it produce frames of {head['out']}")

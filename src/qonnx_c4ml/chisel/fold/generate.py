@@ -85,12 +85,14 @@ def generate_folded(ops, reuse_factors, output_dir, top="c4ml_top", source="QONN
 
 
 def format_report(description):
-    """Per layer: reuse factor, units, cycles, estimated LUTs and flip-flops; and the total."""
-    rows = [("layer", "rows x inputs", "R", "units", "cycles", "adders", "est. LUTs", "FFs")]
+    """Per layer: reuse factor, units, cycles, estimated LUTs and flip-flops, and which
+    constraint chose R (`chosen_by`, set by the folded style: reuse_factor, target_ii,
+    max_luts, max_luts+target_ii or fully folded); and the total."""
+    rows = [("layer", "rows x inputs", "R", "chosen by", "units", "cycles", "adders", "est. LUTs", "FFs")]
     for layer in description["layers"]:
         rows.append((layer["node"], f"{layer['rows']}x{layer['inputs']}", str(layer["reuse_factor"]),
-                     str(layer["units"]), str(layer["steps"]), str(layer["adders"]), str(layer["estimated_luts"]),
-                     str(layer["flip_flops"])))
-    rows.append(("total (ii, latency)", "", "", "", f"{description['ii_cycles']}, {description['latency_cycles']}",
+                     layer.get("chosen_by", "reuse_factor"), str(layer["units"]), str(layer["steps"]),
+                     str(layer["adders"]), str(layer["estimated_luts"]), str(layer["flip_flops"])))
+    rows.append(("total (ii, latency)", "", "", "", "", f"{description['ii_cycles']}, {description['latency_cycles']}",
                  "", str(description["estimated_luts"]), str(description["flip_flops"])))
     return "\n".join(text_lines(rows)) + "\n"

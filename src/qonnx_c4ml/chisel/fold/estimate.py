@@ -1,0 +1,142 @@
+"""A cheap model of a folded dense layer's estimated LUTs at any reuse factor, from its
+weights and thresholds alone (no netlist), for the chooser (chisel/fold/choose.py) to try
+many reuse factors per layer.
+
+It follows the netlist that `datapath.unit_module` builds and `chisel/logic/cost.py` prices,
+with the rows grouped as the generator groups them (`datapath.unit_rows`):
+- per unit and input with a non-zero weight in the unit's rows: the select over the S steps
+  of the weights' multiples (priced as `cost.node_luts` prices a select: s select bits, d
+  non-constant options) and, with weights of both signs, the flip and its sign select;
+- per unit: the balanced adder tree of its terms (T - 1 adders, each as wide as the range
+  of the terms it sums) and, with thresholds, per decidable column a comparator (a
+  subtraction as wide as the accumulator) against a select of constant thresholds, and the
+  count adders;
+- once per layer: the CSD adders of the odd weight multiples x_k * c, and the stage's
+  step counter (as `generate.fold_layer` adds it).
+Vectorised over (units, steps, inputs) with numpy, so one call costs about one pass over the
+weight matrix.
+"""
+import numpy as np
+
+from qonnx_c4ml.chisel.arith import csd_digits
+from qonnx_c4ml.chisel.fold.datapath import fold_geometry, unit_rows
+
+
+def _bit_length(values):
+    """int.bit_length of every non-negative entry."""
+    values = np.asarray(values, dtype=np.int64)
+    bits = np.zeros(values.shape, dtype=np.int64)
+    remaining = values.copy()
+    while np.any(remaining):
+        bits += remaining > 0
+        remaining >>= 1
+    return bits
+
+
+def _signed_bits(lo, hi):
+    """Bit width of the narrowest field holding [lo, hi] (vectorised `bits_for_range`)."""
+    lo, hi = np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
+    unsigned = np.maximum(1, _bit_length(np.maximum(hi, 0)))
+    signed = np.maximum(_bit_length(np.maximum(-lo - 1, 0)), _bit_length(np.maximum(hi, 0))) + 1
+    return np.where(lo >= 0, unsigned, signed)
+
+
+def _select_luts(width, select_bits, variable, distinct):
+    """`cost.node_luts` of selects (arrays): result `width`, `variable` non-constant options
+    among `distinct` ones, over `select_bits` step bits."""
+    inputs = select_bits + variable
+    per_function = 1 << max(0, select_bits - 6)
+    wide = _bit_length(np.maximum(distinct - 1, 1)) * per_function + width * (-(-(distinct - 1) // 3))
+    return np.where(inputs <= 5, -(-width // 2), np.where(inputs <= 6, width, np.where(
+        variable == 0, width * per_function, wide)))
+
+
+def _tree_luts(terms, term_bits, acc_bits):
+    """LUTs of balanced adder trees summing `terms` operands of about `term_bits` each (arrays
+    per unit): level l has floor(n_l / 2) adders of term_bits + l bits, at most acc_bits."""
+    total = np.zeros(terms.shape, dtype=np.int64)
+    remaining, level = terms.copy(), 1
+    while np.any(remaining > 1):
+        pairs = remaining // 2
+        total += pairs * np.minimum(term_bits + level, acc_bits)
+        remaining = pairs + remaining % 2
+        level += 1
+    return total
+
+
+def shared_multiple_luts(weights, in_bits):
+    """LUTs of the CSD adders of x_k * c for the odd parts of every input's weight magnitudes
+    (built once per layer, shared by every unit and step)."""
+    total = 0
+    weights = np.abs(np.asarray(weights, dtype=np.int64))
+    for k in range(weights.shape[1]):
+        for value in np.unique(weights[:, k]):
+            value = int(value)
+            while value and value % 2 == 0:
+                value //= 2
+            if value > 1:
+                total += (len(csd_digits(value)) - 1) * (in_bits + value.bit_length())
+    return total
+
+
+class DenseLutModel:
+    """Estimated LUTs of one folded QDense layer as a function of its reuse factor (see module doc).
+
+    `weights` (M, K) integer codes, input codes in [x_lo, x_hi], `thresholds` (M, J) or empty."""
+
+    def __init__(self, weights, x_lo, x_hi, thresholds=()):
+        self.weights = np.asarray(weights, dtype=np.int64)
+        self.x_lo, self.x_hi = int(x_lo), int(x_hi)
+        thresholds = np.asarray(thresholds)
+        self.columns = thresholds.shape[-1] if thresholds.size else 0
+        in_bits = int(_signed_bits(self.x_lo, self.x_hi))
+        self.shared = shared_multiple_luts(self.weights, in_bits)
+        low, high = self.weights * self.x_lo, self.weights * self.x_hi
+        self.row_lo, self.row_hi = np.minimum(low, high).sum(axis=1), np.maximum(low, high).sum(axis=1)
+        self.cache = {}
+
+    def luts(self, reuse_factor):
+        """Estimated LUTs of the layer folded by `reuse_factor` (cached per (units, steps))."""
+        outputs, n_in = self.weights.shape
+        geometry = fold_geometry(outputs, reuse_factor)
+        if geometry not in self.cache:
+            self.cache[geometry] = self.shared + self._unit_luts(*geometry) + self._control_luts(geometry[1])
+        return self.cache[geometry]
+
+    @staticmethod
+    def _control_luts(steps):
+        return (max(1, (steps - 1).bit_length()) if steps > 1 else 0) + 2
+
+    def _unit_luts(self, units, steps):
+        """LUTs of the G units: selects, flips, adder trees, requantization."""
+        outputs = self.weights.shape[0]
+        index = np.asarray(unit_rows(outputs, units, steps, self.weights))  # (G, S): the row unit u computes at r
+        grouped = self.weights[index]  # (G, S, K)
+        magnitude = np.abs(grouped)
+        largest = magnitude.max(axis=1)  # (G, K)
+        used = largest > 0
+        mixed = (grouped.min(axis=1) < 0) & (grouped.max(axis=1) > 0)
+        extremes = np.stack([largest * self.x_lo, largest * self.x_hi])
+        term_bits = _signed_bits(extremes.min(axis=0), extremes.max(axis=0))
+        total = 0
+        if steps > 1:
+            ordered = np.sort(magnitude, axis=1)
+            distinct = 1 + np.count_nonzero(np.diff(ordered, axis=1), axis=1)
+            variable = distinct - (ordered[:, 0, :] == 0)
+            select_bits = (steps - 1).bit_length()
+            selects = np.where(distinct > 1, _select_luts(term_bits, select_bits, variable, distinct), 0)
+            sign_distinct = 1 + mixed.astype(np.int64)
+            flips = np.where(mixed, -(-term_bits // 2) + _select_luts(1, select_bits, 0, sign_distinct), 0)
+            total += int(np.sum(np.where(used, selects + flips, 0)))
+        acc_lo = np.minimum.reduce(self.row_lo[index], axis=1)
+        acc_hi = np.maximum.reduce(self.row_hi[index], axis=1)
+        acc_bits = _signed_bits(acc_lo, acc_hi)  # (G,)
+        terms = used.sum(axis=1)
+        mean_bits = np.where(terms > 0, np.sum(np.where(used, term_bits, 0), axis=1) // np.maximum(terms, 1), 0)
+        total += int(np.sum(_tree_luts(terms, mean_bits, acc_bits)))
+        if self.columns:
+            select = _select_luts(acc_bits, (steps - 1).bit_length(), 0, 2) if steps > 1 else 0
+            comparators = self.columns * (acc_bits + 1 + select)
+            count_bits = max(1, self.columns.bit_length())
+            total += int(np.sum(comparators)) + units * max(0, self.columns - 1) * count_bits
+        return total

@@ -1,0 +1,66 @@
+"""transformations/fold_choice.py: given reuse factors (convs fold, pools and joins stay 1),
+and chosen ones -- target_ii and max_luts reach the streaming front's convolutions (S steps per
+output pixel, S * OH * OW cycles per frame) as well as the dense layers, never below the
+front's one-pixel-per-cycle rate."""
+from pathlib import Path
+
+import pytest
+from residual_models import residual_lbir
+
+from qonnx_c4ml.errors import UnsupportedModelError
+from qonnx_c4ml.io import read_model
+from qonnx_c4ml.lbir.graph import lbir_chain, lbir_graph
+from qonnx_c4ml.metadata import circuit_description
+from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR
+from qonnx_c4ml.transformations.fold_choice import (
+    foldable_nodes, front_min_cycles, front_reuse_factors, lut_models)
+from qonnx_c4ml.transformations.stream_front import streaming_front
+
+MNIST = Path(__file__).resolve().parents[1] / "fixtures" / "cnn" / "mnist_cnn_w4a4_po2.onnx"
+
+
+def test_front_reuse_factors_fold_convs_and_keep_pools_at_one():
+    cnn = read_model(MNIST).transform(InferLBIR())
+    nodes = lbir_chain(cnn)
+    front, rest = nodes[:-1], nodes[-1:]  # Conv_0, MaxPool_0, Conv_1, MaxPool_1 | Gemm_0
+    assert front_reuse_factors(front, rest, 3) == ([3, 1, 3, 1], [3])
+    assert front_reuse_factors(front, rest, {"Conv_1": 8, "Gemm_0": 2}) == ([1, 1, 8, 1], [2])
+    assert front_reuse_factors(front, rest, {"MaxPool_0": 1}) == ([1, 1, 1, 1], [1])
+    with pytest.raises(UnsupportedModelError, match="QMaxPool2D 'MaxPool_0': pooling layers do not fold"):
+        front_reuse_factors(front, rest, {"MaxPool_0": 2})
+    with pytest.raises(UnsupportedModelError, match="Conv_9"):
+        front_reuse_factors(front, rest, {"Conv_9": 2})
+
+
+def test_residual_branch_convs_fold_and_the_join_does_not():
+    nodes, circuit_input, _ = lbir_graph(residual_lbir())
+    front, rest = streaming_front(nodes, circuit_input)  # one block: Add(x, Conv_1(Conv_0(x))) | Gemm_0
+    assert front_reuse_factors(front, rest, 2) == ([2, 2, 1], [2])
+    assert [n.name for n in foldable_nodes(front, rest)] == ["Conv_0", "Conv_1", "Gemm_0"]
+    with pytest.raises(UnsupportedModelError, match="QAdd 'Add_0': residual joins do not fold"):
+        front_reuse_factors(front, rest, {"Add_0": 2})
+    assert front_min_cycles(front) == 64  # 8x8 pixels
+
+
+def test_conv_lut_model_falls_with_r_and_cycles_count_pixels():
+    nodes, circuit_input, _ = lbir_graph(read_model(MNIST).transform(InferLBIR()))
+    front, rest = streaming_front(nodes, circuit_input)
+    conv = lut_models(foldable_nodes(front, rest))[0]  # Conv_0: 4 channels on 26x26 outputs
+    assert conv.max_reuse == 4 and [conv.cycles(r) for r in (1, 2, 4)] == [676, 1352, 2704]
+    assert conv.luts(4) < conv.luts(2) < conv.luts(1)
+
+
+def test_target_ii_and_max_luts_fold_the_front_too(tmp_path):
+    lbir = read_model(MNIST).transform(InferLBIR())
+    parallel = circuit_description(lbir.transform(GenerateChiselCircuit(tmp_path / "r1", style="folded"))).stream
+    stream = circuit_description(lbir.transform(GenerateChiselCircuit(tmp_path / "ii", style="folded",
+                                                                      target_ii=1400))).stream
+    convs = [layer for layer in stream["layers"] if layer["op_type"] == "QConv2D"]
+    assert [c["reuse_factor"] for c in convs] == [2, 8] and stream["ii_cycles"] <= 1400
+    assert {c["chosen_by"] for c in convs} == {"target_ii", "fully folded"}
+    budget = parallel["estimated_luts"] * 2 // 3
+    fitted = circuit_description(lbir.transform(GenerateChiselCircuit(tmp_path / "luts", style="folded",
+                                                                      max_luts=budget))).stream
+    assert fitted["estimated_luts"] <= budget < parallel["estimated_luts"]
+    assert fitted["ii_cycles"] >= parallel["ii_cycles"] == 784  # never below the input rate
+    assert any(layer["reuse_factor"] > 1 for layer in fitted["layers"] if layer["op_type"] == "QConv2D")
