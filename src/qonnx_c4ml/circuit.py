@@ -19,7 +19,7 @@ from qonnx_c4ml.reference import execute, load_model, with_batch
 
 class Circuit:
     def __init__(self, model, output_dir=None, pipeline="none", cache_dir=None, style="auto", input_datatype=None,
-                 reuse_factor=1, target_ii=None, max_luts=None):
+                 reuse_factor=None, target_ii=None, max_luts=None):
         model = load_model(model)
         if not any(n.op_type == "RTLCircuit" for n in model.graph.node):
             if not metadata.has_circuit(model):  # not generated yet: the flow, Verilog only

@@ -24,8 +24,8 @@ STYLE_HELP = ("parallel: every layer fully parallel, one sample per cycle; strea
               "layers take one pixel per cycle through line buffers; auto: streaming when the conv front is "
               "large and --pipeline is none; folded: a chain of dense layers, each computing its outputs over "
               "--reuse-factor cycles")
-REUSE_HELP = ("style folded: every dense layer computes its M outputs over R cycles with ceil(M/R) constant-weight "
-              "units (default 1)")
+REUSE_HELP = ("style folded: every convolution and dense layer computes its M outputs over R cycles with ceil(M/R) "
+              "constant-weight units (without --reuse-factor, --target-ii or --max-luts: --max-luts 300000)")
 # the CNN demo: tests/fixtures/cnn/mnist_cnn_w4a4_po2.onnx and its 1,000 test digits
 DEMO_CNN = Path(__file__).parent / "data" / "mnist_cnn_w4a4.onnx"
 DEMO_CNN_DATA = Path(__file__).parent / "data" / "mnist_test.npz"
@@ -35,7 +35,7 @@ DEMO_DATA = Path(__file__).parent / "data" / "digits_test.npz"
 
 def compile_model(model_path, output_dir, pipeline="none", top="c4ml_top", force=False,
                   max_operators=DEFAULT_MAX_OPERATORS, synth=None, synth_flow="generic-fast", style="auto",
-                  input_datatype=None, reuse_factor=1, target_ii=None, max_luts=None):
+                  input_datatype=None, reuse_factor=None, target_ii=None, max_luts=None):
     """`qonnx-c4ml compile`: qonnx_c4ml.flow.compile into `output_dir` (written whole or not at
     all); returns the report.json dict.
 
@@ -189,13 +189,14 @@ def cmd_sweep(args):
 
 
 def add_style_options(p):
-    """--style (with folded) and --reuse-factor, for the commands that generate a circuit of any style."""
+    """--style and the folded style's --reuse-factor, --target-ii, --max-luts, for the commands that
+    generate a circuit of any style."""
     p.add_argument("--style", default="auto", choices=["auto", "parallel", "streaming", "folded"], help=STYLE_HELP)
-    p.add_argument("--reuse-factor", type=int, default=1, help=REUSE_HELP)
+    p.add_argument("--reuse-factor", type=int, help=REUSE_HELP)
     p.add_argument("--target-ii", type=int, help="style folded: choose every layer's reuse factor for this many "
-                   "cycles per sample (R = min(M, target), FINN SetFolding-like)")
+                   "cycles per sample or frame (FINN SetFolding-like)")
     p.add_argument("--max-luts", type=int, help="style folded: choose the reuse factors for the smallest II whose "
-                   "estimated LUTs (of the folded layers) fit this budget; with --target-ii, within both")
+                   "estimated LUTs fit this budget; with --target-ii, within both")
 
 
 def build_parser():

@@ -113,7 +113,7 @@ def synthesize(result, flow="generic-fast", timeout_s=DEFAULT_SYNTH_TIMEOUT_S, v
 
 
 def compile(model, output_dir, pipeline="none", top=DEFAULT_TOP, style="auto", max_operators=DEFAULT_MAX_OPERATORS,
-            input_datatype=None, reuse_factor=1, target_ii=None, max_luts=None, synth=None, synth_flow="generic-fast", synth_timeout_s=DEFAULT_SYNTH_TIMEOUT_S,
+            input_datatype=None, reuse_factor=None, target_ii=None, max_luts=None, synth=None, synth_flow="generic-fast", synth_timeout_s=DEFAULT_SYNTH_TIMEOUT_S,
             force=False, outputs=True, on_stage=None):
     """Compile `model` (a path or a qonnx ModelWrapper) into `output_dir`; returns a Compiled.
 

@@ -140,7 +140,7 @@ def run_exact(report, model, context):
 
 
 def verify(model, samples=1000, seed=0, inputs=None, rtl=True, pipeline="none", build_dir=None, style="auto",
-           exact=True, layerwise=False, input_datatype=None, reuse_factor=1,
+           exact=True, layerwise=False, input_datatype=None, reuse_factor=None,
            target_ii=None, max_luts=None):
     """Run the differential check (see module doc); returns a VerifyReport. `exact=False`
     skips the exact reference, `layerwise=True` adds the per-layer check, `input_datatype`:

@@ -52,7 +52,8 @@ def test_conv_lut_model_falls_with_r_and_cycles_count_pixels():
 
 def test_target_ii_and_max_luts_fold_the_front_too(tmp_path):
     lbir = read_model(MNIST).transform(InferLBIR())
-    parallel = circuit_description(lbir.transform(GenerateChiselCircuit(tmp_path / "r1", style="folded"))).stream
+    parallel = circuit_description(lbir.transform(GenerateChiselCircuit(tmp_path / "r1", style="folded",
+                                                                        reuse_factor=1))).stream
     stream = circuit_description(lbir.transform(GenerateChiselCircuit(tmp_path / "ii", style="folded",
                                                                       target_ii=1400))).stream
     convs = [layer for layer in stream["layers"] if layer["op_type"] == "QConv2D"]
@@ -64,3 +65,20 @@ def test_target_ii_and_max_luts_fold_the_front_too(tmp_path):
     assert fitted["estimated_luts"] <= budget < parallel["estimated_luts"]
     assert fitted["ii_cycles"] >= parallel["ii_cycles"] == 784  # never below the input rate
     assert any(layer["reuse_factor"] > 1 for layer in fitted["layers"] if layer["op_type"] == "QConv2D")
+
+
+def test_without_a_target_the_default_lut_budget_folds_what_is_free(tmp_path):
+    """style="folded" alone: max_luts=DEFAULT_MAX_LUTS, the smallest II that fits (the MNIST CNN
+    fits at its input rate, 784 cycles), and every layer folded as far as that II allows."""
+    from qonnx_c4ml.transformations.generate_circuit import DEFAULT_MAX_LUTS
+
+    lbir = read_model(MNIST).transform(InferLBIR())
+    transformation = GenerateChiselCircuit(tmp_path / "v", style="folded")
+    assert transformation.max_luts == DEFAULT_MAX_LUTS == 300_000 and transformation.reuse_factor == 1
+    stream = circuit_description(lbir.transform(transformation)).stream
+    assert stream["ii_cycles"] == 784 and stream["estimated_luts"] <= DEFAULT_MAX_LUTS
+    convs = [layer for layer in stream["layers"] if layer["op_type"] == "QConv2D"]
+    # Conv_1: 121 output pixels x 4 steps = 484 <= 784 (8 steps would be 968); R 4..7 give the same
+    # 2 units and the smallest is named
+    assert [c["reuse_factor"] for c in convs] == [1, 4] and [c["steps"] for c in convs] == [1, 4]
+    assert GenerateChiselCircuit(tmp_path, style="folded", reuse_factor=1).max_luts is None

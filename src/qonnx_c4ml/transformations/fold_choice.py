@@ -105,8 +105,12 @@ def choose_reuse_factors(transformation, front, rest, layers=None, min_ii=1):
     foldable_nodes, budgets from `min_ii` cycles on) or its reuse_factor."""
     nodes = foldable_nodes(front, rest)
     if transformation.max_luts is not None:
-        folding = choose_folding(layers or lut_models(nodes), transformation.target_ii, transformation.max_luts,
-                                 max(min_ii, front_min_cycles(front)))
+        # the front's unfolded rate: no budget below it is tried (the circuit cannot be faster, and
+        # every layer folds as far as it allows), and it is a candidate budget itself
+        floor = front_min_cycles(front)
+        rate = [FoldableLayer("streaming front", 1, lambda r: floor, lambda r: 0)] if front else []
+        folding = choose_folding((layers or lut_models(nodes)) + rate, transformation.target_ii,
+                                 transformation.max_luts, max(min_ii, floor))
         chosen = dict(zip((n.name for n in nodes), folding.reuse_factors))
         reasons = dict(zip((n.name for n in nodes), folding.chosen_by))
     elif transformation.target_ii is not None:  # FINN SetFolding-like: every layer within the target

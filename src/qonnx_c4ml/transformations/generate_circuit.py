@@ -42,6 +42,9 @@ from qonnx_c4ml.transformations.stream_front import (
     STREAM_OPS, front_nodes, front_ops, front_output, streaming_front, streaming_refusal)
 
 DEFAULT_MAX_OPERATORS = 500_000  # ~ what Verilator and yosys handle on a 2-core machine
+# style="folded" without reuse_factor/target_ii/max_luts: this many estimated LUTs (an Artix-7
+# 200T/Kintex-7 325T-class device's worth of logic, issue 13's "default target")
+DEFAULT_MAX_LUTS = 300_000
 STYLES = ("parallel", "streaming", "auto", "folded")
 # style="auto" streams the conv/pool front once its fully parallel form would multiply more
 # than this many (input, weight) taps (the 28x28 MNIST CNN's front: ~59k, a 78 s Verilator
@@ -107,7 +110,7 @@ class GenerateChiselCircuit(Transformation):
     """Write the circuit's Verilog to `output_dir` (see module doc)."""
 
     def __init__(self, output_dir, pipeline="none", top="c4ml_top", module_prefix="",
-                 max_operators=DEFAULT_MAX_OPERATORS, style="auto", reuse_factor=1,
+                 max_operators=DEFAULT_MAX_OPERATORS, style="auto", reuse_factor=None,
                  target_ii=None, max_luts=None):
         """`module_prefix` keeps module names unique when several circuits share a design;
         `max_operators` bounds the estimated adders/comparators before anything is generated.
@@ -117,17 +120,18 @@ class GenerateChiselCircuit(Transformation):
         would be large fully parallel and pipeline is "none") or "folded" (a chain of dense
         layers, each computing its outputs over `reuse_factor` cycles: an int for every layer
         or a dict {LBIR node name: R}, or chosen from `target_ii` cycles per sample and/or
-        `max_luts`, a budget of estimated LUTs for the folded layers (the smallest II that fits):
-        transformations/generate_folded.py, chisel/fold/choose.py)."""
+        `max_luts`, a budget of estimated LUTs for the folded layers (the smallest II that fits;
+        with none of the three, max_luts=DEFAULT_MAX_LUTS): transformations/fold_choice.py,
+        chisel/fold/choose.py)."""
         super().__init__()
         if style not in STYLES:
             raise UnsupportedModelError(f"style={style!r} is not one of {', '.join(STYLES)}")
-        for option, value, default in (("reuse_factor", reuse_factor, 1), ("target_ii", target_ii, None),
-                                       ("max_luts", max_luts, None)):
-            if style != "folded" and value != default:
+        for option, value, defaults in (("reuse_factor", reuse_factor, (None, 1)), ("target_ii", target_ii, (None,)),
+                                        ("max_luts", max_luts, (None,))):
+            if style != "folded" and value not in defaults:
                 raise UnsupportedModelError(f"{option}={value!r} applies to style='folded' only, not {style!r}",
                                             hint="pass style='folded' (--style folded) with it")
-        if reuse_factor != 1 and (target_ii is not None or max_luts is not None):
+        if reuse_factor is not None and (target_ii is not None or max_luts is not None):
             raise UnsupportedModelError("give reuse_factor or target_ii/max_luts, not both",
                                         hint="target_ii and max_luts choose every layer's reuse factor")
         for option, value in (("target_ii", target_ii), ("max_luts", max_luts)):
@@ -139,7 +143,9 @@ class GenerateChiselCircuit(Transformation):
         self.output_dir = Path(output_dir)
         self.top = top
         self.module_prefix = module_prefix
-        self.reuse_factor = reuse_factor
+        if style == "folded" and reuse_factor is None and target_ii is None and max_luts is None:
+            max_luts = DEFAULT_MAX_LUTS  # the default target: the fastest circuit that fits, folded as far as it is free
+        self.reuse_factor = 1 if reuse_factor is None else reuse_factor
         self.target_ii = target_ii
         self.max_luts = max_luts
 

@@ -66,9 +66,8 @@ class Folding:
 
 
 def reuse_within(layer, budget):
-    """The layer's fold for a cycle budget: the smallest R that reaches the fewest cycles'
-    worth of folding, i.e. R = cycles(R_max) for the largest R_max with cycles(R_max) <= budget
-    when that R gives the same cycles (dense layers), else R_max."""
+    """The layer's fold for a cycle budget: the smallest R whose cycles equal those of the
+    largest R_max with cycles(R_max) <= budget (the same units, fewer steps to name)."""
     lo, hi = 1, layer.max_reuse  # largest R with cycles(R) <= budget, by bisection (cycles rise with R)
     while lo < hi:
         mid = (lo + hi + 1) // 2
@@ -77,8 +76,15 @@ def reuse_within(layer, budget):
         else:
             hi = mid - 1
     steps = layer.cycles(lo)
-    # dense: R = S gives the same units as R_max (ceil(M / ceil(M / R)) = S); report the smaller R
-    return steps if steps <= lo and layer.cycles(steps) == steps else lo
+    # the smallest R with those cycles: the same units (a dense layer: R = S, ceil(M / ceil(M / S)) = S)
+    first = 1
+    while first < lo:
+        mid = (first + lo) // 2
+        if layer.cycles(mid) >= steps:
+            lo = mid
+        else:
+            first = mid + 1
+    return lo
 
 
 def candidate_iis(layers):
