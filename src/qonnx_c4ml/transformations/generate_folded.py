@@ -4,11 +4,12 @@ outputs over S = ceil(M / ceil(M / R)) <= R cycles with ceil(M / R) constant-wei
 the first folded stage.  The circuit is recorded as a streaming circuit whose frame is one vector,
 so RTLSim, the stream harness and `Circuit.package`'s streaming testbench run it unchanged.
 """
+import math
 from pathlib import Path
 
 from qonnx.custom_op.registry import getCustomOp
 
-from qonnx_c4ml.chisel.fold.choose import choose_folding, dense_layer, reuse_for_target
+from qonnx_c4ml.chisel.fold.choose import FoldableLayer, choose_folding, dense_layer, reuse_for_target
 from qonnx_c4ml.chisel.fold.datapath import estimate_folded_operators
 from qonnx_c4ml.chisel.fold.estimate import DenseLutModel
 from qonnx_c4ml.chisel.generator import port_for_dtype
@@ -71,6 +72,14 @@ def lut_models(nodes):
     return layers
 
 
+def calibrated(layer, reuse_factor, exact_luts):
+    """`layer` with its LUT model scaled to meet the exact estimate `exact_luts` at `reuse_factor`
+    (the model's error changes slowly with R, so the next choice lands closer)."""
+    ratio = exact_luts / max(1, layer.luts(reuse_factor))
+    model = layer.luts
+    return FoldableLayer(layer.name, layer.max_reuse, layer.cycles, lambda r: math.ceil(model(r) * ratio))
+
+
 def choose_reuse_factors(transformation, nodes, layers=None, min_ii=1):
     """(reuse factors, which constraint chose each) of the dense chain `nodes`: from
     max_luts and/or target_ii (chisel/fold/choose.py; `layers`: lut_models(nodes), budgets
@@ -89,7 +98,8 @@ def generate_within_budget(transformation, rest, ops, top, source, front_estimat
     """Choose the reuse factors and generate the folded chain (chisel/fold/generate.py); with
     max_luts, when the generated circuit's estimated LUTs (the exact unit cost) come out above
     the budget that the chooser's model met, choose again above that II (the model errs by
-    up to ~15 %, so this is rare and bounded by the candidate IIs).  Returns the description."""
+    up to ~15 % either way on jets and LFC, so this is rare and bounded by the candidate IIs; each
+    layer's model is scaled to the exact estimate first).  Returns the description."""
     from qonnx_c4ml.chisel.fold.generate import generate_folded
 
     layers = lut_models(rest) if transformation.max_luts is not None else None
@@ -107,6 +117,7 @@ def generate_within_budget(transformation, rest, ops, top, source, front_estimat
                 f"at II {tail['ii_cycles']} (target_ii={transformation.target_ii})",
                 hint="raise max_luts or target_ii")
         min_ii = tail["ii_cycles"] + 1
+        layers = [calibrated(layer, r, real["estimated_luts"]) for layer, r, real in zip(layers, factors, tail["layers"])]
     for layer, reason in zip(tail["layers"], chosen_by):
         layer["chosen_by"] = reason
     return tail
