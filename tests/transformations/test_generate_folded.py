@@ -119,3 +119,12 @@ def test_max_luts_chooses_the_smallest_ii_that_fits(jets, tmp_path):
         GenerateChiselCircuit(tmp_path, style="folded", reuse_factor=2, max_luts=100)
     with pytest.raises(UnsupportedModelError, match="max_luts=-1 is not an integer"):
         GenerateChiselCircuit(tmp_path, style="folded", max_luts=-1)
+
+
+def test_a_retry_rescales_each_layer_model_to_the_exact_estimate():
+    from qonnx_c4ml.chisel.fold.choose import dense_layer
+    from qonnx_c4ml.transformations.generate_folded import calibrated
+
+    layer = dense_layer("fc", 64, lambda r: 6400 // r)
+    scaled = calibrated(layer, 8, 1000)  # the model said 800 at R = 8, the netlist 1000
+    assert scaled.luts(8) == 1000 and scaled.luts(16) == 500 and scaled.cycles(16) == layer.cycles(16)
