@@ -165,7 +165,7 @@ def main():
     raw = read_model(args.model)
     if args.chooser:
         chooser([("jets", raw), ("lfc", lfc_model())],
-                {"jets": [20_000, 8_000, 4_000, 2_000], "lfc": [400_000, 150_000, 60_000]})
+                {"jets": [20_000, 8_000, 4_000, 2_000], "lfc": [400_000, 150_000, 80_000]})
         return
     factors = ([] if args.no_anchor else [0]) + [int(r) for r in args.reuse.split(",")]
     rows = []

@@ -82,3 +82,12 @@ def test_without_a_target_the_default_lut_budget_folds_what_is_free(tmp_path):
     # 2 units and the smallest is named
     assert [c["reuse_factor"] for c in convs] == [1, 4] and [c["steps"] for c in convs] == [1, 4]
     assert GenerateChiselCircuit(tmp_path, style="folded", reuse_factor=1).max_luts is None
+
+
+def test_a_retry_rescales_each_layer_model_to_the_exact_estimate():
+    from qonnx_c4ml.chisel.fold.choose import dense_layer
+    from qonnx_c4ml.transformations.fold_choice import calibrated
+
+    layer = dense_layer("fc", 64, lambda r: 6400 // r)
+    scaled = calibrated(layer, 8, 1000)  # the model said 800 at R = 8, the netlist 1000
+    assert scaled.luts(8) == 1000 and scaled.luts(16) == 500 and scaled.cycles(16) == layer.cycles(16)

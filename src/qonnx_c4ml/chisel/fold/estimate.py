@@ -8,7 +8,7 @@ with the rows grouped as the generator groups them (`datapath.unit_rows`):
   of the weights' multiples (priced as `cost.node_luts` prices a select: s select bits, d
   non-constant options) and, with weights of both signs, the flip and its sign select;
 - per unit: the balanced adder tree of its terms (T - 1 adders, each as wide as the range
-  of the terms it sums) and, with thresholds, per decidable column a comparator (a
+  of the terms it sums; a flipped term spans v's and ~v's ranges) and, with thresholds, per decidable column a comparator (a
   subtraction as wide as the accumulator) against a select of constant thresholds, and the
   count adders;
 - once per layer: the CSD adders of the odd weight multiples x_k * c, and the stage's
@@ -67,15 +67,16 @@ def _tree_luts(terms, term_bits, acc_bits):
 def shared_multiple_luts(weights, in_bits):
     """LUTs of the CSD adders of x_k * c for the odd parts of every input's weight magnitudes
     (built once per layer, shared by every unit and step)."""
+    ordered = np.sort(np.abs(np.asarray(weights, dtype=np.int64)), axis=0)
+    first = np.ones(ordered.shape, dtype=bool)  # the first of each run of equal values in a column
+    first[1:] = ordered[1:] != ordered[:-1]
+    values, counts = np.unique(ordered[first], return_counts=True)  # each (column, magnitude) once
     total = 0
-    weights = np.abs(np.asarray(weights, dtype=np.int64))
-    for k in range(weights.shape[1]):
-        for value in np.unique(weights[:, k]):
-            value = int(value)
-            while value and value % 2 == 0:
-                value //= 2
-            if value > 1:
-                total += (len(csd_digits(value)) - 1) * (in_bits + value.bit_length())
+    for value, count in zip(values.tolist(), counts.tolist()):
+        while value and value % 2 == 0:
+            value //= 2
+        if value > 1:
+            total += count * (len(csd_digits(value)) - 1) * (in_bits + value.bit_length())
     return total
 
 
@@ -91,6 +92,7 @@ class DenseLutModel:
         self.columns = thresholds.shape[-1] if thresholds.size else 0
         in_bits = int(_signed_bits(self.x_lo, self.x_hi))
         self.shared = shared_multiple_luts(self.weights, in_bits)
+        self.magnitudes = len(np.unique(np.abs(self.weights)))  # distinct |w| in the layer
         low, high = self.weights * self.x_lo, self.weights * self.x_hi
         self.row_lo, self.row_hi = np.minimum(low, high).sum(axis=1), np.maximum(low, high).sum(axis=1)
         self.cache = {}
@@ -117,12 +119,19 @@ class DenseLutModel:
         used = largest > 0
         mixed = (grouped.min(axis=1) < 0) & (grouped.max(axis=1) > 0)
         extremes = np.stack([largest * self.x_lo, largest * self.x_hi])
-        term_bits = _signed_bits(extremes.min(axis=0), extremes.max(axis=0))
+        term_lo, term_hi = extremes.min(axis=0), extremes.max(axis=0)
+        if steps > 1:  # a flipped term (~v = -v - 1) spans the union of v's and ~v's ranges
+            term_lo, term_hi = (np.where(mixed, np.minimum(term_lo, -term_hi - 1), term_lo),
+                                np.where(mixed, np.maximum(term_hi, -term_lo - 1), term_hi))
+        term_bits = _signed_bits(term_lo, term_hi)
         total = 0
         if steps > 1:
-            ordered = np.sort(magnitude, axis=1)
-            distinct = 1 + np.count_nonzero(np.diff(ordered, axis=1), axis=1)
-            variable = distinct - (ordered[:, 0, :] == 0)
+            smallest = magnitude.min(axis=1)
+            if self.magnitudes <= 2:  # at most two values: distinct where min != max, no sort needed
+                distinct = 1 + (smallest != largest)
+            else:
+                distinct = 1 + np.count_nonzero(np.diff(np.sort(magnitude, axis=1), axis=1), axis=1)
+            variable = distinct - (smallest == 0)
             select_bits = (steps - 1).bit_length()
             selects = np.where(distinct > 1, _select_luts(term_bits, select_bits, variable, distinct), 0)
             sign_distinct = 1 + mixed.astype(np.int64)
@@ -132,7 +141,8 @@ class DenseLutModel:
         acc_hi = np.maximum.reduce(self.row_hi[index], axis=1)
         acc_bits = _signed_bits(acc_lo, acc_hi)  # (G,)
         terms = used.sum(axis=1)
-        mean_bits = np.where(terms > 0, np.sum(np.where(used, term_bits, 0), axis=1) // np.maximum(terms, 1), 0)
+        mean_bits = np.where(terms > 0, np.rint(np.sum(np.where(used, term_bits, 0), axis=1) / np.maximum(terms, 1)),
+                             0).astype(np.int64)
         total += int(np.sum(_tree_luts(terms, mean_bits, acc_bits)))
         if self.columns:
             select = _select_luts(acc_bits, (steps - 1).bit_length(), 0, 2) if steps > 1 else 0
