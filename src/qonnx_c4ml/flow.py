@@ -61,9 +61,9 @@ def _report(model_path, description, infer_s, generate_s):
         # style="folded" (a streaming circuit of one vector per frame): each layer's reuse factor
         "reuse_factors": [layer["reuse_factor"] for layer in description.stream["folded_layers"]]
         if description.stream.get("folded") else None,
-        # and per layer: R, units, cycles per sample, estimated LUTs and flip-flops
-        "folded_layers": [{key: layer[key] for key in ("node", "reuse_factor", "units", "steps", "estimated_luts",
-                                                        "flip_flops")}
+        # and per layer: R, units, cycles per sample, estimated LUTs and flip-flops, what chose R
+        "folded_layers": [{key: layer.get(key) for key in ("node", "reuse_factor", "units", "steps", "estimated_luts",
+                                                            "flip_flops", "chosen_by")}
                           for layer in description.stream["folded_layers"]] if description.stream.get("folded") else None,
         "latency_cycles": description.latency_cycles,
         "input": {"elements": description.inp.elements, "bits": description.inp.bits,

@@ -117,12 +117,12 @@ class GenerateChiselCircuit(Transformation):
         `style`: "parallel" (every layer fully parallel, one sample per cycle), "streaming"
         (the leading conv/pool layers stream one pixel per cycle through line buffers, the
         rest stays fully parallel after them) or "auto" (streaming when the conv/pool front
-        would be large fully parallel and pipeline is "none") or "folded" (a chain of dense
-        layers, each computing its outputs over `reuse_factor` cycles: an int for every layer
-        or a dict {LBIR node name: R}, or chosen from `target_ii` cycles per sample and/or
-        `max_luts`, a budget of estimated LUTs for the folded layers (the smallest II that fits;
-        with none of the three, max_luts=DEFAULT_MAX_LUTS): transformations/fold_choice.py,
-        chisel/fold/choose.py)."""
+        would be large fully parallel and pipeline is "none") or "folded" (the streaming front's
+        convolutions and the dense chain after it, each computing its outputs over
+        `reuse_factor` cycles: an int for every layer or a dict {LBIR node name: R}, or chosen
+        from `target_ii` cycles per frame and/or `max_luts`, a budget of estimated LUTs (the
+        smallest II that fits; with none of the three, max_luts=DEFAULT_MAX_LUTS):
+        transformations/fold_choice.py, chisel/fold/choose.py)."""
         super().__init__()
         if style not in STYLES:
             raise UnsupportedModelError(f"style={style!r} is not one of {', '.join(STYLES)}")
