@@ -76,27 +76,17 @@ def generate(lbir, plan, out_dir, repeat):
     return model, times
 
 
-def read_mux_luts(layer):
-    """Formula estimate (not counted on a netlist) of a streaming layer's line buffer reads:
-    per window column a W:1 mux per row slot, per tap a slot mux, LUT6 4:1 mux trees of
-    ceil((n - 1) / 3) LUTs per pixel bit."""
-    _, _, w = layer["in_shape"]
-    kh, kw = layer["kernel"]
-    rows, bits = layer["line_buffer_rows"], layer["inp"]["elements"] * layer["inp"]["bits"]
-    return bits * (kw * rows * -(-(w - 1) // 3) + kh * kw * -(-(rows - 1) // 3))
-
-
 def layer_rows(description):
     from qonnx_c4ml.tables import text_lines
 
     rows = [("layer", "op", "in CxHxW", "out CxHxW", "R", "units", "steps", "out px", "cycles/frame", "adders",
-             "est. LUTs", "lb bits", "read mux LUTs*")]
+             "est. LUTs", "lb bits", "read mux LUTs*")]  # *: geometry.read_mux_luts, a formula
     for layer in description.stream["layers"]:
         _, oh, ow = layer["out_shape"]
         rows.append((layer["name"], layer["op_type"], "x".join(map(str, layer["in_shape"])),
                      "x".join(map(str, layer["out_shape"])), str(layer["reuse_factor"]), str(layer["units"]),
                      str(layer["steps"]), str(oh * ow), str(layer["ii_cycles"]), str(layer["adders"]),
-                     str(layer["estimated_luts"]), str(layer["line_buffer_bits"]), str(read_mux_luts(layer))))
+                     str(layer["estimated_luts"]), str(layer["line_buffer_bits"]), str(layer["read_mux_luts"])))
     for layer in description.stream["folded_layers"]:
         rows.append((layer["node"], "QDense", str(layer["inputs"]), str(layer["rows"]), str(layer["reuse_factor"]),
                      str(layer["units"]), str(layer["steps"]), "1", str(layer["steps"]), str(layer["adders"]),
@@ -164,11 +154,11 @@ def main():
                 say(line)
             say(f"generation {statistics.median(times):.2f} s (median of {len(times)}: "
                 + ", ".join(f"{t:.2f}" for t in times) + ")")
-            mux = sum(read_mux_luts(layer) for layer in description.stream["layers"])
-            say(f"estimated LUTs {description.stream['estimated_luts']:,} (window engines + folded dense units, "
-                f"chisel/logic/cost.py); + line buffer read muxes {mux:,} (*formula, read_mux_luts) = "
-                f"{description.stream['estimated_luts'] + mux:,}; line buffers {description.stream['line_buffer_bits']:,} "
-                "bits (registers, not LUTs)")
+            mux = description.stream["read_mux_luts"]
+            say(f"estimated LUTs {description.stream['estimated_luts']:,}: window engines + folded dense units "
+                f"(chisel/logic/cost.py) {description.stream['estimated_luts'] - mux:,} + line buffer read muxes "
+                f"{mux:,} (*formula, chisel/stream/geometry.read_mux_luts); line buffers "
+                f"{description.stream['line_buffer_bits']:,} bits (registers, not LUTs)")
             say(f"frame II {ii} cycles (description; rate bound {description.stream['ii_bound_cycles']}), latency "
                 f"{description.latency_cycles} cycles -> {CLOCK_HZ / ii:,.0f} frames/s at 200 MHz")
             if args.rtl_frames and args.rtl_plan in (name, "both"):

@@ -3,7 +3,8 @@ chosen (`target_ii` cycles per frame and/or `max_luts` estimated LUTs, chisel/fo
 for every foldable layer -- the QConv2D nodes of the streaming front (residual branches
 included: S steps per output pixel, S * OH * OW cycles per frame) and the dense chain after it
 (S steps per sample).  Pools and residual joins never fold (R = 1); they and the input rate set
-the front's fewest cycles per frame, below which no budget is tried."""
+the front's fewest cycles per frame, below which no budget is tried, and its line-buffer reads
+count as LUTs that do not fold."""
 import math
 
 from qonnx.custom_op.registry import getCustomOp
@@ -70,6 +71,12 @@ def front_min_cycles(front):
     return cycles
 
 
+def front_read_luts(front):
+    """The front's line-buffer read muxes (geometry.read_mux_luts) at the line buffers' first
+    size: LUTs no reuse factor changes, which the chooser counts against max_luts."""
+    return sum(layer_geometry(getCustomOp(n)).read_mux_luts for n in front_nodes(front) if n.op_type != "QAdd")
+
+
 def lut_models(nodes):
     """The chooser's FoldableLayers of `nodes` (foldable_nodes), LUTs from chisel/fold/estimate.py's
     model: a dense layer's weights, or a convolution's window matrix W' (chisel/fold/conv.py)."""
@@ -107,8 +114,8 @@ def choose_reuse_factors(transformation, front, rest, layers=None, min_ii=1):
     if transformation.max_luts is not None:
         # the front's unfolded rate: no budget below it is tried (the circuit cannot be faster, and
         # every layer folds as far as it allows), and it is a candidate budget itself
-        floor = front_min_cycles(front)
-        rate = [FoldableLayer("streaming front", 1, lambda r: floor, lambda r: 0)] if front else []
+        floor, reads = front_min_cycles(front), front_read_luts(front)
+        rate = [FoldableLayer("streaming front", 1, lambda r: floor, lambda r: reads)] if front else []
         folding = choose_folding((layers or lut_models(nodes)) + rate, transformation.target_ii,
                                  transformation.max_luts, max(min_ii, floor))
         chosen = dict(zip((n.name for n in nodes), folding.reuse_factors))

@@ -142,7 +142,8 @@ def apply_folded(transformation, model, front, rest, circuit_input):
                   "out_shape": tail["out_shape"], "out": tail["out"], "pixel_out": tail["out"],
                   "ii_cycles": max(head["ii_cycles"], tail["ii_cycles"]),
                   "latency_cycles": head["latency_cycles"] + tail["latency_cycles"],
-                  "estimated_luts": head["estimated_luts"] + tail["estimated_luts"], "flip_flops": tail["flip_flops"]}
+                  "estimated_luts": head["estimated_luts"] + tail["estimated_luts"],
+                  "engine_luts": head["engine_luts"] + tail["estimated_luts"], "flip_flops": tail["flip_flops"]}
         layers = front_layers(head)
     for node, op, layer in zip(rest, ops, tail["layers"]):
         op.set_nodeattr("verilog_module", layer["name"])

@@ -14,6 +14,7 @@ from onnx import TensorProto, helper
 from qonnx.custom_op.registry import getCustomOp
 
 from qonnx_c4ml.chisel.stream.generate import build_stream_layers, format_report, generate_streaming
+from qonnx_c4ml.chisel.stream.geometry import read_mux_luts
 from qonnx_c4ml.chisel.stream.schedule import model_schedule, rate_bound, size_line_buffers
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.lbir.conv import conv_output_hw
@@ -294,10 +295,14 @@ def test_format_report_lists_layers_and_totals(tmp_path):
     lines = format_report(description).splitlines()
     assert lines[0].split()[:3] == ["layer", "op", "in"]
     assert lines[1].split()[:4] == ["qconv2d_0", "QConv2D", "3x6x6", "4x6x6"]
-    assert lines[0].split()[-4:] == ["R", "steps", "est.", "LUTs"]
-    assert lines[1].split()[-3:-1] == ["1", "1"]  # R = 1: one window per cycle
+    assert lines[0].split()[-7:] == ["R", "steps", "est.", "LUTs", "read", "mux", "LUTs"]
+    assert lines[1].split()[-4:-2] == ["1", "1"]  # R = 1: one window per cycle
     assert lines[3].split() == ["total", str(description["line_buffer_bits"]), "36", str(description["latency_cycles"]),
-                                str(description["estimated_luts"])]
+                                str(description["engine_luts"]), str(description["read_mux_luts"])]
+    # the circuit's estimate: the engines' netlist cost and the line-buffer reads' formula
+    assert description["estimated_luts"] == description["engine_luts"] + description["read_mux_luts"]
+    conv = description["layers"][0]  # 3x3 window over 6 columns of 9-bit pixels, 4 row slots
+    assert conv["read_mux_luts"] == 9 * (3 * 4 * 2 + 3 * 3 * 1) == read_mux_luts(6, [3, 3], 4, 9)
 
 
 def channels_last_index(c, h, w):

@@ -106,7 +106,7 @@ def layer_rows(stages):
     rows = []
     for stage in stages:
         for layer in stage.layers if isinstance(stage, ResidualBlock) else [stage]:
-            rows.append({**asdict(layer), "pixel_latency": layer.pixel_latency})
+            rows.append({**asdict(layer), "pixel_latency": layer.pixel_latency, "read_mux_luts": layer.read_mux_luts})
         if isinstance(stage, ResidualBlock):
             rows.append({"name": stage.name, "op_type": "QAdd", "in_shape": stage.in_shape,
                          "out_shape": stage.out_shape, "kernel": [1, 1], "strides": [1, 1], "pads": [0, 0, 0, 0],
@@ -115,7 +115,8 @@ def layer_rows(stages):
                          "engine_latency": 0, "engine_levels": stage.engine_levels, "adders": stage.adders,
                          "ii_cycles": stage.in_shape[1] * stage.in_shape[2], "latency_cycles": stage.latency_cycles,
                          "file": stage.file, "pixel_latency": 1, "reuse_factor": 1, "units": 1, "steps": 1,
-                         "estimated_luts": stage.join_luts})
+                         "estimated_luts": stage.join_luts, "read_mux_luts": stage.read_mux_luts - sum(
+                             layer.read_mux_luts for layer in stage.layers)})
     return rows
 
 
@@ -133,7 +134,8 @@ def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, sourc
     to `output_dir`, each QConv2D's engine folded by `reuse_factors` (stream_reuse_factors; None: all 1,
     the fully parallel engines; 1 for every QMaxPool2D).  Returns a description dict: files,
     top, stream_top, input pixel Port and frame output Port (as dicts), ii_cycles,
-    latency_cycles, line_buffer_bits, estimated_luts (of the engines), per-layer stats
+    latency_cycles, line_buffer_bits, estimated_luts (the engines' engine_luts + the reads'
+    read_mux_luts), per-layer stats
     (reuse_factor, units, steps, estimated_luts, adders among them).
     """
     output_dir = Path(output_dir)
@@ -184,7 +186,10 @@ def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, sourc
         "latency_cycles": schedule.latency,
         "modelled_input_stalls": schedule.input_stalls,
         "line_buffer_bits": sum(layer.line_buffer_bits for layer in layers),
-        "estimated_luts": sum(layer.estimated_luts for layer in layers),
+        # the engines' netlist cost plus the line-buffer and FIFO read muxes (a formula)
+        "engine_luts": sum(layer.estimated_luts for layer in layers),
+        "read_mux_luts": sum(layer.read_mux_luts for layer in layers),
+        "estimated_luts": sum(layer.estimated_luts + layer.read_mux_luts for layer in layers),
         "stage_levels": stage_levels,
         "layers": layer_rows(layers),
     }
@@ -196,17 +201,20 @@ def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, sourc
 def format_report(description):
     """The per-layer and total numbers of a streaming description as a text table."""
     rows = [("layer", "op", "in CxHxW", "out CxHxW", "kernel", "strides", "pads t,l,b,r", "lb rows",
-             "lb bits", "ii", "latency", "adders", "R", "steps", "est. LUTs")]
+             "lb bits", "ii", "latency", "adders", "R", "steps", "est. LUTs", "read mux LUTs")]
     for layer in description["layers"]:
         rows.append((layer["name"], layer["op_type"], "x".join(map(str, layer["in_shape"])),
                      "x".join(map(str, layer["out_shape"])), "x".join(map(str, layer["kernel"])),
                      ",".join(map(str, layer["strides"])), ",".join(map(str, layer["pads"])),
                      str(layer["line_buffer_rows"]), str(layer["line_buffer_bits"]), str(layer["ii_cycles"]),
                      str(layer["latency_cycles"]), str(layer["adders"]), str(layer["reuse_factor"]),
-                     str(layer["steps"]), str(layer["estimated_luts"])))
+                     str(layer["steps"]), str(layer["estimated_luts"]), str(layer.get("read_mux_luts", ""))))
     rows.append(("total", "", "", "", "", "", "", "", str(description["line_buffer_bits"]),
                  str(description["ii_cycles"]), str(description["latency_cycles"]), "", "", "",
-                 str(description["estimated_luts"])))
-    return "\n".join(text_lines(rows)) + ("\nii and latency in cycles (latency: first input pixel to the frame's out_valid "
-                               "for the total, a layer's first input to its last output pixel per layer; R: reuse factor, "
-                               "steps: cycles per output pixel; est. LUTs: of the window engines)\n")
+                 str(description.get("engine_luts", description["estimated_luts"])),
+                 str(description.get("read_mux_luts", ""))))
+    return "\n".join(text_lines(rows)) + (
+        "\nii and latency in cycles (latency: first input pixel to the frame's out_valid for the total, a layer's "
+        "first input to its last output pixel per layer; R: reuse factor, steps: cycles per output pixel; est. LUTs: "
+        "of the window engines (netlist cost), read mux LUTs: of the line-buffer and FIFO reads (a formula); the "
+        "circuit's estimate is their sum)\n")

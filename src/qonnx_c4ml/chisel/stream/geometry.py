@@ -37,10 +37,27 @@ class StreamLayer:
     file: str = ""
 
     @property
+    def read_mux_luts(self):
+        """Estimated LUTs of the line-buffer reads (a formula, not a netlist count)."""
+        return read_mux_luts(self.in_shape[2], self.kernel, self.line_buffer_rows, self.inp.width)
+
+    @property
     def pixel_latency(self):
         """Cycles from issuing a window to its output pixel being valid: window register,
         engine stages, output register; folded (S > 1): window register, S steps."""
         return 1 + self.steps if self.steps > 1 else 2 + self.engine_latency
+
+
+def mux_luts(ways):
+    """LUT6s of a `ways`:1 multiplexer of one bit as a tree of 4:1 muxes: ceil((ways - 1) / 3)."""
+    return -(-(int(ways) - 1) // 3)
+
+
+def read_mux_luts(width, kernel, rows, pixel_bits):
+    """Estimated LUTs of a streaming layer's line-buffer reads (layer_verilog.py): per window
+    column a `width`:1 mux in every row slot, per tap a `rows`:1 slot mux, each per pixel bit."""
+    kh, kw = kernel
+    return pixel_bits * (kw * rows * mux_luts(width) + kh * kw * mux_luts(rows))
 
 
 def layer_geometry(op):

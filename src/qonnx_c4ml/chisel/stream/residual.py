@@ -28,6 +28,7 @@ import numpy as np
 from qonnx_c4ml.chisel.arith import dot_products, requantize
 from qonnx_c4ml.chisel.generator import port_for_dtype
 from qonnx_c4ml.chisel.hw import Module
+from qonnx_c4ml.chisel.stream.geometry import mux_luts
 from qonnx_c4ml.chisel.logic.cost import adders, cost
 from qonnx_c4ml.chisel.logic.passes import logic_levels
 from qonnx_c4ml.errors import UnsupportedModelError
@@ -82,6 +83,12 @@ class ResidualBlock:
     def estimated_luts(self):
         """The branches' engines and the join (FIFO words are memory bits, like line buffers)."""
         return sum(getattr(layer, "estimated_luts", 0) for layer in self.layers) + self.join_luts
+
+    @property
+    def read_mux_luts(self):
+        """The branches' line-buffer reads and the FIFOs' word selects (formulas, geometry.mux_luts)."""
+        fifos = sum(port.width * mux_luts(depth) for depth, port in zip(self.fifo_depths, self.branch_outputs()) if depth)
+        return sum(layer.read_mux_luts for layer in self.layers) + fifos
 
     @property
     def fifo_bits(self):
