@@ -156,8 +156,8 @@ def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, sourc
         texts.append((block.join.name, block.join.verilog(header)))
         for x, depth in enumerate(block.fifo_depths):
             if depth:
-                texts.append((f"{block.name}_fifo{'ab'[x]}",
-                              header + fifo_verilog(f"{block.name}_fifo{'ab'[x]}", block.branch_outputs()[x].width, depth)))
+                name = f"{block.name}_fifo{'ab'[x]}"
+                texts.append((name, header + fifo_verilog(name, block.branch_outputs()[x].width, depth)))
         texts.append((block.name, header + block_verilog(block)))
         block.file = str(output_dir / f"{block.name}.v")
     texts.append((stream_name, header + stream_top_verilog(stream_name, layers)))

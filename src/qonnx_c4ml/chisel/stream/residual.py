@@ -87,7 +87,8 @@ class ResidualBlock:
     @property
     def read_mux_luts(self):
         """The branches' line-buffer reads and the FIFOs' word selects (formulas, geometry.mux_luts)."""
-        fifos = sum(port.width * mux_luts(depth) for depth, port in zip(self.fifo_depths, self.branch_outputs()) if depth)
+        ports = zip(self.fifo_depths, self.branch_outputs())
+        fifos = sum(port.width * mux_luts(depth) for depth, port in ports if depth)
         return sum(layer.read_mux_luts for layer in self.layers) + fifos
 
     @property
