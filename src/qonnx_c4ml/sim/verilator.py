@@ -48,11 +48,15 @@ VERILATOR_FLAGS = (
 # Added for designs of at least LARGE_DESIGN_BYTES of Verilog. Verilator's gate pass inlines
 # single-driver wires into their readers; on our adder netlists (one wire per adder) that
 # builds deep nested expressions and recomputes shared sums, so for large designs switching it
-# off gives less C++ that compiles faster and runs faster (A/B of build_library on the same
-# Verilog, CCACHE_DISABLE=1, runtime prebuilt, CPU s of the build, 1-thread samples/s, outputs
-# bit-identical): 784-64-64-64-10 2 bit (3.8 MB): 31.6 -> 26.6 CPU s, 19.3 -> 54.5 k/s;
-# 256-64-64-10 2 bit (1.4 MB): 9.8 -> 7.8 CPU s, 116 -> 167 k/s; demo 64-64-32-32-10 (0.4 MB):
-# 2.8 -> 3.3 CPU s, 350 vs 330-440 k/s (within the noise), so small designs keep the pass.
+# off gives less C++ (784 MLP: 13.1 instead of 16.4 MB) that compiles a little faster and runs
+# faster. A/B of build_library on the same Verilog (CCACHE_DISABLE=1, runtime prebuilt; CPU s
+# of the build; samples per CPU second of one simulator thread, median of 7; outputs
+# bit-identical; 2-core machine at load 4-6):
+#   784-64-64-64-10 2 bit (3.8 MB)   28.8 / 31.6 -> 27.6 / 26.6 CPU s   42.7 -> 59.5 k/s
+#   256-64-64-10 2 bit (1.4 MB)      9.4 / 9.8 -> 8.2 / 7.8 CPU s       126 -> 168 k/s
+#   demo 64-64-32-32-10 (0.4 MB)     2.7 -> 3.3 CPU s                   530 -> 490 k/s
+# so small designs keep the pass. Other -f options (-fno-dfg*, -fno-localize) and -O3 made
+# verilation slower or no faster.
 LARGE_DESIGN_BYTES = 1_000_000
 LARGE_DESIGN_FLAGS = ("-fno-gate",)
 # Position-independent code with everything hidden except the qc4ml_* entry points, bound
