@@ -3,7 +3,7 @@
     python benchmarks/build_profile.py [--model src/qonnx_c4ml/data/digits_w4a4.onnx]
     python benchmarks/build_profile.py --topology 784,64,64,64,10 --bits 2 [--no-split]
 
-Generates the model's Verilog, verilates it with build_library's flags for its size
+Generates the model's Verilog, verilates it with build_library's flags
 (`--no-split`: without `--output-split-cfuncs`) and compiles, one at a time with Verilator's own Makefile and
 build_library's optimization levels, the runtime objects and every generated .cpp file
 separately (no bundles, no precompiled header, no ccache): CPU seconds per step (user + system
@@ -75,7 +75,7 @@ def main(argv=None):
     work = Path(tempfile.mkdtemp(prefix="c4ml_profile_"))
     description, gen_s = generate(args, work / "verilog")
     files = [work / "verilog" / name for name in description.files]
-    flags = list(verilator.verilator_flags([(f, f.read_bytes()) for f in files]))
+    flags = list(verilator.VERILATOR_FLAGS)
     if args.no_split and "--output-split-cfuncs" in flags:
         index = flags.index("--output-split-cfuncs")
         del flags[index:index + 2]

@@ -148,9 +148,7 @@ def main(argv=None):
 
     work = Path(tempfile.mkdtemp(prefix="c4ml_build_time_"))
     tool = find_verilator()
-    print(f"{tool.version}; flags {' '.join(verilator.VERILATOR_FLAGS)} "
-          f"(+ {' '.join(verilator.LARGE_DESIGN_FLAGS)} from {verilator.LARGE_DESIGN_BYTES:,} "
-          "bytes of Verilog); "
+    print(f"{tool.version}; flags {' '.join(verilator.VERILATOR_FLAGS)}; "
           f"{' '.join(verilator.MAKE_OPT_FLAGS)}; cores {len(os.sched_getaffinity(0))}; "
           f"load average at start {os.getloadavg()[0]:.1f}")
     print(f"{'build':58} {'wall s':>8} {'CPU s':>8}   (medians of {args.repeats} runs; "

@@ -294,19 +294,3 @@ def test_a_forked_child_runs_batches_on_threads_of_its_own(combinational_library
     assert child.exitcode == 0
     np.testing.assert_array_equal(out, 3 * x - 2)
 
-
-def test_large_designs_get_the_large_design_flags_in_build_and_cache_key(tmp_path, monkeypatch):
-    source = write_top(tmp_path / "src", COMBINATIONAL)
-    sources = [(source, source.read_bytes())]
-    assert verilator_module.verilator_flags(sources) == verilator_module.VERILATOR_FLAGS
-    small_key = verilator_module._cache_key(sources, "harness", find_verilator(), "top", 200, 280)
-    monkeypatch.setattr(verilator_module, "LARGE_DESIGN_BYTES", len(sources[0][1]))
-    assert verilator_module.verilator_flags(sources) == (
-        verilator_module.VERILATOR_FLAGS + verilator_module.LARGE_DESIGN_FLAGS)
-    large_key = verilator_module._cache_key(sources, "harness", find_verilator(), "top", 200, 280)
-    assert large_key != small_key
-    # Built with them, the circuit computes the same as with the small-design flags.
-    library = build_library([source], "top", 200, 280, cache_dir=tmp_path / "cache")
-    assert "-fno-gate" in (library.parent / "build.log").read_text()
-    x = RNG.integers(-16, 16, size=(2000, 40))
-    np.testing.assert_array_equal(simulate(library, x, 5, True, 40, 7, True, latency=0), 3 * x - 2)

@@ -45,20 +45,17 @@ VERILATOR_FLAGS = (
     "--no-timing",
     "--output-split-cfuncs", "2000",
 )
-# Added for designs of at least LARGE_DESIGN_BYTES of Verilog. Verilator's gate pass inlines
-# single-driver wires into their readers; on our adder netlists (one wire per adder) that
-# builds deep nested expressions and recomputes shared sums, so for large designs switching it
-# off gives less C++ (784 MLP: 13.1 instead of 16.4 MB) that compiles a little faster and runs
-# faster. A/B of build_library on the same Verilog (CCACHE_DISABLE=1, runtime prebuilt; CPU s
-# of the build; samples per CPU second of one simulator thread, median of 7; outputs
-# bit-identical; 2-core machine at load 4-6):
-#   784-64-64-64-10 2 bit (3.8 MB)   28.8 / 31.6 -> 27.6 / 26.6 CPU s   42.7 -> 59.5 k/s
-#   256-64-64-10 2 bit (1.4 MB)      9.4 / 9.8 -> 8.2 / 7.8 CPU s       126 -> 168 k/s
-#   demo 64-64-32-32-10 (0.4 MB)     2.7 -> 3.3 CPU s                   530 -> 490 k/s
-# so small designs keep the pass. Other -f options (-fno-dfg*, -fno-localize) and -O3 made
-# verilation slower or no faster.
-LARGE_DESIGN_BYTES = 1_000_000
-LARGE_DESIGN_FLAGS = ("-fno-gate",)
+# Not used, measured: `-fno-gate` (Verilator's gate pass off: no inlining of single-driver
+# wires into their readers). A/B of build_library on the same Verilog, CCACHE_DISABLE=1,
+# runtime prebuilt, CPU s of the build, samples per CPU second of one simulator thread,
+# outputs bit-identical, 2-core machine at load 2-6:
+#   784-64-64-64-10 2-bit MLP (3.8 MB)   28.8 / 31.6 -> 27.6 / 26.6 CPU s   42.7 -> 59.5 k/s
+#   256-64-64-10 2-bit MLP (1.4 MB)      9.4 / 9.8 -> 8.2 / 7.8 CPU s       126 -> 168 k/s
+#   parallel MNIST CNN w4a4 (7.9 MB)     60.9 / 59.4 -> 71.9 / 71.0 CPU s   37 -> 31 k/s
+#   demo 64-64-32-32-10 (0.4 MB)         2.7 -> 3.3 CPU s                   530 -> 490 k/s
+# It helps wide-fan-in MLPs and hurts convolutions and small designs: Verilog size does not
+# tell them apart, so the default stays. Other -f options (-fno-dfg*, -fno-localize) and -O3
+# made verilation slower or no faster.
 # Position-independent code with everything hidden except the qc4ml_* entry points, bound
 # symbolically: several circuit libraries (each with its own copy of the Verilator runtime)
 # can then live in one process without one resolving its symbols into another.
@@ -93,13 +90,6 @@ def _toolchain_identity(tool):
     return (tool.version, tool.root, *_compiler(tool.root), cxx.runtime_fingerprint(tool.root))
 
 
-def verilator_flags(sources):
-    """VERILATOR_FLAGS, plus LARGE_DESIGN_FLAGS when the (path, bytes) `sources` hold at least
-    LARGE_DESIGN_BYTES of Verilog."""
-    large = sum(len(content) for _, content in sources) >= LARGE_DESIGN_BYTES
-    return VERILATOR_FLAGS + (LARGE_DESIGN_FLAGS if large else ())
-
-
 def _cache_key(sources, harness_text, tool, top, in_bits, out_bits):
     digest = hashlib.sha256()
 
@@ -114,8 +104,7 @@ def _cache_key(sources, harness_text, tool, top, in_bits, out_bits):
         add(path.name)
         add(content)
     for value in (harness_text, *_toolchain_identity(tool), top, in_bits, out_bits,
-                  *verilator_flags(sources), *CXXFLAGS, *LDFLAGS, *MAKE_OPT_FLAGS,
-                  *cxx.BUILD_SETTINGS):
+                  *VERILATOR_FLAGS, *CXXFLAGS, *LDFLAGS, *MAKE_OPT_FLAGS, *cxx.BUILD_SETTINGS):
         add(value)
     return digest.hexdigest()
 
@@ -150,7 +139,7 @@ def _verilate_and_compile(tool, sources, top, in_bits, out_bits, key, staging, l
     run_logged(
         [
             tool.path, "--cc", "--exe", "--top-module", top, "--prefix", prefix,
-            "-Mdir", str(obj_dir), "-o", LIBRARY_NAME, *verilator_flags(sources),
+            "-Mdir", str(obj_dir), "-o", LIBRARY_NAME, *VERILATOR_FLAGS,
             "-CFLAGS", " ".join(CXXFLAGS), "-LDFLAGS", " ".join(LDFLAGS),
             str(harness), *(str(path) for path, _ in sources),
         ],
