@@ -293,4 +293,3 @@ def test_a_forked_child_runs_batches_on_threads_of_its_own(combinational_library
                 child.kill()
     assert child.exitcode == 0
     np.testing.assert_array_equal(out, 3 * x - 2)
-
