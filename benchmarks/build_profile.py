@@ -3,11 +3,12 @@
     python benchmarks/build_profile.py [--model src/qonnx_c4ml/data/digits_w4a4.onnx]
     python benchmarks/build_profile.py --topology 784,64,64,64,10 --bits 2 [--no-split]
 
-Generates the model's Verilog, verilates it with build_library's flags (`--no-split`: without
-`--output-split-cfuncs`) and compiles, one at a time with Verilator's own Makefile and
+Generates the model's Verilog, verilates it with build_library's flags
+(`--no-split`: without `--output-split-cfuncs`) and compiles, one at a time with Verilator's own Makefile and
 build_library's optimization levels, the runtime objects and every generated .cpp file
 separately (no bundles, no precompiled header, no ccache): CPU seconds per step (user + system
-of the step's processes, so a loaded machine inflates them less than wall time) and bytes.
+of the step's processes, so a loaded machine inflates them less than wall time) and bytes,
+and verilation's slowest stages from Verilator's `--stats` report.
 """
 import argparse
 import os
@@ -31,6 +32,16 @@ def cpu_of(command, cwd, env):
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     return cpu, time.perf_counter() - start
+
+
+def verilation_stages(stats_path):
+    """[(stage, elapsed seconds)] from Verilator's --stats report, slowest first."""
+    stages = []
+    for line in stats_path.read_text(encoding="utf-8").splitlines():
+        if "Stage, Elapsed time (sec)," in line and "TOTAL" not in line:
+            name, seconds = line.split(",")[-1].split()
+            stages.append((name, float(seconds)))
+    return sorted(stages, key=lambda stage: -stage[1])
 
 
 def generate(args, out_dir):
@@ -74,7 +85,7 @@ def main(argv=None):
     obj = work / "obj"
     rows = [("generation (Python)", gen_s, gen_s, sum(f.stat().st_size for f in files))]
     cpu, wall = cpu_of([tool.path, "--cc", "--top-module", description.top, "--prefix", "Vp",
-                        "-Mdir", str(obj), *flags, "-CFLAGS", " ".join(verilator.CXXFLAGS),
+                        "-Mdir", str(obj), "--stats", *flags, "-CFLAGS", " ".join(verilator.CXXFLAGS),
                         *map(str, files)], work, env)
     rows.append(("verilation", cpu, wall, sum(p.stat().st_size for p in obj.glob("*.cpp"))))
     make = ["make", "-f", "Vp.mk", f"CXX={_compiler(tool.root)[0]}", *verilator.MAKE_OPT_FLAGS]
@@ -89,6 +100,9 @@ def main(argv=None):
     print(f"{'step':64} {'CPU s':>8} {'wall s':>8} {'bytes':>11}")
     for label, cpu, wall, size in rows:
         print(f"{label[:64]:64} {cpu:8.2f} {wall:8.2f} {size:11,}")
+    stages = verilation_stages(obj / "Vp__stats.txt")
+    print("verilation's slowest stages (s): " + ", ".join(f"{name} {seconds:.2f}"
+                                                        for name, seconds in stages[:6]))
     model_cpu = sum(cpu for label, cpu, _, _ in rows[2:] if not label.startswith("runtime"))
     print(f"{'all model files (serial)':64} {model_cpu:8.2f}")
     print(f"load average {os.getloadavg()[0]:.1f}")

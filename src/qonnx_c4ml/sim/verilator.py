@@ -45,6 +45,17 @@ VERILATOR_FLAGS = (
     "--no-timing",
     "--output-split-cfuncs", "2000",
 )
+# Not used, measured: `-fno-gate` (Verilator's gate pass off: no inlining of single-driver
+# wires into their readers). A/B of build_library on the same Verilog, CCACHE_DISABLE=1,
+# runtime prebuilt, CPU s of the build, samples per CPU second of one simulator thread,
+# outputs bit-identical, 2-core machine at load 2-6:
+#   784-64-64-64-10 2-bit MLP (3.8 MB)   28.8 / 31.6 -> 27.6 / 26.6 CPU s   42.7 -> 59.5 k/s
+#   256-64-64-10 2-bit MLP (1.4 MB)      9.4 / 9.8 -> 8.2 / 7.8 CPU s       126 -> 168 k/s
+#   parallel MNIST CNN w4a4 (7.9 MB)     60.9 / 59.4 -> 71.9 / 71.0 CPU s   37 -> 31 k/s
+#   demo 64-64-32-32-10 (0.4 MB)         2.7 -> 3.3 CPU s                   530 -> 490 k/s
+# It helps wide-fan-in MLPs and hurts convolutions and small designs: Verilog size does not
+# tell them apart, so the default stays. Other -f options (-fno-dfg*, -fno-localize) and -O3
+# made verilation slower or no faster.
 # Position-independent code with everything hidden except the qc4ml_* entry points, bound
 # symbolically: several circuit libraries (each with its own copy of the Verilator runtime)
 # can then live in one process without one resolving its symbols into another.
