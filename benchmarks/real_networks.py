@@ -113,7 +113,8 @@ def main(argv=None):
     parser.add_argument("--json", type=Path, help="append the row as one JSON line")
     args = parser.parse_args(argv)
     os.environ["CCACHE_DISABLE"] = "1"  # a cold build: no object from an earlier run of the same design
-    folding = {"reuse_factor": args.reuse} if args.reuse else {"target_ii": args.target_ii or 256}
+    # neither: GenerateChiselCircuit's default target (max_luts=DEFAULT_MAX_LUTS)
+    folding = {"reuse_factor": args.reuse} if args.reuse else {"target_ii": args.target_ii} if args.target_ii else {}
     if args.style == "streaming":
         if args.reuse or args.target_ii:
             parser.error("--reuse/--target-ii need --style folded")
