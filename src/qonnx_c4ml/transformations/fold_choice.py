@@ -124,12 +124,9 @@ def choose_reuse_factors(transformation, front, rest, layers=None, min_ii=1):
         chosen, reasons = {}, {}
         for node in nodes:
             op = getCustomOp(node)
-            if node.op_type == "QConv2D":
-                chosen[node.name] = reuse_for_frame_target(op, transformation.target_ii)
-                limit = op.weight_codes().shape[0]
-            else:
-                limit = op.weight_codes().shape[0]
-                chosen[node.name] = reuse_for_target([limit], transformation.target_ii)[0]
+            limit = op.weight_codes().shape[0]  # rows or output channels: R above it folds no further
+            chosen[node.name] = (reuse_for_frame_target(op, transformation.target_ii) if node.op_type == "QConv2D"
+                                 else reuse_for_target([limit], transformation.target_ii)[0])
             reasons[node.name] = "target_ii" if chosen[node.name] < limit else "fully folded"
     else:
         front_factors, factors = front_reuse_factors(front, rest, transformation.reuse_factor)

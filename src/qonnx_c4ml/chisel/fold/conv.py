@@ -19,7 +19,7 @@ schedule model (stream/schedule.py) knows the layer takes S cycles per output pi
 """
 import numpy as np
 
-from qonnx_c4ml.chisel.fold.datapath import estimate_folded_operators, unit_module
+from qonnx_c4ml.chisel.fold.datapath import estimate_folded_operators, slot_order, unit_module
 from qonnx_c4ml.chisel.stream.geometry import layer_geometry, window_index
 from qonnx_c4ml.interface import Port
 
@@ -31,12 +31,10 @@ def window_weights(layer, op):
     out_channels, per_group, kh, kw = weights.shape
     c_in = layer.in_shape[0]
     matrix = np.zeros((out_channels, kh * kw * c_in), dtype=np.int64)
-    for o in range(out_channels):
-        first = (o // (out_channels // group)) * per_group
-        for g_c in range(per_group):
-            for u in range(kh):
-                for v in range(kw):
-                    matrix[o, window_index(layer, u, v, first + g_c)] = weights[o, g_c, u, v]
+    o, g_c, u, v = np.meshgrid(np.arange(out_channels), np.arange(per_group), np.arange(kh), np.arange(kw),
+                               indexing="ij")
+    first = (o // (out_channels // group)) * per_group
+    matrix[o, window_index(layer, u, v, first + g_c)] = weights  # window_index is arithmetic: it takes arrays
     return matrix
 
 
@@ -50,11 +48,7 @@ def folded_conv_engine(layer, op, reuse_factor):
         op.threshold_codes(), op.get_nodeattr("out_base"), reuse_factor, op.get_nodeattr("threshold_weights"))
     if Port(layer.out.elements, code.bits, code.signed) != layer.out:
         raise AssertionError(f"{layer.name}: unit codes {code} do not match the pixel port {layer.out}")
-    slots = {}
-    for u, row in enumerate(rows):
-        for r, m in enumerate(row):
-            slots.setdefault(m, r * units + u)
-    return unit, units, steps, [slots[m] for m in range(matrix.shape[0])]
+    return unit, units, steps, slot_order(rows, units, matrix.shape[0])
 
 
 def estimate_front_operators(ops, reuse_factors):

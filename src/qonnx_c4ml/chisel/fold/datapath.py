@@ -40,6 +40,21 @@ def fold_geometry(outputs, reuse_factor):
     return units, -(-outputs // units)
 
 
+def step_counter_bits(steps):
+    """Bits of a folded stage's step counter (0: one step, no counter)."""
+    return max(1, (steps - 1).bit_length()) if steps > 1 else 0
+
+
+def slot_order(rows, units, outputs):
+    """order[m]: the slot r * G + u (step r, unit u) whose code is output row m, for the
+    rows[u][r] that unit_module returns (a row past M repeats an earlier one: its first slot counts)."""
+    slots = {}
+    for u, row in enumerate(rows):
+        for r, m in enumerate(row):
+            slots.setdefault(m, r * units + u)
+    return [slots[m] for m in range(outputs)]
+
+
 # Grouping compares every candidate row with every row of a unit; above this many weight
 # comparisons per layer (M * M * K) it compares with the unit's first row only.
 MAX_GROUPING_COMPARISONS = 50_000_000

@@ -19,7 +19,7 @@ weight matrix.
 import numpy as np
 
 from qonnx_c4ml.chisel.arith import csd_digits
-from qonnx_c4ml.chisel.fold.datapath import fold_geometry, unit_rows
+from qonnx_c4ml.chisel.fold.datapath import fold_geometry, step_counter_bits, unit_rows
 
 
 def _bit_length(values):
@@ -107,7 +107,7 @@ class DenseLutModel:
 
     @staticmethod
     def _control_luts(steps):
-        return (max(1, (steps - 1).bit_length()) if steps > 1 else 0) + 2
+        return step_counter_bits(steps) + 2
 
     def _unit_luts(self, units, steps):
         """LUTs of the G units: selects, flips, adder trees, requantization."""

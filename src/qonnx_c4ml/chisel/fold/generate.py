@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from qonnx_c4ml.chisel.fold.datapath import unit_module
+from qonnx_c4ml.chisel.fold.datapath import slot_order, step_counter_bits, unit_module
 from qonnx_c4ml.chisel.fold.stage import stage_verilog
 from qonnx_c4ml.chisel.generator import HEADER, WAIVER, port_for_dtype
 from qonnx_c4ml.chisel.logic.cost import cost
@@ -25,14 +25,10 @@ def fold_layer(op, name, in_port, reuse_factor, header):
     outputs = op.weight_codes().shape[0]
     out = Port(outputs, code.bits, code.signed)
     unit_cost = cost(unit.lowered())
-    slots = {}  # output row -> the slot (step r, unit u) = r * G + u that computes it
-    for u, row in enumerate(rows):
-        for r, m in enumerate(row):
-            slots.setdefault(m, r * units + u)
-    order = [slots[m] for m in range(outputs)]
+    order = slot_order(rows, units, outputs)
     stage = stage_verilog(name, unit.name, in_port.width, units * code.bits, out.width, steps,
                           None if order == list(range(outputs)) else (order, code.bits))
-    step_bits = max(1, (steps - 1).bit_length()) if steps > 1 else 0
+    step_bits = step_counter_bits(steps)
     flip_flops = 2 + step_bits + in_port.width + (steps - 1) * units * code.bits + out.width
     layer = {"name": name, "unit": unit.name, "op_type": "QDense", "node": op.onnx_node.name,
              "reuse_factor": int(reuse_factor), "units": units, "steps": steps, "rows": outputs,

@@ -14,6 +14,7 @@ import numpy as np
 
 from qonnx_c4ml.chisel.arith import dot_products, max_tree, requantize
 from qonnx_c4ml.chisel.fold.conv import folded_conv_engine
+from qonnx_c4ml.chisel.fold.datapath import step_counter_bits
 from qonnx_c4ml.chisel.hw import Module
 from qonnx_c4ml.chisel.logic.cost import cost
 from qonnx_c4ml.errors import UnsupportedModelError
@@ -91,7 +92,7 @@ def _folded_engine(layer, op, stage_levels, reuse_factor):
                                     "pipelined", hint="use reuse factor 1 with stage_levels")
     module, units, steps, order = folded_conv_engine(layer, op, reuse_factor)
     engine_cost = cost(module.lowered())
-    step_bits = max(1, (steps - 1).bit_length()) if steps > 1 else 0
+    step_bits = step_counter_bits(steps)
     layer.reuse_factor, layer.units, layer.steps = reuse_factor, units, steps
     layer.engine_latency, layer.engine_levels = 0, engine_cost.levels
     # + the step counter's incrementer and the finish logic, as fold/generate.fold_layer counts them

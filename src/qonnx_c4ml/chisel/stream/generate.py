@@ -15,6 +15,7 @@ from qonnx_c4ml.chisel.stream.schedule import rate_bound, size_line_buffers
 from qonnx_c4ml.chisel.stream.tops import frame_top_verilog, stream_top_verilog
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.interface import Port
+from qonnx_c4ml.names import unique_name
 from qonnx_c4ml.tables import text_lines
 
 # generator.WAIVER's reasons hold for the engines; in the stream control, address arithmetic
@@ -50,12 +51,7 @@ def build_stream_layers(ops, stage_levels=None, reuse_factors=None, taken=None, 
             layer, block_engines = build_block(op, stage_levels, taken, factors)
         else:
             layer = layer_geometry(op)
-            base = layer.name
-            n = 1
-            while layer.name in taken:
-                n += 1
-                layer.name = f"{base}_{n}"
-            taken.add(layer.name)
+            layer.name = unique_name(layer.name, taken)
         if layers:
             prev = layers[-1]
             if prev.out_shape != layer.in_shape or prev.out != layer.inp:

@@ -34,7 +34,7 @@ from qonnx_c4ml.chisel.logic.passes import logic_levels
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.interface import Port
 from qonnx_c4ml.lbir.dtypes import datatype_range
-from qonnx_c4ml.names import verilog_identifier
+from qonnx_c4ml.names import unique_name, verilog_identifier
 
 
 @dataclass
@@ -177,12 +177,7 @@ def block_geometry(residual, branches, taken):
     """The ResidualBlock of `residual` (ResidualOps) with its branches' StreamLayers already
     built (`branches`); checks that both branches meet in shape."""
     add = residual.add
-    name = verilog_identifier(add.onnx_node.name or "add")
-    base, n = name, 1
-    while name in taken:
-        n += 1
-        name = f"{base}_{n}"
-    taken.add(name)
+    name = unique_name(verilog_identifier(add.onnx_node.name or "add"), taken)
     starts = [branch[0] for branch in branches if branch]  # at least one (stream_front.residual_at)
     in_shape, inp = starts[0].in_shape, starts[0].inp
     ends = [branch[-1].out_shape if branch else in_shape for branch in branches]

@@ -84,7 +84,7 @@ def rate_bound(layers):
     bound = 0
     for stage in layers:  # a residual block: its frames in and out, and its branches' layers
         bound = max(bound, stage.in_shape[1] * stage.in_shape[2], stage.out_shape[1] * stage.out_shape[2])
-        for l in getattr(stage, "branches", [[stage]])[0] + getattr(stage, "branches", [[], []])[1]:
+        for l in stage.layers if hasattr(stage, "branches") else [stage]:
             bound = max(bound, l.in_shape[1] * l.in_shape[2], l.steps * l.out_shape[1] * l.out_shape[2])
     return bound
 
