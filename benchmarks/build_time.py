@@ -14,7 +14,6 @@ build, from getrusage, so a loaded machine inflates them less than wall time) of
 runs, with the ratios the targets are stated in. Verilog generation is not timed here.
 """
 import argparse
-import contextlib
 import importlib.util
 import os
 import resource
@@ -24,6 +23,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from jets_flow import environment  # os.environ set (None: removed) for a block
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_MODEL = ROOT / "src" / "qonnx_c4ml" / "data" / "digits_w4a4.onnx"
@@ -40,25 +41,6 @@ def generate(model, out_dir):
     description = circuit_description(model)
     return ([Path(out_dir) / name for name in description.files], description.top,
             description.inp.width, description.out.width)
-
-
-@contextlib.contextmanager
-def environment(**values):
-    """os.environ with `values` set (None: removed) for the block."""
-    saved = {name: os.environ.get(name) for name in values}
-    try:
-        for name, value in values.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = str(value)
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def timed_build(design, cache_dir):

@@ -50,9 +50,14 @@ def children_cpu():
 
 @contextlib.contextmanager
 def environment(**values):
+    """os.environ with `values` set (None: removed) for the block."""
     saved = {name: os.environ.get(name) for name in values}
-    os.environ.update({name: value for name, value in values.items() if value is not None})
     try:
+        for name, value in values.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = str(value)
         yield
     finally:
         for name, value in saved.items():
