@@ -19,7 +19,8 @@ from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.interface import CircuitDescription, LayerCircuit, Port
 from qonnx_c4ml.metadata import record_circuit
 from qonnx_c4ml.output_dir import write_if_changed
-from qonnx_c4ml.transformations.fold_choice import calibrated, choose_reuse_factors, foldable_nodes, lut_models
+from qonnx_c4ml.transformations.fold_choice import (calibrated, choose_reuse_factors, foldable_nodes,
+                                                    is_global_pool_node, lut_models)
 from qonnx_c4ml.transformations.stream_front import front_nodes, front_ops, front_output
 
 
@@ -87,7 +88,8 @@ def generate_within_budget(transformation, front, rest, source):
                 f"at II {ii} (target_ii={transformation.target_ii})", hint="raise max_luts or target_ii")
         min_ii = ii + 1
         rows = folded_rows(head, tail)
-        chosen = [f for n, f in zip(front_nodes(front), front_factors) if n.op_type == "QConv2D"] + factors
+        chosen = [f for n, f in zip(front_nodes(front), front_factors)
+                  if n.op_type == "QConv2D" and not is_global_pool_node(n)] + factors
         layers = [calibrated(layer, r, row["estimated_luts"]) for layer, r, row in zip(layers, chosen, rows)]
     for row, node in zip(folded_rows(head, tail), foldable_nodes(front, rest)):
         row["chosen_by"] = chosen_by[node.name]
@@ -97,7 +99,8 @@ def generate_within_budget(transformation, front, rest, source):
 def folded_rows(head, tail):
     """The layer dicts of the foldable layers in fold_choice.foldable_nodes order: the front's
     QConv2D rows (generate_streaming writes them in front_nodes order), then the dense ones."""
-    return [row for row in (head["layers"] if head else []) if row["op_type"] == "QConv2D"] + tail["layers"]
+    return [row for row in (head["layers"] if head else [])
+            if row["op_type"] == "QConv2D" and not row["global_pool"]] + tail["layers"]
 
 
 def front_layers(stream):

@@ -9,6 +9,9 @@ dense fold datapath over the window vector, G = ceil(O / R) units computing the 
 over S = ceil(O / G) steps (a `step` input; out_data holds the G codes of one step), which
 the wrapper (layer_verilog.py) drives for S cycles per window.  R = 1 is the fully
 parallel engine above, unchanged.
+
+A global pool (geometry.GlobalPoolLayer) gets the accumulating stage's engine instead
+(chisel/stream/global_pool.py); it never folds.
 """
 import numpy as np
 
@@ -19,7 +22,8 @@ from qonnx_c4ml.chisel.hw import Module
 from qonnx_c4ml.chisel.logic.cost import cost
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.chisel.logic.passes import logic_levels
-from qonnx_c4ml.chisel.stream.geometry import window_index
+from qonnx_c4ml.chisel.stream.geometry import GlobalPoolLayer, window_index
+from qonnx_c4ml.chisel.stream.global_pool import global_pool_engine
 from qonnx_c4ml.lbir.dtypes import datatype_range
 
 def engine_module(layer, op, stage_levels=None, reuse_factor=1):
@@ -28,6 +32,12 @@ def engine_module(layer, op, stage_levels=None, reuse_factor=1):
     the layer's engine and fold numbers."""
     if isinstance(reuse_factor, bool) or not isinstance(reuse_factor, (int, np.integer)) or reuse_factor < 1:
         raise UnsupportedModelError(f"{layer.name}: reuse factor {reuse_factor!r} is not an integer >= 1")
+    if isinstance(layer, GlobalPoolLayer):
+        if reuse_factor > 1:
+            raise UnsupportedModelError(
+                f"{layer.name}: reuse factor {reuse_factor} for a global pool; its stage accumulates one pixel "
+                "per cycle and does not fold", hint="give global pooling layers reuse factor 1")
+        return global_pool_engine(layer, op)
     if reuse_factor > 1:
         return _folded_engine(layer, op, stage_levels, int(reuse_factor))
     c_in = layer.in_shape[0]

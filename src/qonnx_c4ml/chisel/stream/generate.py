@@ -6,7 +6,8 @@ from pathlib import Path
 
 from qonnx_c4ml.chisel.generator import HEADER, WAIVER
 from qonnx_c4ml.chisel.stream.engine import engine_module, engine_verilog
-from qonnx_c4ml.chisel.stream.geometry import layer_geometry
+from qonnx_c4ml.chisel.stream.geometry import GlobalPoolLayer, layer_geometry
+from qonnx_c4ml.chisel.stream.global_pool_verilog import global_pool_verilog
 from qonnx_c4ml.chisel.stream.block_schedule import size_fifos
 from qonnx_c4ml.chisel.stream.layer_verilog import stream_layer_verilog
 from qonnx_c4ml.chisel.stream.residual import ResidualBlock, ResidualOps, block_geometry
@@ -102,7 +103,8 @@ def layer_rows(stages):
     rows = []
     for stage in stages:
         for layer in stage.layers if isinstance(stage, ResidualBlock) else [stage]:
-            rows.append({**asdict(layer), "pixel_latency": layer.pixel_latency, "read_mux_luts": layer.read_mux_luts})
+            rows.append({**asdict(layer), "pixel_latency": layer.pixel_latency, "read_mux_luts": layer.read_mux_luts,
+                         "global_pool": isinstance(layer, GlobalPoolLayer)})
         if isinstance(stage, ResidualBlock):
             rows.append({"name": stage.name, "op_type": "QAdd", "in_shape": stage.in_shape,
                          "out_shape": stage.out_shape, "kernel": [1, 1], "strides": [1, 1], "pads": [0, 0, 0, 0],
@@ -111,7 +113,7 @@ def layer_rows(stages):
                          "engine_latency": 0, "engine_levels": stage.engine_levels, "adders": stage.adders,
                          "ii_cycles": stage.in_shape[1] * stage.in_shape[2], "latency_cycles": stage.latency_cycles,
                          "file": stage.file, "pixel_latency": 1, "reuse_factor": 1, "units": 1, "steps": 1,
-                         "estimated_luts": stage.join_luts, "read_mux_luts": stage.read_mux_luts - sum(
+                         "estimated_luts": stage.join_luts, "global_pool": False, "read_mux_luts": stage.read_mux_luts - sum(
                              layer.read_mux_luts for layer in stage.layers)})
     return rows
 
@@ -146,7 +148,8 @@ def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, sourc
     texts = []  # one module per file, named after it
     for layer, engine in zip(flat_layers(layers), engines):
         texts.append((engine.name, engine_verilog(layer, engine, header)))
-        texts.append((layer.name, header + stream_layer_verilog(layer)))
+        wrapper = global_pool_verilog if isinstance(layer, GlobalPoolLayer) else stream_layer_verilog
+        texts.append((layer.name, header + wrapper(layer)))
         layer.file = str(output_dir / f"{layer.name}.v")
     for block in (stage for stage in layers if isinstance(stage, ResidualBlock)):
         texts.append((block.join.name, block.join.verilog(header)))

@@ -66,6 +66,33 @@ class LayerSchedule:
         return left
 
 
+class AccumulateSchedule:
+    """Cycle model of a global pool stage (chisel/stream/global_pool.py; the rules of
+    global_pool_verilog.py, without data): a pixel per cycle, the frame's last one refused
+    while the previous output pixel is unread."""
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.count = 0
+        self.out_valid = False
+
+    def in_ready(self):
+        return not (self.count == self.layer.pixels - 1 and self.out_valid)
+
+    def step(self, in_take, out_ready):
+        """One clock edge; returns whether the output pixel left (out_valid and out_ready)."""
+        left = self.out_valid and out_ready
+        last = self.count == self.layer.pixels - 1
+        if in_take and last:
+            self.count, self.out_valid = 0, True
+        else:
+            if in_take:
+                self.count += 1
+            if out_ready:
+                self.out_valid = False
+        return left
+
+
 @dataclass
 class Schedule:
     """What the control model measured (cycles)."""
@@ -143,7 +170,8 @@ def size_line_buffers(layers, max_rounds=24):
         if schedule.ii <= rate_bound(layers):
             return schedule
         refused = [layer for layer, count in zip(layers, schedule.refusals) if count and hasattr(layer, "kernel")
-                   and layer.line_buffer_rows < 4 * (layer.in_shape[1] + layer.kernel[0])]  # blocks size their own
+                   and 0 < layer.line_buffer_rows < 4 * (layer.in_shape[1] + layer.kernel[0])]
+        # (blocks size their own; a global pool stage has no line buffer)
         if not refused:
             return schedule
         layer = refused[-1]
