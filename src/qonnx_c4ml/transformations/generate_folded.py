@@ -64,20 +64,24 @@ def generate_within_budget(transformation, front, rest, source):
     the candidate IIs; each layer's model is scaled to its exact estimate first).  Returns
     (front description or None, tail description)."""
     from qonnx_c4ml.chisel.fold.generate import generate_folded
+    from qonnx_c4ml.chisel.stream.engine import EngineCache
     from qonnx_c4ml.chisel.stream.generate import generate_streaming
 
     top, prefix, out_dir = transformation.top, transformation.module_prefix, transformation.output_dir
     ops = [getCustomOp(node) for node in rest]
     layers = lut_models(foldable_nodes(front, rest)) if transformation.max_luts is not None else None
-    min_ii = 1
+    min_ii, engine_cache = 1, EngineCache()  # a retry rebuilds only the engines whose R changed
+    tail, tail_factors = None, None  # and the dense chain only when its factors changed
     while True:
         front_factors, factors, chosen_by = choose_reuse_factors(transformation, front, rest, layers, min_ii)
         transformation.check_operators((front_estimate(front, front_factors) if front else 0) + estimate(rest, factors),
                                        "folded circuit" + (" (window engines + folded dense layers)" if front else ""))
-        tail = generate_folded(ops, factors, out_dir, f"{top}_folded" if front else top, source, prefix)
+        if factors != tail_factors:
+            tail, tail_factors = generate_folded(ops, factors, out_dir, f"{top}_folded" if front else top, source,
+                                                 prefix), list(factors)
         head = generate_streaming(front_ops(front), out_dir, top=f"{prefix}{top}_front", source=source,
-                                  reuse_factors={n.name: f for n, f in zip(front_nodes(front), front_factors)}
-                                  ) if front else None
+                                  reuse_factors={n.name: f for n, f in zip(front_nodes(front), front_factors)},
+                                  engine_cache=engine_cache) if front else None
         luts, ii = tail["estimated_luts"] + (head["estimated_luts"] if head else 0), max(
             tail["ii_cycles"], head["ii_cycles"] if head else 0)
         if transformation.max_luts is None or luts <= transformation.max_luts:

@@ -12,7 +12,14 @@ parallel engine above, unchanged.
 
 A global pool (geometry.GlobalPoolLayer) gets the accumulating stage's engine instead
 (chisel/stream/global_pool.py); it never folds.
+
+`EngineCache` keeps the engines (and their Verilog text) of one generation: the folded style's
+chooser may generate the front again with a few reuse factors changed
+(transformations/generate_folded.py), and an engine is a function of its op's node, its
+module name, the reuse factor and stage_levels only, so an unchanged layer reuses it.
 """
+import hashlib
+
 import numpy as np
 
 from qonnx_c4ml.chisel.arith import dot_products, max_tree, requantize
@@ -118,3 +125,34 @@ def _folded_engine(layer, op, stage_levels, reuse_factor):
 def engine_verilog(layer, engine, header):
     """Verilog text of `engine`: pipeline registers gated by `enable` when it has stages."""
     return engine.verilog(header, enable="enable") if layer.engine_latency else engine.verilog(header)
+
+
+# the layer fields engine_module sets (restored from the cache with the engine)
+ENGINE_FIELDS = ("engine_latency", "engine_levels", "adders", "estimated_luts", "result_order", "reuse_factor",
+                 "units", "steps", "ii_cycles")
+
+
+class EngineCache:
+    """Engines of one generation by (the op's node, module name, stage_levels, reuse factor):
+    `engine` is engine_module with the built Module and the layer fields it sets kept, `verilog`
+    engine_verilog with the text kept (see module doc)."""
+
+    def __init__(self):
+        self._engines, self._texts = {}, {}
+
+    def engine(self, layer, op, stage_levels=None, reuse_factor=1):
+        node = hashlib.sha256(op.onnx_node.SerializeToString(deterministic=True)).hexdigest()
+        key = (node, layer.name, stage_levels, reuse_factor)
+        if key not in self._engines:
+            module = engine_module(layer, op, stage_levels, reuse_factor)
+            self._engines[key] = module, {name: getattr(layer, name) for name in ENGINE_FIELDS}
+        module, fields = self._engines[key]
+        for name, value in fields.items():
+            setattr(layer, name, value)
+        return module
+
+    def verilog(self, layer, engine, header):
+        key = (id(engine), header)
+        if key not in self._texts:
+            self._texts[key] = engine, engine_verilog(layer, engine, header)  # the engine kept: its id stays unique
+        return self._texts[key][1]

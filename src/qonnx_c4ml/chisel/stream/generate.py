@@ -39,17 +39,17 @@ def stream_reuse_factors(ops, reuse_factors):
     return {op.onnx_node.name: factor for op, factor in zip(ops, reuse_factors)}
 
 
-def build_stream_layers(ops, stage_levels=None, reuse_factors=None, taken=None, at_input=True):
+def build_stream_layers(ops, stage_levels=None, reuse_factors=None, taken=None, at_input=True, engine_cache=None):
     """(stages, engine modules) for a chain of QConv2D/QMaxPool2D ops (and residual blocks:
     ResidualOps, whose stage is a ResidualBlock with its branches sized) in data-flow order,
     QConv2D engines folded by `reuse_factors` (stream_reuse_factors); `at_input`: the chain
     reads the circuit input (a branch inside a block does not); `taken`: the module names used
-    so far."""
+    so far; `engine_cache`: an engine.EngineCache to build the engines through (None: built anew)."""
     layers, engines, taken = [], [], set() if taken is None else taken
     factors = stream_reuse_factors(ops, reuse_factors)
     for k, op in enumerate(ops):
         if isinstance(op, ResidualOps):
-            layer, block_engines = build_block(op, stage_levels, taken, factors)
+            layer, block_engines = build_block(op, stage_levels, taken, factors, engine_cache)
         else:
             layer = layer_geometry(op)
             layer.name = unique_name(layer.name, taken)
@@ -69,17 +69,18 @@ def build_stream_layers(ops, stage_levels=None, reuse_factors=None, taken=None, 
             raise UnsupportedModelError(
                 f"{layer.name}: reads its input through an in_index gather; the streaming style supports "
                 "that on the first layer only (the host reorders the frame)")
-        engines.append(engine_module(layer, op, stage_levels, factors.get(op.onnx_node.name, 1)))
+        build = engine_cache.engine if engine_cache is not None else engine_module
+        engines.append(build(layer, op, stage_levels, factors.get(op.onnx_node.name, 1)))
         layers.append(layer)
     return layers, engines
 
 
-def build_block(residual, stage_levels, taken, reuse_factors):
+def build_block(residual, stage_levels, taken, reuse_factors, engine_cache=None):
     """(ResidualBlock, its branches' engine modules): branches built and their line buffers
     sized as chains of their own, then the FIFOs sized (chisel/stream/residual.py)."""
     branches, engines = [], []
     for ops in (residual.branch_a, residual.branch_b):
-        layers, branch_engines = (build_stream_layers(ops, stage_levels, reuse_factors, taken, at_input=False)
+        layers, branch_engines = (build_stream_layers(ops, stage_levels, reuse_factors, taken, False, engine_cache)
                                   if ops else ([], []))
         if layers:
             for layer, layer_latency in zip(layers, size_line_buffers(layers).layer_latencies):
@@ -127,18 +128,20 @@ def first_layer_gather(ops):
     return in_index if in_index and in_index != list(range(len(in_index))) else None
 
 
-def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, source="QONNX", reuse_factors=None):
+def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, source="QONNX", reuse_factors=None,
+                       engine_cache=None):
     """Write the streaming circuit of `ops` (QConv2D / QMaxPool2D CustomOps in data-flow order)
     to `output_dir`, each QConv2D's engine folded by `reuse_factors` (stream_reuse_factors; None: all 1,
     the fully parallel engines; 1 for every QMaxPool2D).  Returns a description dict: files,
     top, stream_top, input pixel Port and frame output Port (as dicts), ii_cycles,
     latency_cycles, line_buffer_bits, estimated_luts (the engines' engine_luts + the reads'
     read_mux_luts), per-layer stats
-    (reuse_factor, units, steps, estimated_luts, adders among them).
+    (reuse_factor, units, steps, estimated_luts, adders among them).  `engine_cache` (an
+    engine.EngineCache) reuses the engines of an earlier call with the same ops.
     """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    layers, engines = build_stream_layers(ops, stage_levels, reuse_factors)
+    layers, engines = build_stream_layers(ops, stage_levels, reuse_factors, engine_cache=engine_cache)
     schedule = size_line_buffers(layers)  # before the Verilog: it sets the rows
     for layer, layer_latency in zip(layers, schedule.layer_latencies):
         layer.latency_cycles = layer_latency
@@ -147,7 +150,9 @@ def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, sourc
     stream_name = f"{top}_stream"
     texts = []  # one module per file, named after it
     for layer, engine in zip(flat_layers(layers), engines):
-        texts.append((engine.name, engine_verilog(layer, engine, header)))
+        text = engine_cache.verilog(layer, engine, header) if engine_cache is not None else engine_verilog(
+            layer, engine, header)
+        texts.append((engine.name, text))
         wrapper = global_pool_verilog if isinstance(layer, GlobalPoolLayer) else stream_layer_verilog
         texts.append((layer.name, header + wrapper(layer)))
         layer.file = str(output_dir / f"{layer.name}.v")
