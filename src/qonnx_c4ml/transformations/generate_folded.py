@@ -150,7 +150,7 @@ def apply_folded(transformation, model, front, rest, circuit_input):
                   "ii_cycles": max(head["ii_cycles"], tail["ii_cycles"]),
                   "latency_cycles": head["latency_cycles"] + tail["latency_cycles"],
                   "estimated_luts": head["estimated_luts"] + tail["estimated_luts"],
-                  "engine_luts": head["engine_luts"] + tail["estimated_luts"], "flip_flops": tail["flip_flops"]}
+                  "engine_luts": head["engine_luts"] + tail["estimated_luts"], "flip_flops": head["flip_flops"] + tail["flip_flops"]}
         layers = front_layers(head)
     for node, op, layer in zip(rest, ops, tail["layers"]):
         op.set_nodeattr("verilog_module", layer["name"])

@@ -329,10 +329,11 @@ def test_format_report_lists_layers_and_totals(tmp_path):
     lines = format_report(description).splitlines()
     assert lines[0].split()[:3] == ["layer", "op", "in"]
     assert lines[1].split()[:4] == ["qconv2d_0", "QConv2D", "3x6x6", "4x6x6"]
-    assert lines[0].split()[-7:] == ["R", "steps", "est.", "LUTs", "read", "mux", "LUTs"]
-    assert lines[1].split()[-4:-2] == ["1", "1"]  # R = 1: one window per cycle
+    assert lines[0].split()[-8:] == ["R", "steps", "est.", "LUTs", "read", "mux", "LUTs", "FFs"]
+    assert lines[1].split()[-5:-3] == ["1", "1"]  # R = 1: one window per cycle
     assert lines[3].split() == ["total", str(description["line_buffer_bits"]), "36", str(description["latency_cycles"]),
-                                str(description["engine_luts"]), str(description["read_mux_luts"])]
+                                str(description["engine_luts"]), str(description["read_mux_luts"]),
+                                str(description["flip_flops"])]
     # the circuit's estimate: the engines' netlist cost and the line-buffer reads' formula
     assert description["estimated_luts"] == description["engine_luts"] + description["read_mux_luts"]
     conv = description["layers"][0]  # 3x3 window over 6 columns of 9-bit pixels, 4 row slots

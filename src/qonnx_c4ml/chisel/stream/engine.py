@@ -95,6 +95,7 @@ def engine_module(layer, op, stage_levels=None, reuse_factor=1):
     layer.engine_latency, layer.engine_levels = module.latency, logic_levels(module.netlist)
     engine_cost = cost(module.lowered())
     layer.adders, layer.estimated_luts = engine_cost.adders, engine_cost.luts
+    layer.engine_flip_flops = engine_cost.flip_flops
     layer.result_order = None
     return module
 
@@ -128,8 +129,8 @@ def engine_verilog(layer, engine, header):
 
 
 # the layer fields engine_module sets (restored from the cache with the engine)
-ENGINE_FIELDS = ("engine_latency", "engine_levels", "adders", "estimated_luts", "result_order", "reuse_factor",
-                 "units", "steps", "ii_cycles")
+ENGINE_FIELDS = ("engine_latency", "engine_levels", "engine_flip_flops", "adders", "estimated_luts", "result_order",
+                 "reuse_factor", "units", "steps", "ii_cycles")
 
 
 class EngineCache:

@@ -10,6 +10,7 @@ from qonnx_c4ml.chisel.stream.geometry import GlobalPoolLayer, layer_geometry
 from qonnx_c4ml.chisel.stream.global_pool_verilog import global_pool_verilog
 from qonnx_c4ml.chisel.stream.block_schedule import size_fifos
 from qonnx_c4ml.chisel.stream.layer_verilog import stream_layer_verilog
+from qonnx_c4ml.chisel.stream.registers import collector_flip_flops, stage_flip_flops
 from qonnx_c4ml.chisel.stream.residual import ResidualBlock, ResidualOps, block_geometry
 from qonnx_c4ml.chisel.stream.residual_verilog import block_verilog, fifo_verilog
 from qonnx_c4ml.chisel.stream.schedule import rate_bound, size_line_buffers
@@ -100,12 +101,13 @@ def flat_layers(stages):
 
 def layer_rows(stages):
     """The description's per-layer dicts: every StreamLayer, and after a block's branch layers
-    a row for its join (FIFO bits counted as its line buffer bits)."""
+    a row for its join (FIFO bits counted as its line buffer bits, the FIFOs' and the join's
+    registers as its flip-flops)."""
     rows = []
     for stage in stages:
         for layer in stage.layers if isinstance(stage, ResidualBlock) else [stage]:
             rows.append({**asdict(layer), "pixel_latency": layer.pixel_latency, "read_mux_luts": layer.read_mux_luts,
-                         "global_pool": isinstance(layer, GlobalPoolLayer)})
+                         "global_pool": isinstance(layer, GlobalPoolLayer), "flip_flops": stage_flip_flops(layer)})
         if isinstance(stage, ResidualBlock):
             rows.append({"name": stage.name, "op_type": "QAdd", "in_shape": stage.in_shape,
                          "out_shape": stage.out_shape, "kernel": [1, 1], "strides": [1, 1], "pads": [0, 0, 0, 0],
@@ -115,7 +117,8 @@ def layer_rows(stages):
                          "ii_cycles": stage.in_shape[1] * stage.in_shape[2], "latency_cycles": stage.latency_cycles,
                          "file": stage.file, "pixel_latency": 1, "reuse_factor": 1, "units": 1, "steps": 1,
                          "estimated_luts": stage.join_luts, "global_pool": False, "read_mux_luts": stage.read_mux_luts - sum(
-                             layer.read_mux_luts for layer in stage.layers)})
+                             layer.read_mux_luts for layer in stage.layers), "flip_flops": stage_flip_flops(stage) - sum(
+                             stage_flip_flops(layer) for layer in stage.layers)})
     return rows
 
 
@@ -135,7 +138,8 @@ def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, sourc
     the fully parallel engines; 1 for every QMaxPool2D).  Returns a description dict: files,
     top, stream_top, input pixel Port and frame output Port (as dicts), ii_cycles,
     latency_cycles, line_buffer_bits, estimated_luts (the engines' engine_luts + the reads'
-    read_mux_luts), per-layer stats
+    read_mux_luts), flip_flops (chisel/stream/registers.py: the stages' and the frame top's
+    registers, line buffers and FIFO words included), per-layer stats
     (reuse_factor, units, steps, estimated_luts, adders among them).  `engine_cache` (an
     engine.EngineCache) reuses the engines of an earlier call with the same ops.
     """
@@ -194,6 +198,7 @@ def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, sourc
         "engine_luts": sum(layer.estimated_luts for layer in layers),
         "read_mux_luts": sum(layer.read_mux_luts for layer in layers),
         "estimated_luts": sum(layer.estimated_luts + layer.read_mux_luts for layer in layers),
+        "flip_flops": sum(stage_flip_flops(stage) for stage in layers) + collector_flip_flops(last),
         "stage_levels": stage_levels,
         "layers": layer_rows(layers),
     }
@@ -205,20 +210,22 @@ def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, sourc
 def format_report(description):
     """The per-layer and total numbers of a streaming description as a text table."""
     rows = [("layer", "op", "in CxHxW", "out CxHxW", "kernel", "strides", "pads t,l,b,r", "lb rows",
-             "lb bits", "ii", "latency", "adders", "R", "steps", "est. LUTs", "read mux LUTs")]
+             "lb bits", "ii", "latency", "adders", "R", "steps", "est. LUTs", "read mux LUTs", "FFs")]
     for layer in description["layers"]:
         rows.append((layer["name"], layer["op_type"], "x".join(map(str, layer["in_shape"])),
                      "x".join(map(str, layer["out_shape"])), "x".join(map(str, layer["kernel"])),
                      ",".join(map(str, layer["strides"])), ",".join(map(str, layer["pads"])),
                      str(layer["line_buffer_rows"]), str(layer["line_buffer_bits"]), str(layer["ii_cycles"]),
                      str(layer["latency_cycles"]), str(layer["adders"]), str(layer["reuse_factor"]),
-                     str(layer["steps"]), str(layer["estimated_luts"]), str(layer.get("read_mux_luts", ""))))
+                     str(layer["steps"]), str(layer["estimated_luts"]), str(layer.get("read_mux_luts", "")),
+                     str(layer.get("flip_flops", ""))))
     rows.append(("total", "", "", "", "", "", "", "", str(description["line_buffer_bits"]),
                  str(description["ii_cycles"]), str(description["latency_cycles"]), "", "", "",
                  str(description.get("engine_luts", description["estimated_luts"])),
-                 str(description.get("read_mux_luts", ""))))
+                 str(description.get("read_mux_luts", "")), str(description.get("flip_flops", ""))))
     return "\n".join(text_lines(rows)) + (
         "\nii and latency in cycles (latency: first input pixel to the frame's out_valid for the total, a layer's "
         "first input to its last output pixel per layer; R: reuse factor, steps: cycles per output pixel; est. LUTs: "
         "of the window engines (netlist cost), read mux LUTs: of the line-buffer and FIFO reads (a formula); the "
-        "circuit's estimate is their sum)\n")
+        "circuit's estimate is their sum; FFs: registers, line buffer and FIFO words included, the total with the "
+        "frame top's)\n")

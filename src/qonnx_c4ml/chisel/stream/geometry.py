@@ -33,6 +33,7 @@ class StreamLayer:
     line_buffer_bits: int = 0
     engine_latency: int = 0  # register stages inside the window engine
     engine_levels: int = 0
+    engine_flip_flops: int = 0  # the engine's pipeline registers (stage_levels), chisel/logic/cost.py
     adders: int = 0
     estimated_luts: int = 0  # chisel/logic/cost.cost of the lowered engine
     reuse_factor: int = 1  # R: the engine computes the O output channels over `steps` cycles per window
