@@ -5,8 +5,9 @@
 
 Exports the network (scripts/make_brevitas_example_fixtures.py, seeded random weights), runs
 InferLBIR once, then GenerateChiselCircuit (`--style`, the default target) `--runs` times on fresh
-copies of the LBIR model, each into a new directory: wall seconds per run, their median, and
-the circuit's adders/comparators per second of the median.
+copies of the LBIR model, each into a new directory: wall and CPU seconds per run (CPU: this
+process's, which a machine shared with other jobs inflates less), their medians, and the
+circuit's adders/comparators per second of the median wall time.
 `--profile` adds one cProfile run and prints its `--top` functions by cumulative and by own time.
 """
 import argparse
@@ -40,17 +41,18 @@ def lbir_model(name, work):
 
 
 def generate(model, style, out_dir):
-    """GenerateChiselCircuit on a copy of `model`; returns (seconds, the circuit description's
-    stream dict, its adders/comparators: the sum of the layers' `adders`, as real_networks.py counts)."""
+    """GenerateChiselCircuit on a copy of `model`; returns (wall seconds, CPU seconds of this
+    process, the circuit description's stream dict, its adders/comparators: the sum of the
+    layers' `adders`, as real_networks.py counts)."""
     from qonnx_c4ml.metadata import circuit_description
     from qonnx_c4ml.transformations import GenerateChiselCircuit
 
     model = copy.deepcopy(model)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     model = model.transform(GenerateChiselCircuit(out_dir, style=style))
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     description = circuit_description(model)
-    return seconds, description.stream, sum(layer.adders for layer in description.layers)
+    return seconds, cpu, description.stream, sum(layer.adders for layer in description.layers)
 
 
 def main(argv=None):
@@ -65,16 +67,17 @@ def main(argv=None):
         start = time.perf_counter()
         model = lbir_model(args.network, work)
         print(f"export + InferLBIR: {time.perf_counter() - start:.1f} s", flush=True)
-        seconds, adders = [], 0
+        seconds, cpus, adders = [], [], 0
         for run in range(args.runs):
-            s, stream, adders = generate(model, args.style, Path(work) / f"run{run}")
+            s, cpu, stream, adders = generate(model, args.style, Path(work) / f"run{run}")
             seconds.append(s)
-            print(f"run {run}: {s:.1f} s  (estimated LUTs {stream.get('estimated_luts')}, ii {stream.get('ii_cycles')}, "
-                  f"{adders} adders)", flush=True)
+            cpus.append(cpu)
+            print(f"run {run}: {s:.1f} s wall, {cpu:.1f} s CPU  (estimated LUTs {stream.get('estimated_luts')}, "
+                  f"ii {stream.get('ii_cycles')}, {adders} adders)", flush=True)
         if seconds:
             median = statistics.median(seconds)
-            print(f"GenerateChiselCircuit median {median:.1f} s over {len(seconds)} runs "
-                  f"({', '.join(f'{s:.1f}' for s in seconds)}), {adders / median:,.0f} adders/s")
+            print(f"GenerateChiselCircuit median {median:.1f} s wall ({', '.join(f'{s:.1f}' for s in seconds)}), "
+                  f"{statistics.median(cpus):.1f} s CPU over {len(seconds)} runs; {adders / median:,.0f} adders/s")
         if args.profile:
             profile = cProfile.Profile()
             profile.enable()
