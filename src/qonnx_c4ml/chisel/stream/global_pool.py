@@ -23,6 +23,8 @@ only, as in every stage); `out_valid` holds the output pixel until `out_ready`. 
 takes H*W cycles; `AccumulateSchedule` is the same rule for the cycle model
 (stream/schedule.py steps it like a layer's).  The stage never folds (reuse factor 1) and
 has no line buffer and no read muxes: `read_mux_luts` is 0, its LUTs are the engine's cost.
+Its engine is combinational with `stage_levels` too (one adder and a requantization between
+the upstream output register and its own, fewer levels than a window engine's).
 """
 import numpy as np
 
