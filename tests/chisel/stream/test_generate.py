@@ -232,6 +232,8 @@ EDGE_CASES = {
         global_pool((5, 3), requant="none")]),
     "global_pool_then_1x1_conv": dict(in_shape=[3, 4, 4], in_dtype="UINT2", specs=[
         global_pool((4, 4), out_bits=2), conv(2, (1, 1))]),
+    "global_pool_after_pipelined_conv": dict(in_shape=[2, 5, 5], in_dtype="INT3", stage_levels=1, specs=[
+        conv(3, (3, 3), strides=(2, 2), pads=(1, 1, 1, 1), out_bits=4), global_pool((3, 3), out_bits=2)]),
     "global_pool_of_two_pixels": dict(in_shape=[2, 1, 2], in_dtype="UINT3", specs=[global_pool((1, 2))]),
 }
 
