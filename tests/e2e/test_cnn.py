@@ -237,3 +237,10 @@ def test_a_global_pool_never_folds(tmp_path):
     conv, pool = stream["layers"]
     assert pool["global_pool"] and pool["reuse_factor"] == 1 and "chosen_by" not in pool
     assert conv["chosen_by"] == "max_luts" and stream["estimated_luts"] <= 2000
+    # the operator estimate counts the pool as its stage: per channel an adder, per threshold column two
+    from qonnx_c4ml.chisel.fold.conv import estimate_front_operators
+    from qonnx_c4ml.transformations.stream_front import front_ops
+
+    pool_op = front_ops(front)[1]
+    columns = pool_op.threshold_codes().shape[-1]
+    assert pool["adders"] <= estimate_front_operators([pool_op], [1]) == 4 * (1 + 2 * columns)
