@@ -153,7 +153,8 @@ def test_residual_block_pipelined_skip_path(tmp_path):
 
 
 STREAMING = [("chisel4ml_cnn", "nchw"), ("conv_stride_pad", "nchw"), ("depthwise_separable", "nchw"),
-             ("trunc_avgpool_a8", "nchw"), ("global_avgpool", "nchw"), ("chisel4ml_cnn", "channels_last")]
+             ("trunc_avgpool_a8", "nchw"), ("global_avgpool", "nchw"), ("chisel4ml_cnn", "channels_last"),
+             ("global_avgpool", "channels_last")]
 
 
 @pytest.mark.slow
