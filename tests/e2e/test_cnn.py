@@ -11,7 +11,9 @@ qonnx `execute_onnx` on the original model.
 - a residual block with pipeline=2, whose skip path needs delay registers;
 - the streaming style (line-buffered conv/pool front, one pixel per cycle, fully parallel
   dense tail): MNIST bit-exact on the 1,000 digits, the small fixtures on 300 inputs each,
-  with the initiation interval the harness counts.
+  with the initiation interval the harness counts;
+- GlobalAveragePool as the accumulating stage (chisel/stream/global_pool.py) in the streaming
+  and folded styles, with input gaps and back-pressure; the chooser never folds it.
 """
 import json
 from pathlib import Path
@@ -151,7 +153,8 @@ def test_residual_block_pipelined_skip_path(tmp_path):
 
 
 STREAMING = [("chisel4ml_cnn", "nchw"), ("conv_stride_pad", "nchw"), ("depthwise_separable", "nchw"),
-             ("trunc_avgpool_a8", "nchw"), ("global_avgpool", "nchw"), ("chisel4ml_cnn", "channels_last")]
+             ("trunc_avgpool_a8", "nchw"), ("global_avgpool", "nchw"), ("chisel4ml_cnn", "channels_last"),
+             ("global_avgpool", "channels_last")]
 
 
 @pytest.mark.slow
@@ -181,3 +184,64 @@ def test_streaming_refusals_name_their_cause(tmp_path):
     chisel = read_model(CNN / MANIFEST["chisel4ml_cnn"]["file"]).transform(InferLBIR())
     with pytest.raises(UnsupportedModelError, match="pipeline must be 'none'"):
         chisel.transform(GenerateChiselCircuit(tmp_path, style="streaming", pipeline="layer"))
+
+
+@pytest.mark.parametrize("style", ["streaming", "folded"])
+def test_global_average_pool_streams_as_an_accumulator(style, tmp_path, record_property):
+    """conv 3x3 -> GlobalAveragePool -> dense: the pool is the accumulating stage
+    (chisel/stream/global_pool.py: no line buffer, no window reads), RTL == qonnx, and the same
+    codes with random input gaps and output back-pressure."""
+    from qonnx_c4ml.lbir.graph import lbir_graph
+    from qonnx_c4ml.metadata import verilog_dir
+    from qonnx_c4ml.reference import execute_context
+    from qonnx_c4ml.rtlsim.simulators import streaming_sim_description
+    from qonnx_c4ml.sim.stream_simulator import StreamSimulator
+
+    raw = read_model(CNN / MANIFEST["global_avgpool"]["file"])
+    lbir = raw.transform(InferLBIR())
+    options = dict(style="folded", reuse_factor=2) if style == "folded" else dict(style="streaming")
+    model = lbir.transform(GenerateChiselCircuit(tmp_path / "verilog", **options))
+    description = circuit_description(model)
+    pool = next(layer for layer in description.stream["layers"] if layer["global_pool"])
+    assert (pool["line_buffer_bits"], pool["read_mux_luts"], pool["reuse_factor"]) == (0, 0, 1)
+    rtl = model.transform(RTLSim())
+    x = random_inputs(raw, 200, seed=5)
+    np.testing.assert_array_equal(execute(rtl, x), execute(raw, x))
+    stats = stream_stats(rtl)
+    assert stats["ii"] == description.stream["ii_cycles"] and stats["latency"] == description.latency_cycles
+    batch, context = execute_context(lbir, x)
+    _, circuit_input, circuit_output = lbir_graph(batch)
+    codes, want = context[circuit_input].astype(np.int64), context[circuit_output].astype(np.int64)
+    with StreamSimulator(streaming_sim_description(description, Path(verilog_dir(model)))) as circuit:
+        for seed in (1, 2):
+            out, run = circuit.run_frames(codes, backpressure=seed)
+            np.testing.assert_array_equal(out, want)
+            assert run["out_stall_cycles"] > 0
+    record_property("c4ml_summary", f"global average pool {style}: 200 samples exact, ii {stats['ii']}, "
+                                    f"latency {stats['latency']}, pool stage {pool['estimated_luts']} est. LUTs")
+
+
+def test_a_global_pool_never_folds(tmp_path):
+    from qonnx_c4ml.lbir.graph import lbir_graph
+    from qonnx_c4ml.transformations.fold_choice import foldable_nodes, front_reuse_factors
+    from qonnx_c4ml.transformations.stream_front import streaming_front
+
+    lbir = read_model(CNN / MANIFEST["global_avgpool"]["file"]).transform(InferLBIR())
+    nodes, circuit_input, _ = lbir_graph(lbir)
+    front, rest = streaming_front(nodes, circuit_input)  # Conv_0, GlobalAveragePool_0 | Gemm_0
+    assert front_reuse_factors(front, rest, 3) == ([3, 1], [3])
+    assert [n.name for n in foldable_nodes(front, rest)] == ["Conv_0", "Gemm_0"]
+    with pytest.raises(UnsupportedModelError, match="QConv2D 'GlobalAveragePool_0': pooling layers do not fold"):
+        front_reuse_factors(front, rest, {"GlobalAveragePool_0": 2})
+    model = lbir.transform(GenerateChiselCircuit(tmp_path, style="folded", max_luts=2000))
+    stream = circuit_description(model).stream
+    conv, pool = stream["layers"]
+    assert pool["global_pool"] and pool["reuse_factor"] == 1 and "chosen_by" not in pool
+    assert conv["chosen_by"] == "max_luts" and stream["estimated_luts"] <= 2000
+    # the operator estimate counts the pool as its stage: per channel an adder, per threshold column two
+    from qonnx_c4ml.chisel.fold.conv import estimate_front_operators
+    from qonnx_c4ml.transformations.stream_front import front_ops
+
+    pool_op = front_ops(front)[1]
+    columns = pool_op.threshold_codes().shape[-1]
+    assert pool["adders"] <= estimate_front_operators([pool_op], [1]) == 4 * (1 + 2 * columns)

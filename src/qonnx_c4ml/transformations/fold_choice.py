@@ -14,7 +14,7 @@ from qonnx_c4ml.chisel.fold.conv import reuse_for_frame_target, window_weights
 from qonnx_c4ml.chisel.fold.datapath import fold_geometry
 from qonnx_c4ml.chisel.fold.estimate import DenseLutModel
 from qonnx_c4ml.chisel.generator import port_for_dtype
-from qonnx_c4ml.chisel.stream.geometry import layer_geometry
+from qonnx_c4ml.chisel.stream.geometry import is_global_pool, layer_geometry
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.transformations.stream_front import front_nodes
 
@@ -46,18 +46,23 @@ def front_reuse_factors(front, rest, reuse_factor):
     factors = reuse_factors(nodes + rest, reuse_factor)
     front_factors = factors[:len(nodes)]
     for k, node in enumerate(nodes):
-        if node.op_type in ("QMaxPool2D", "QAdd"):
+        if node.op_type in ("QMaxPool2D", "QAdd") or is_global_pool_node(node):
             if isinstance(reuse_factor, dict) and front_factors[k] != 1:
-                what = "pooling layers" if node.op_type == "QMaxPool2D" else "residual joins"
+                what = "pooling layers" if node.op_type != "QAdd" else "residual joins"
                 raise UnsupportedModelError(f"reuse_factor {front_factors[k]} for {node.op_type} '{node.name}': {what} "
                                             "do not fold", hint="name QConv2D and QDense layers only")
             front_factors[k] = 1
     return front_factors, factors[len(nodes):]
 
 
+def is_global_pool_node(node):
+    """A QConv2D that streams as a global pool's accumulating stage (never folds)."""
+    return node.op_type == "QConv2D" and is_global_pool(getCustomOp(node))
+
+
 def foldable_nodes(front, rest):
-    """The layers the chooser folds: the front's QConv2D nodes, then the dense chain."""
-    return [n for n in front_nodes(front) if n.op_type == "QConv2D"] + list(rest)
+    """The layers the chooser folds: the front's QConv2D nodes (not global pools), then the dense chain."""
+    return [n for n in front_nodes(front) if n.op_type == "QConv2D" and not is_global_pool_node(n)] + list(rest)
 
 
 def front_min_cycles(front):

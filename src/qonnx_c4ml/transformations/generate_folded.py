@@ -19,7 +19,8 @@ from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.interface import CircuitDescription, LayerCircuit, Port
 from qonnx_c4ml.metadata import record_circuit
 from qonnx_c4ml.output_dir import write_if_changed
-from qonnx_c4ml.transformations.fold_choice import calibrated, choose_reuse_factors, foldable_nodes, lut_models
+from qonnx_c4ml.transformations.fold_choice import (calibrated, choose_reuse_factors, foldable_nodes,
+                                                    is_global_pool_node, lut_models)
 from qonnx_c4ml.transformations.stream_front import front_nodes, front_ops, front_output
 
 
@@ -63,20 +64,24 @@ def generate_within_budget(transformation, front, rest, source):
     the candidate IIs; each layer's model is scaled to its exact estimate first).  Returns
     (front description or None, tail description)."""
     from qonnx_c4ml.chisel.fold.generate import generate_folded
+    from qonnx_c4ml.chisel.stream.engine import EngineCache
     from qonnx_c4ml.chisel.stream.generate import generate_streaming
 
     top, prefix, out_dir = transformation.top, transformation.module_prefix, transformation.output_dir
     ops = [getCustomOp(node) for node in rest]
     layers = lut_models(foldable_nodes(front, rest)) if transformation.max_luts is not None else None
-    min_ii = 1
+    min_ii, engine_cache = 1, EngineCache()  # a retry rebuilds only the engines whose R changed
+    tail, tail_factors = None, None  # and the dense chain only when its factors changed
     while True:
         front_factors, factors, chosen_by = choose_reuse_factors(transformation, front, rest, layers, min_ii)
         transformation.check_operators((front_estimate(front, front_factors) if front else 0) + estimate(rest, factors),
                                        "folded circuit" + (" (window engines + folded dense layers)" if front else ""))
-        tail = generate_folded(ops, factors, out_dir, f"{top}_folded" if front else top, source, prefix)
+        if factors != tail_factors:
+            tail, tail_factors = generate_folded(ops, factors, out_dir, f"{top}_folded" if front else top, source,
+                                                 prefix), list(factors)
         head = generate_streaming(front_ops(front), out_dir, top=f"{prefix}{top}_front", source=source,
-                                  reuse_factors={n.name: f for n, f in zip(front_nodes(front), front_factors)}
-                                  ) if front else None
+                                  reuse_factors={n.name: f for n, f in zip(front_nodes(front), front_factors)},
+                                  engine_cache=engine_cache) if front else None
         luts, ii = tail["estimated_luts"] + (head["estimated_luts"] if head else 0), max(
             tail["ii_cycles"], head["ii_cycles"] if head else 0)
         if transformation.max_luts is None or luts <= transformation.max_luts:
@@ -87,7 +92,8 @@ def generate_within_budget(transformation, front, rest, source):
                 f"at II {ii} (target_ii={transformation.target_ii})", hint="raise max_luts or target_ii")
         min_ii = ii + 1
         rows = folded_rows(head, tail)
-        chosen = [f for n, f in zip(front_nodes(front), front_factors) if n.op_type == "QConv2D"] + factors
+        chosen = [f for n, f in zip(front_nodes(front), front_factors)
+                  if n.op_type == "QConv2D" and not is_global_pool_node(n)] + factors
         layers = [calibrated(layer, r, row["estimated_luts"]) for layer, r, row in zip(layers, chosen, rows)]
     for row, node in zip(folded_rows(head, tail), foldable_nodes(front, rest)):
         row["chosen_by"] = chosen_by[node.name]
@@ -97,7 +103,8 @@ def generate_within_budget(transformation, front, rest, source):
 def folded_rows(head, tail):
     """The layer dicts of the foldable layers in fold_choice.foldable_nodes order: the front's
     QConv2D rows (generate_streaming writes them in front_nodes order), then the dense ones."""
-    return [row for row in (head["layers"] if head else []) if row["op_type"] == "QConv2D"] + tail["layers"]
+    return [row for row in (head["layers"] if head else [])
+            if row["op_type"] == "QConv2D" and not row["global_pool"]] + tail["layers"]
 
 
 def front_layers(stream):
@@ -143,7 +150,7 @@ def apply_folded(transformation, model, front, rest, circuit_input):
                   "ii_cycles": max(head["ii_cycles"], tail["ii_cycles"]),
                   "latency_cycles": head["latency_cycles"] + tail["latency_cycles"],
                   "estimated_luts": head["estimated_luts"] + tail["estimated_luts"],
-                  "engine_luts": head["engine_luts"] + tail["estimated_luts"], "flip_flops": tail["flip_flops"]}
+                  "engine_luts": head["engine_luts"] + tail["estimated_luts"], "flip_flops": head["flip_flops"] + tail["flip_flops"]}
         layers = front_layers(head)
     for node, op, layer in zip(rest, ops, tail["layers"]):
         op.set_nodeattr("verilog_module", layer["name"])

@@ -104,3 +104,16 @@ def test_estimate_falls_with_the_reuse_factor():
         "u", weights, Port(16, 2, False), "UINT2", "thresholds", thresholds, 0, r)[0].lowered().nodes)
         for r in (1, 8)]
     assert adders[1] <= estimates[-1] and adders[0] <= estimates[0]  # an upper estimate
+
+
+def test_kept_groupings_are_the_grouping_and_copies_of_it():
+    from qonnx_c4ml.chisel.fold import datapath
+
+    weights = np.random.default_rng(3).integers(-2, 3, size=(9, 6))
+    first = unit_rows(9, 3, 3, weights)
+    assert first == datapath._group_rows(9, 3, 3, weights)  # what grouping gives
+    first[0][0] = 99  # the caller's copy
+    assert unit_rows(9, 3, 3, weights.astype(np.int32)) == datapath._group_rows(9, 3, 3, weights)
+    other = weights.copy()
+    other[4] = -other[4]
+    assert unit_rows(9, 3, 3, other) == datapath._group_rows(9, 3, 3, other)

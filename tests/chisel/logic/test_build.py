@@ -107,3 +107,14 @@ def test_flip_is_the_ones_complement_when_the_sign_is_set():
     assert m.flip(m.const(0), x) is x
     always = m.flip(m.const(1), x)  # -x - 1 without a sign to select: a subtraction from -1
     assert (always.op, always.lo, always.hi) == ("sub", -8, -1)
+
+
+def test_fresh_names_are_unique_name_s_in_linear_time():
+    from qonnx_c4ml.names import unique_name
+
+    module, taken = Module("m"), set()
+    bases = ["sum", "sum", "sum_2", "sum", "x", "sum_3", "sum", "x"] + ["acc"] * 2000
+    module.port("input", "sum_4", 4)  # a port name is taken too
+    taken.add("sum_4")
+    assert [module.fresh(b) for b in bases] == [unique_name(b, taken) for b in bases]
+    assert module.fresh("sum") == "sum_6" and module.fresh("acc") == "acc_2001"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from qonnx_c4ml.chisel.logic.evaluate import evaluate
-from qonnx_c4ml.chisel.stream.engine import engine_module, engine_verilog
+from qonnx_c4ml.chisel.stream.engine import ENGINE_FIELDS, EngineCache, engine_module, engine_verilog
 from qonnx_c4ml.chisel.stream.geometry import layer_geometry
 from qonnx_c4ml.errors import UnsupportedModelError
 
@@ -76,3 +76,23 @@ def test_pools_and_pipelined_engines_do_not_fold():
         engine_module(layer_geometry(op), op, stage_levels=2, reuse_factor=2)
     with pytest.raises(UnsupportedModelError, match="not an integer >= 1"):
         engine_module(layer_geometry(op), op, reuse_factor=0)
+
+
+def test_the_engine_cache_rebuilds_only_what_changed():
+    weights = RNG.integers(-2, 3, size=(6, 2, 2, 2))
+    thresholds = np.sort(RNG.integers(-6, 7, size=(6, 3)), axis=1)
+    op = conv_op(weights, (2, 3, 3), thresholds)
+    cache = EngineCache()
+    first = layer_geometry(op)
+    engine = cache.engine(first, op, reuse_factor=2)
+    again = layer_geometry(op)  # a retry: fresh geometry, same op and R
+    assert cache.engine(again, op, reuse_factor=2) is engine
+    assert all(getattr(again, name) == getattr(first, name) for name in ENGINE_FIELDS)
+    fresh = layer_geometry(op)
+    built = engine_module(fresh, op, reuse_factor=2)
+    assert all(getattr(fresh, name) == getattr(first, name) for name in ENGINE_FIELDS)
+    assert cache.verilog(first, engine, "// h\n") == engine_verilog(fresh, built, "// h\n")
+    other = layer_geometry(op)
+    assert cache.engine(other, op, reuse_factor=3) is not engine and other.steps == 3  # 6 channels, 2 units
+    changed = conv_op(weights, (2, 3, 3), thresholds + 1)  # another node: another engine
+    assert cache.engine(layer_geometry(changed), changed, reuse_factor=2) is not engine

@@ -36,6 +36,13 @@ def conv(out_channels, kernel, strides=(1, 1), pads=(0, 0, 0, 0), group=1, out_b
                             out_bits=out_bits, requant=requant))
 
 
+def global_pool(kernel, out_bits=3, requant="thresholds"):
+    """A depthwise QConv2D over the whole image (kernel = H x W) with equal weights per channel:
+    the global pool's accumulating stage (chisel/stream/global_pool.py)."""
+    return ("QConv2D", dict(out_channels=None, kernel=kernel, strides=(1, 1), pads=(0, 0, 0, 0), group=None,
+                            out_bits=out_bits, requant=requant, equal=True))
+
+
 def pool(kernel, strides, pads=(0, 0, 0, 0)):
     return ("QMaxPool2D", dict(kernel=kernel, strides=strides, pads=pads))
 
@@ -50,7 +57,12 @@ def make_chain(seed, in_shape, in_dtype, specs, first_in_index=None):
         name, tensor_in, tensor_out = f"{op_type.lower()}_{k}", f"t{k}", f"t{k + 1}"
         if op_type == "QConv2D":
             c = shape[0]
-            weights = rng.integers(-3, 4, size=(spec["out_channels"], c // spec["group"], *spec["kernel"]))
+            if spec.get("equal"):  # a global pool: one non-zero weight per channel, everywhere
+                spec = dict(spec, out_channels=c, group=c)
+                weights = np.broadcast_to(rng.choice([-3, -2, -1, 1, 2, 3], size=(c, 1, 1, 1)),
+                                          (c, 1, *spec["kernel"])).copy()
+            else:
+                weights = rng.integers(-3, 4, size=(spec["out_channels"], c // spec["group"], *spec["kernel"]))
             lo, hi = datatype_range(dtype)
             acc_lo, acc_hi = accumulator_range(weights.reshape(weights.shape[0], -1), lo, hi)
             attrs = {}
@@ -214,6 +226,15 @@ EDGE_CASES = {
         conv(2, (3, 3), pads=(1, 1, 1, 1)), conv(2, (1, 1))]),
     "output_larger_than_input": dict(in_shape=[2, 2, 2], in_dtype="UINT2", specs=[
         conv(2, (3, 3), pads=(2, 2, 2, 2), out_bits=2), pool((2, 2), (1, 1))]),
+    "global_pool_after_conv": dict(in_shape=[3, 6, 6], in_dtype="UINT3", specs=[
+        conv(4, (3, 3), pads=(1, 1, 1, 1)), global_pool((6, 6))]),
+    "global_pool_signed_without_requantization": dict(in_shape=[2, 5, 3], in_dtype="INT4", specs=[
+        global_pool((5, 3), requant="none")]),
+    "global_pool_then_1x1_conv": dict(in_shape=[3, 4, 4], in_dtype="UINT2", specs=[
+        global_pool((4, 4), out_bits=2), conv(2, (1, 1))]),
+    "global_pool_after_pipelined_conv": dict(in_shape=[2, 5, 5], in_dtype="INT3", stage_levels=1, specs=[
+        conv(3, (3, 3), strides=(2, 2), pads=(1, 1, 1, 1), out_bits=4), global_pool((3, 3), out_bits=2)]),
+    "global_pool_of_two_pixels": dict(in_shape=[2, 1, 2], in_dtype="UINT3", specs=[global_pool((1, 2))]),
 }
 
 
@@ -279,6 +300,21 @@ def test_description_reports_ii_latency_and_line_buffers(tmp_path):
     assert all(path.startswith(str(tmp_path)) for path in description["files"])
 
 
+def test_global_pool_is_an_accumulating_stage_without_line_buffer(tmp_path):
+    case, ops, description = generate_case(EDGE_CASES["global_pool_after_conv"], tmp_path)
+    conv_layer, pool_layer = description["layers"]
+    assert not conv_layer["global_pool"] and pool_layer["global_pool"]
+    assert (pool_layer["line_buffer_bits"], pool_layer["read_mux_luts"], pool_layer["ii_cycles"]) == (0, 0, 36)
+    assert pool_layer["accumulator_bits"] == 9  # 35 pixels of 0..7: 0..245, signed
+    assert description["read_mux_luts"] == conv_layer["read_mux_luts"]
+    assert description["estimated_luts"] == (conv_layer["estimated_luts"] + conv_layer["read_mux_luts"]
+                                             + pool_layer["estimated_luts"])
+    text = (tmp_path / f"{pool_layer['name']}.v").read_text()
+    assert "line_buffer" not in text and "acc[" in text
+    with pytest.raises(UnsupportedModelError, match="global pool.*does not fold"):
+        build_stream_layers(ops, reuse_factors=[1, 2])
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_schedule_model_streams_without_input_stalls(name):
     case = CASES[name]
@@ -295,10 +331,11 @@ def test_format_report_lists_layers_and_totals(tmp_path):
     lines = format_report(description).splitlines()
     assert lines[0].split()[:3] == ["layer", "op", "in"]
     assert lines[1].split()[:4] == ["qconv2d_0", "QConv2D", "3x6x6", "4x6x6"]
-    assert lines[0].split()[-7:] == ["R", "steps", "est.", "LUTs", "read", "mux", "LUTs"]
-    assert lines[1].split()[-4:-2] == ["1", "1"]  # R = 1: one window per cycle
+    assert lines[0].split()[-8:] == ["R", "steps", "est.", "LUTs", "read", "mux", "LUTs", "FFs"]
+    assert lines[1].split()[-5:-3] == ["1", "1"]  # R = 1: one window per cycle
     assert lines[3].split() == ["total", str(description["line_buffer_bits"]), "36", str(description["latency_cycles"]),
-                                str(description["engine_luts"]), str(description["read_mux_luts"])]
+                                str(description["engine_luts"]), str(description["read_mux_luts"]),
+                                str(description["flip_flops"])]
     # the circuit's estimate: the engines' netlist cost and the line-buffer reads' formula
     assert description["estimated_luts"] == description["engine_luts"] + description["read_mux_luts"]
     conv = description["layers"][0]  # 3x3 window over 6 columns of 9-bit pixels, 4 row slots

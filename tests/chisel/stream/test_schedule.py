@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from qonnx_c4ml.chisel.stream.geometry import layer_geometry
-from qonnx_c4ml.chisel.stream.schedule import Schedule, model_schedule, rate_bound, size_line_buffers
+from qonnx_c4ml.chisel.stream.schedule import (AccumulateSchedule, Schedule, model_schedule, rate_bound,
+                                               size_line_buffers)
 
-from .stream_ops import conv_op, pool_op
+from .stream_ops import conv_op, global_pool_op, pool_op
 
 
 def chain():
@@ -79,3 +80,27 @@ def test_a_folded_layer_takes_steps_cycles_per_output_pixel(reuse_factor, steps)
     assert schedule.ii == steps * 36 and schedule.input_stalls > 0
     assert [layer.line_buffer_rows for layer in layers] == [4, 2]
     assert model_schedule(layers, n_frames=10).ii == steps * 36
+
+
+def global_pool_4x4():
+    return layer_geometry(global_pool_op((2, 4, 4), [1, 1], [[1, 10, 30]] * 2))
+
+
+def test_a_global_pool_takes_a_pixel_per_cycle_and_refuses_only_its_last_pixel_while_held():
+    model = AccumulateSchedule(global_pool_4x4())
+    for _ in range(15):
+        assert model.in_ready() and not model.step(True, True)
+    assert model.in_ready() and not model.step(True, False)  # the 16th pixel loads the output
+    assert model.out_valid
+    for _ in range(15):  # the next frame's pixels go in while the output waits
+        assert model.in_ready() and not model.step(True, False)
+    assert not model.in_ready()  # its last pixel waits for the output register
+    assert model.step(False, True) and not model.out_valid and model.in_ready()
+
+
+def test_a_chain_ending_in_a_global_pool_runs_at_the_image_rate():
+    conv = conv_op(np.ones((2, 1, 3, 3), dtype=np.int64), (1, 4, 4), [[1, 4, 8]] * 2, pads=(1, 1, 1, 1))
+    layers = [layer_geometry(conv), global_pool_4x4()]
+    schedule = size_line_buffers(layers)
+    assert schedule.ii == rate_bound(layers) == 16 and schedule.input_stalls == 0
+    assert layers[1].line_buffer_rows == 0  # sizing never grows the pool stage

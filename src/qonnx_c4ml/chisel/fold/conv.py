@@ -20,7 +20,7 @@ schedule model (stream/schedule.py) knows the layer takes S cycles per output pi
 import numpy as np
 
 from qonnx_c4ml.chisel.fold.datapath import estimate_folded_operators, slot_order, unit_module
-from qonnx_c4ml.chisel.stream.geometry import layer_geometry, window_index
+from qonnx_c4ml.chisel.stream.geometry import GlobalPoolLayer, layer_geometry, window_index
 from qonnx_c4ml.interface import Port
 
 
@@ -54,12 +54,16 @@ def folded_conv_engine(layer, op, reuse_factor):
 def estimate_front_operators(ops, reuse_factors):
     """Upper estimate of the adders/comparators of a streaming front whose convs fold by
     `reuse_factors` (one per op): per conv `estimate_folded_operators` on W', per pool one
-    comparator per window tap and channel."""
+    comparator per window tap and channel, per global pool (stream/global_pool.py) an
+    accumulator adder and a comparator and count adder per threshold column and channel."""
     total = 0
     for op, factor in zip(ops, reuse_factors):
         layer = layer_geometry(op)
         if layer.op_type == "QMaxPool2D":
             total += layer.in_shape[0] * layer.kernel[0] * layer.kernel[1]
+        elif isinstance(layer, GlobalPoolLayer):
+            thresholds = np.asarray(op.threshold_codes())
+            total += layer.in_shape[0] * (1 + 2 * (thresholds.shape[-1] if thresholds.size else 0))
         else:
             total += estimate_folded_operators(window_weights(layer, op), op.threshold_codes(), factor)
     return total

@@ -21,6 +21,8 @@ its rows' exact ranges (`lbir.dense.accumulator_range`), so requantization stays
   is a constant), and code = out_base + sum_j w_j [acc >= T'_j].
 Ports: `in_data` (K codes), `step` (when S > 1), `out_data` (G codes, unit 0 in the LSBs).
 """
+import hashlib
+
 import numpy as np
 
 from qonnx_c4ml.chisel.arith import (
@@ -60,13 +62,33 @@ def slot_order(rows, units, outputs):
 MAX_GROUPING_COMPARISONS = 50_000_000
 
 
+# unit_rows' groupings by (outputs, units, steps, the weights' shape and digest): the folded
+# style's chooser, its operator estimate and the datapath ask for the same layers' rows again
+_GROUPINGS = {}
+MAX_GROUPINGS = 512
+
+
 def unit_rows(outputs, units, steps, weights=None):
     """rows[u][r]: the weight row unit u computes at step r (a row past M repeats r-1's).
 
     Without `weights`, row r*G + u.  With them, rows that look alike share a unit (greedy:
     each unit starts from the lowest free row and takes, one by one, the free row with the
     fewest weights the unit does not have yet for the same input), so fewer terms need a
-    select or a flip; the stage puts the outputs back in order."""
+    select or a flip; the stage puts the outputs back in order.  Groupings are kept
+    (_GROUPINGS): the same layer and fold get the same rows without grouping again."""
+    if weights is None or steps == 1:
+        return _group_rows(outputs, units, steps, weights)
+    weights = np.ascontiguousarray(weights, dtype=np.int64)
+    key = (outputs, units, steps, weights.shape, hashlib.sha256(weights.tobytes()).hexdigest())
+    if key not in _GROUPINGS:
+        if len(_GROUPINGS) >= MAX_GROUPINGS:
+            _GROUPINGS.clear()
+        _GROUPINGS[key] = _group_rows(outputs, units, steps, weights)
+    return [list(row) for row in _GROUPINGS[key]]
+
+
+def _group_rows(outputs, units, steps, weights):
+    """unit_rows without the kept groupings."""
     if weights is None or steps == 1:
         order = [[r * units + u for r in range(steps)] for u in range(units)]
     else:

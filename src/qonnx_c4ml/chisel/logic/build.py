@@ -8,7 +8,6 @@ nothing) happen here, everything else is a pass over the finished netlist (`lowe
 optional sharing, then pipelining), and text comes from `logic/verilog.py` alone.
 """
 from qonnx_c4ml.chisel.logic.netlist import Comment, Netlist, Value, alias, constant
-from qonnx_c4ml.names import unique_name
 
 
 class Module:
@@ -30,6 +29,7 @@ class Module:
         self.share = share
         self.netlist = Netlist(name)
         self._lowered = None
+        self._suffix = {}  # base -> the last suffix `fresh` tried for it (see fresh)
 
     @property
     def ports(self):
@@ -37,7 +37,17 @@ class Module:
 
     # -- naming and nodes ----------------------------------------------------------------
     def fresh(self, base):
-        return unique_name(base, self.netlist.names)
+        """names.unique_name(base, taken), without trying again the suffixes an earlier call for
+        the same base found taken (names are never released): linear, not quadratic, in the
+        number of nodes of one base."""
+        taken, i = self.netlist.names, self._suffix.get(base, 1)
+        name = base if i == 1 else f"{base}_{i}"
+        while name in taken:
+            i += 1
+            name = f"{base}_{i}"
+        self._suffix[base] = i
+        taken.add(name)
+        return name
 
     def _node(self, base, lo, hi, op, args, params=(), width=None, signed=None):
         if self._lowered is not None:

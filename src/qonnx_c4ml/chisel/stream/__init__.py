@@ -57,7 +57,13 @@ layers, skip FIFOs and the per-channel join; its module doc gives the FIFO sizin
 `residual_verilog` (the FIFO and block modules), `block_schedule` (the dependency bound and the
 block's cycle model, which `model_schedule` steps like a layer's).
 
-The package: `geometry` (StreamLayer: a layer's shapes, line buffer and stream ports),
+A global pool (a depthwise QConv2D of equal weights whose kernel is the whole image, as
+GlobalAveragePool lowers) is an accumulating stage instead of a window layer: `global_pool`
+(its engine), `global_pool_verilog` (its wrapper), one accumulator per channel, a pixel per
+cycle in, the requantized sums out at the frame's last pixel, no line buffer.
+
+The package: `geometry` (StreamLayer: a layer's shapes, line buffer and stream ports;
+GlobalPoolLayer),
 `engine` (the window engine's logic), `layer_verilog` (the line-buffered wrapper around it),
 `tops` (the chain, the frame top, the streaming front + parallel tail top), `schedule` (the
 cycle model of the control), `generate` (generate_streaming, the entry point, and

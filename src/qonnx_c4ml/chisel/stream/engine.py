@@ -9,7 +9,17 @@ dense fold datapath over the window vector, G = ceil(O / R) units computing the 
 over S = ceil(O / G) steps (a `step` input; out_data holds the G codes of one step), which
 the wrapper (layer_verilog.py) drives for S cycles per window.  R = 1 is the fully
 parallel engine above, unchanged.
+
+A global pool (geometry.GlobalPoolLayer) gets the accumulating stage's engine instead
+(chisel/stream/global_pool.py); it never folds.
+
+`EngineCache` keeps the engines (and their Verilog text) of one generation: the folded style's
+chooser may generate the front again with a few reuse factors changed
+(transformations/generate_folded.py), and an engine is a function of its op's node, its
+module name, the reuse factor and stage_levels only, so an unchanged layer reuses it.
 """
+import hashlib
+
 import numpy as np
 
 from qonnx_c4ml.chisel.arith import dot_products, max_tree, requantize
@@ -19,7 +29,8 @@ from qonnx_c4ml.chisel.hw import Module
 from qonnx_c4ml.chisel.logic.cost import cost
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.chisel.logic.passes import logic_levels
-from qonnx_c4ml.chisel.stream.geometry import window_index
+from qonnx_c4ml.chisel.stream.geometry import GlobalPoolLayer, window_index
+from qonnx_c4ml.chisel.stream.global_pool import global_pool_engine
 from qonnx_c4ml.lbir.dtypes import datatype_range
 
 def engine_module(layer, op, stage_levels=None, reuse_factor=1):
@@ -28,6 +39,12 @@ def engine_module(layer, op, stage_levels=None, reuse_factor=1):
     the layer's engine and fold numbers."""
     if isinstance(reuse_factor, bool) or not isinstance(reuse_factor, (int, np.integer)) or reuse_factor < 1:
         raise UnsupportedModelError(f"{layer.name}: reuse factor {reuse_factor!r} is not an integer >= 1")
+    if isinstance(layer, GlobalPoolLayer):
+        if reuse_factor > 1:
+            raise UnsupportedModelError(
+                f"{layer.name}: reuse factor {reuse_factor} for a global pool; its stage accumulates one pixel "
+                "per cycle and does not fold", hint="give global pooling layers reuse factor 1")
+        return global_pool_engine(layer, op)
     if reuse_factor > 1:
         return _folded_engine(layer, op, stage_levels, int(reuse_factor))
     c_in = layer.in_shape[0]
@@ -78,6 +95,7 @@ def engine_module(layer, op, stage_levels=None, reuse_factor=1):
     layer.engine_latency, layer.engine_levels = module.latency, logic_levels(module.netlist)
     engine_cost = cost(module.lowered())
     layer.adders, layer.estimated_luts = engine_cost.adders, engine_cost.luts
+    layer.engine_flip_flops = engine_cost.flip_flops
     layer.result_order = None
     return module
 
@@ -108,3 +126,34 @@ def _folded_engine(layer, op, stage_levels, reuse_factor):
 def engine_verilog(layer, engine, header):
     """Verilog text of `engine`: pipeline registers gated by `enable` when it has stages."""
     return engine.verilog(header, enable="enable") if layer.engine_latency else engine.verilog(header)
+
+
+# the layer fields engine_module sets (restored from the cache with the engine)
+ENGINE_FIELDS = ("engine_latency", "engine_levels", "engine_flip_flops", "adders", "estimated_luts", "result_order",
+                 "reuse_factor", "units", "steps", "ii_cycles")
+
+
+class EngineCache:
+    """Engines of one generation by (the op's node, module name, stage_levels, reuse factor):
+    `engine` is engine_module with the built Module and the layer fields it sets kept, `verilog`
+    engine_verilog with the text kept (see module doc)."""
+
+    def __init__(self):
+        self._engines, self._texts = {}, {}
+
+    def engine(self, layer, op, stage_levels=None, reuse_factor=1):
+        node = hashlib.sha256(op.onnx_node.SerializeToString(deterministic=True)).hexdigest()
+        key = (node, layer.name, stage_levels, reuse_factor)
+        if key not in self._engines:
+            module = engine_module(layer, op, stage_levels, reuse_factor)
+            self._engines[key] = module, {name: getattr(layer, name) for name in ENGINE_FIELDS}
+        module, fields = self._engines[key]
+        for name, value in fields.items():
+            setattr(layer, name, value)
+        return module
+
+    def verilog(self, layer, engine, header):
+        key = (id(engine), header)
+        if key not in self._texts:
+            self._texts[key] = engine, engine_verilog(layer, engine, header)  # the engine kept: its id stays unique
+        return self._texts[key][1]

@@ -6,9 +6,11 @@ from pathlib import Path
 
 from qonnx_c4ml.chisel.generator import HEADER, WAIVER
 from qonnx_c4ml.chisel.stream.engine import engine_module, engine_verilog
-from qonnx_c4ml.chisel.stream.geometry import layer_geometry
+from qonnx_c4ml.chisel.stream.geometry import GlobalPoolLayer, layer_geometry
+from qonnx_c4ml.chisel.stream.global_pool_verilog import global_pool_verilog
 from qonnx_c4ml.chisel.stream.block_schedule import size_fifos
 from qonnx_c4ml.chisel.stream.layer_verilog import stream_layer_verilog
+from qonnx_c4ml.chisel.stream.registers import collector_flip_flops, stage_flip_flops
 from qonnx_c4ml.chisel.stream.residual import ResidualBlock, ResidualOps, block_geometry
 from qonnx_c4ml.chisel.stream.residual_verilog import block_verilog, fifo_verilog
 from qonnx_c4ml.chisel.stream.schedule import rate_bound, size_line_buffers
@@ -38,17 +40,17 @@ def stream_reuse_factors(ops, reuse_factors):
     return {op.onnx_node.name: factor for op, factor in zip(ops, reuse_factors)}
 
 
-def build_stream_layers(ops, stage_levels=None, reuse_factors=None, taken=None, at_input=True):
+def build_stream_layers(ops, stage_levels=None, reuse_factors=None, taken=None, at_input=True, engine_cache=None):
     """(stages, engine modules) for a chain of QConv2D/QMaxPool2D ops (and residual blocks:
     ResidualOps, whose stage is a ResidualBlock with its branches sized) in data-flow order,
     QConv2D engines folded by `reuse_factors` (stream_reuse_factors); `at_input`: the chain
     reads the circuit input (a branch inside a block does not); `taken`: the module names used
-    so far."""
+    so far; `engine_cache`: an engine.EngineCache to build the engines through (None: built anew)."""
     layers, engines, taken = [], [], set() if taken is None else taken
     factors = stream_reuse_factors(ops, reuse_factors)
     for k, op in enumerate(ops):
         if isinstance(op, ResidualOps):
-            layer, block_engines = build_block(op, stage_levels, taken, factors)
+            layer, block_engines = build_block(op, stage_levels, taken, factors, engine_cache)
         else:
             layer = layer_geometry(op)
             layer.name = unique_name(layer.name, taken)
@@ -68,17 +70,18 @@ def build_stream_layers(ops, stage_levels=None, reuse_factors=None, taken=None, 
             raise UnsupportedModelError(
                 f"{layer.name}: reads its input through an in_index gather; the streaming style supports "
                 "that on the first layer only (the host reorders the frame)")
-        engines.append(engine_module(layer, op, stage_levels, factors.get(op.onnx_node.name, 1)))
+        build = engine_cache.engine if engine_cache is not None else engine_module
+        engines.append(build(layer, op, stage_levels, factors.get(op.onnx_node.name, 1)))
         layers.append(layer)
     return layers, engines
 
 
-def build_block(residual, stage_levels, taken, reuse_factors):
+def build_block(residual, stage_levels, taken, reuse_factors, engine_cache=None):
     """(ResidualBlock, its branches' engine modules): branches built and their line buffers
     sized as chains of their own, then the FIFOs sized (chisel/stream/residual.py)."""
     branches, engines = [], []
     for ops in (residual.branch_a, residual.branch_b):
-        layers, branch_engines = (build_stream_layers(ops, stage_levels, reuse_factors, taken, at_input=False)
+        layers, branch_engines = (build_stream_layers(ops, stage_levels, reuse_factors, taken, False, engine_cache)
                                   if ops else ([], []))
         if layers:
             for layer, layer_latency in zip(layers, size_line_buffers(layers).layer_latencies):
@@ -98,11 +101,13 @@ def flat_layers(stages):
 
 def layer_rows(stages):
     """The description's per-layer dicts: every StreamLayer, and after a block's branch layers
-    a row for its join (FIFO bits counted as its line buffer bits)."""
+    a row for its join (FIFO bits counted as its line buffer bits, the FIFOs' and the join's
+    registers as its flip-flops)."""
     rows = []
     for stage in stages:
         for layer in stage.layers if isinstance(stage, ResidualBlock) else [stage]:
-            rows.append({**asdict(layer), "pixel_latency": layer.pixel_latency, "read_mux_luts": layer.read_mux_luts})
+            rows.append({**asdict(layer), "pixel_latency": layer.pixel_latency, "read_mux_luts": layer.read_mux_luts,
+                         "global_pool": isinstance(layer, GlobalPoolLayer), "flip_flops": stage_flip_flops(layer)})
         if isinstance(stage, ResidualBlock):
             rows.append({"name": stage.name, "op_type": "QAdd", "in_shape": stage.in_shape,
                          "out_shape": stage.out_shape, "kernel": [1, 1], "strides": [1, 1], "pads": [0, 0, 0, 0],
@@ -111,8 +116,9 @@ def layer_rows(stages):
                          "engine_latency": 0, "engine_levels": stage.engine_levels, "adders": stage.adders,
                          "ii_cycles": stage.in_shape[1] * stage.in_shape[2], "latency_cycles": stage.latency_cycles,
                          "file": stage.file, "pixel_latency": 1, "reuse_factor": 1, "units": 1, "steps": 1,
-                         "estimated_luts": stage.join_luts, "read_mux_luts": stage.read_mux_luts - sum(
-                             layer.read_mux_luts for layer in stage.layers)})
+                         "estimated_luts": stage.join_luts, "global_pool": False, "read_mux_luts": stage.read_mux_luts - sum(
+                             layer.read_mux_luts for layer in stage.layers), "flip_flops": stage_flip_flops(stage) - sum(
+                             stage_flip_flops(layer) for layer in stage.layers)})
     return rows
 
 
@@ -125,18 +131,21 @@ def first_layer_gather(ops):
     return in_index if in_index and in_index != list(range(len(in_index))) else None
 
 
-def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, source="QONNX", reuse_factors=None):
+def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, source="QONNX", reuse_factors=None,
+                       engine_cache=None):
     """Write the streaming circuit of `ops` (QConv2D / QMaxPool2D CustomOps in data-flow order)
     to `output_dir`, each QConv2D's engine folded by `reuse_factors` (stream_reuse_factors; None: all 1,
     the fully parallel engines; 1 for every QMaxPool2D).  Returns a description dict: files,
     top, stream_top, input pixel Port and frame output Port (as dicts), ii_cycles,
     latency_cycles, line_buffer_bits, estimated_luts (the engines' engine_luts + the reads'
-    read_mux_luts), per-layer stats
-    (reuse_factor, units, steps, estimated_luts, adders among them).
+    read_mux_luts), flip_flops (chisel/stream/registers.py: the stages' and the frame top's
+    registers, line buffers and FIFO words included), per-layer stats
+    (reuse_factor, units, steps, estimated_luts, adders among them).  `engine_cache` (an
+    engine.EngineCache) reuses the engines of an earlier call with the same ops.
     """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    layers, engines = build_stream_layers(ops, stage_levels, reuse_factors)
+    layers, engines = build_stream_layers(ops, stage_levels, reuse_factors, engine_cache=engine_cache)
     schedule = size_line_buffers(layers)  # before the Verilog: it sets the rows
     for layer, layer_latency in zip(layers, schedule.layer_latencies):
         layer.latency_cycles = layer_latency
@@ -145,8 +154,11 @@ def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, sourc
     stream_name = f"{top}_stream"
     texts = []  # one module per file, named after it
     for layer, engine in zip(flat_layers(layers), engines):
-        texts.append((engine.name, engine_verilog(layer, engine, header)))
-        texts.append((layer.name, header + stream_layer_verilog(layer)))
+        text = engine_cache.verilog(layer, engine, header) if engine_cache is not None else engine_verilog(
+            layer, engine, header)
+        texts.append((engine.name, text))
+        wrapper = global_pool_verilog if isinstance(layer, GlobalPoolLayer) else stream_layer_verilog
+        texts.append((layer.name, header + wrapper(layer)))
         layer.file = str(output_dir / f"{layer.name}.v")
     for block in (stage for stage in layers if isinstance(stage, ResidualBlock)):
         texts.append((block.join.name, block.join.verilog(header)))
@@ -186,6 +198,7 @@ def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, sourc
         "engine_luts": sum(layer.estimated_luts for layer in layers),
         "read_mux_luts": sum(layer.read_mux_luts for layer in layers),
         "estimated_luts": sum(layer.estimated_luts + layer.read_mux_luts for layer in layers),
+        "flip_flops": sum(stage_flip_flops(stage) for stage in layers) + collector_flip_flops(last),
         "stage_levels": stage_levels,
         "layers": layer_rows(layers),
     }
@@ -197,20 +210,22 @@ def generate_streaming(ops, output_dir, top="c4ml_top", stage_levels=None, sourc
 def format_report(description):
     """The per-layer and total numbers of a streaming description as a text table."""
     rows = [("layer", "op", "in CxHxW", "out CxHxW", "kernel", "strides", "pads t,l,b,r", "lb rows",
-             "lb bits", "ii", "latency", "adders", "R", "steps", "est. LUTs", "read mux LUTs")]
+             "lb bits", "ii", "latency", "adders", "R", "steps", "est. LUTs", "read mux LUTs", "FFs")]
     for layer in description["layers"]:
         rows.append((layer["name"], layer["op_type"], "x".join(map(str, layer["in_shape"])),
                      "x".join(map(str, layer["out_shape"])), "x".join(map(str, layer["kernel"])),
                      ",".join(map(str, layer["strides"])), ",".join(map(str, layer["pads"])),
                      str(layer["line_buffer_rows"]), str(layer["line_buffer_bits"]), str(layer["ii_cycles"]),
                      str(layer["latency_cycles"]), str(layer["adders"]), str(layer["reuse_factor"]),
-                     str(layer["steps"]), str(layer["estimated_luts"]), str(layer.get("read_mux_luts", ""))))
+                     str(layer["steps"]), str(layer["estimated_luts"]), str(layer.get("read_mux_luts", "")),
+                     str(layer.get("flip_flops", ""))))
     rows.append(("total", "", "", "", "", "", "", "", str(description["line_buffer_bits"]),
                  str(description["ii_cycles"]), str(description["latency_cycles"]), "", "", "",
                  str(description.get("engine_luts", description["estimated_luts"])),
-                 str(description.get("read_mux_luts", ""))))
+                 str(description.get("read_mux_luts", "")), str(description.get("flip_flops", ""))))
     return "\n".join(text_lines(rows)) + (
         "\nii and latency in cycles (latency: first input pixel to the frame's out_valid for the total, a layer's "
         "first input to its last output pixel per layer; R: reuse factor, steps: cycles per output pixel; est. LUTs: "
         "of the window engines (netlist cost), read mux LUTs: of the line-buffer and FIFO reads (a formula); the "
-        "circuit's estimate is their sum)\n")
+        "circuit's estimate is their sum; FFs: registers, line buffer and FIFO words included, the total with the "
+        "frame top's)\n")

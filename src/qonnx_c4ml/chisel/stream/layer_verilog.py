@@ -18,6 +18,23 @@ def _signed_bits(*values):
     return bits_for_range(min(min(values), -1), max(values))[0]
 
 
+def counter_bits(layer):
+    """(coord_bits, row_bits, col_bits) of the wrapper's window corner coordinates, global row
+    counters and write column (chisel/stream/registers.py counts them as flip-flops)."""
+    _, h, w = layer.in_shape
+    _, oh, ow = layer.out_shape
+    kh, kw = layer.kernel
+    sh, sw = layer.strides
+    pt, pl, pb, pr = layer.pads
+    rows = layer.line_buffer_rows
+    # signed row/column coordinates of window corners, pads included
+    coord_bits = _signed_bits(-pt - 1, -pl - 1, h + kh + sh + pb + 1, w + kw + sw + pr + 1,
+                              (oh - 1) * sh + kh, (ow - 1) * sw + kw)
+    # global row counters wrap; their differences stay within a few frames' rows
+    row_bits = max(coord_bits, _signed_bits(-4 * (h + kh + rows + pt + pb + 2), 4 * (h + kh + rows + pt + pb + 2)))
+    return coord_bits, row_bits, max(1, (w - 1).bit_length())
+
+
 def stream_layer_verilog(layer):
     """Verilog text of the streaming wrapper around `<layer>_engine` (see module doc).
 
@@ -33,12 +50,7 @@ def stream_layer_verilog(layer):
     slot_bits = rows.bit_length() - 1
     pixel = layer.inp.width
     n_window = kh * kw * c_in
-    # signed row/column coordinates of window corners, pads included
-    coord_bits = _signed_bits(-pt - 1, -pl - 1, h + kh + sh + pb + 1, w + kw + sw + pr + 1,
-                              (oh - 1) * sh + kh, (ow - 1) * sw + kw)
-    # global row counters wrap; their differences stay within a few frames' rows
-    row_bits = max(coord_bits, _signed_bits(-4 * (h + kh + rows + pt + pb + 2), 4 * (h + kh + rows + pt + pb + 2)))
-    col_bits = max(1, (w - 1).bit_length())
+    coord_bits, row_bits, col_bits = counter_bits(layer)
     if layer.op_type == "QMaxPool2D":
         pad_code = layer.inp.code_range[0]
     else:

@@ -10,59 +10,97 @@ from dataclasses import dataclass
 import numpy as np
 
 class LayerSchedule:
-    """Cycle model of one layer's control (the same rules as the Verilog, without data)."""
+    """Cycle model of one layer's control (the same rules as the Verilog, without data).  The
+    geometry is read once; the window's clipped rows/columns change only when a window issues."""
 
     def __init__(self, layer):
         self.layer = layer
+        _, self.h, self.w = layer.in_shape
+        _, oh, ow = layer.out_shape
+        self.kh1, self.kw1 = layer.kernel[0] - 1, layer.kernel[1] - 1
+        self.sh, self.sw = layer.strides
+        self.rows = layer.line_buffer_rows
+        self.top0, self.left0 = -layer.pads[0], -layer.pads[1]
+        self.last_top, self.last_left = (oh - 1) * self.sh - layer.pads[0], (ow - 1) * self.sw - layer.pads[1]
+        self.steps, self.folded = layer.steps, layer.steps > 1
         self.write_row = self.write_col = self.frame_row0 = 0
-        self.top, self.left = -layer.pads[0], -layer.pads[1]
+        self.top, self.left = self.top0, self.left0
         self.pipe = [False] * (1 + layer.engine_latency)  # window register + engine stages
         self.out_valid = False
         self.held, self.step_count = False, 0  # folded (S > 1): a window held, its step
+        self._window_moved()
+
+    def _window_moved(self):
+        """The last input pixel the window needs (its bottom-right corner clipped to the image)
+        and the oldest row it reads."""
+        h1, w1 = self.h - 1, self.w - 1
+        self.need_row = min(max(self.top + self.kh1, 0), h1)
+        self.need_col = min(max(self.left + self.kw1, 0), w1)
+        self.first_row = min(max(self.top, 0), h1)
 
     def in_ready(self):
-        h = self.layer.in_shape[1]
-        first_row = min(max(self.top, 0), h - 1)
-        return self.write_row - self.frame_row0 - first_row < self.layer.line_buffer_rows
+        return self.write_row - self.frame_row0 - self.first_row < self.rows
 
     def step(self, in_take, out_ready):
         """One clock edge; returns whether an output pixel left (out_valid and out_ready)."""
-        layer = self.layer
-        _, h, w = layer.in_shape
-        kh, kw = layer.kernel
-        need_row = min(max(self.top + kh - 1, 0), h - 1)
-        need_col = min(max(self.left + kw - 1, 0), w - 1)
-        ahead = self.write_row - self.frame_row0 - need_row
-        window_ready = ahead > 0 or (ahead == 0 and self.write_col > need_col)
+        ahead = self.write_row - self.frame_row0 - self.need_row
+        window_ready = ahead > 0 or (ahead == 0 and self.write_col > self.need_col)
         advance = not self.out_valid or out_ready
         left = self.out_valid and out_ready
-        folded = layer.steps > 1
-        finish = folded and self.held and self.step_count == layer.steps - 1 and advance
+        folded = self.folded
+        finish = folded and self.held and self.step_count == self.steps - 1 and advance
         issue = window_ready and ((not self.held or finish) if folded else advance)
         if in_take:
             self.write_col += 1
-            if self.write_col == w:
+            if self.write_col == self.w:
                 self.write_col, self.write_row = 0, self.write_row + 1
         if issue:
-            _, oh, ow = layer.out_shape
-            if self.left == (ow - 1) * layer.strides[1] - layer.pads[1]:
-                self.left = -layer.pads[1]
-                if self.top == (oh - 1) * layer.strides[0] - layer.pads[0]:
-                    self.top, self.frame_row0 = -layer.pads[0], self.frame_row0 + h
+            if self.left == self.last_left:
+                self.left = self.left0
+                if self.top == self.last_top:
+                    self.top, self.frame_row0 = self.top0, self.frame_row0 + self.h
                 else:
-                    self.top += layer.strides[0]
+                    self.top += self.sh
             else:
-                self.left += layer.strides[1]
+                self.left += self.sw
+            self._window_moved()
         if folded:
             if issue or finish:
                 self.step_count = 0
-            elif self.held and self.step_count < layer.steps - 1:
+            elif self.held and self.step_count < self.steps - 1:
                 self.step_count += 1
             self.held = issue or (self.held and not finish)
             self.out_valid = finish or (self.out_valid and not out_ready)
         elif advance:
             self.out_valid = self.pipe[-1]
             self.pipe = [issue] + self.pipe[:-1]
+        return left
+
+
+class AccumulateSchedule:
+    """Cycle model of a global pool stage (chisel/stream/global_pool.py; the rules of
+    global_pool_verilog.py, without data): a pixel per cycle, the frame's last one refused
+    while the previous output pixel is unread."""
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.count = 0
+        self.out_valid = False
+
+    def in_ready(self):
+        return not (self.count == self.layer.pixels - 1 and self.out_valid)
+
+    def step(self, in_take, out_ready):
+        """One clock edge; returns whether the output pixel left (out_valid and out_ready)."""
+        left = self.out_valid and out_ready
+        last = self.count == self.layer.pixels - 1
+        if in_take and last:
+            self.count, self.out_valid = 0, True
+        else:
+            if in_take:
+                self.count += 1
+            if out_ready:
+                self.out_valid = False
         return left
 
 
@@ -102,6 +140,7 @@ def model_schedule(layers, n_frames=6):
     layer_done = [None] * len(layers)
     layer_start = [None] * len(layers)
     layer_count = [0] * len(layers)
+    per_frame = [layer.out_shape[1] * layer.out_shape[2] for layer in layers]
     limit = 100 * (n_frames + 2) * rate_bound(layers) + 1000
     while len(frames) < n_frames and cycle < limit:
         # readies come from registers only (the collector is always ready here)
@@ -112,10 +151,9 @@ def model_schedule(layers, n_frames=6):
             refusals[k] += offers[k] and not readies[k]
             if take and layer_start[k] is None:
                 layer_start[k] = cycle
-            if schedule.step(take, readies[k + 1]):
+            if schedule.step(take, readies[k + 1]) and layer_done[k] is None:
                 layer_count[k] += 1
-                per_frame = layers[k].out_shape[1] * layers[k].out_shape[2]
-                if layer_count[k] == per_frame and layer_done[k] is None:
+                if layer_count[k] == per_frame[k]:
                     layer_done[k] = cycle
         sent += offers[0] and readies[0]
         if offers[-1]:
@@ -143,7 +181,8 @@ def size_line_buffers(layers, max_rounds=24):
         if schedule.ii <= rate_bound(layers):
             return schedule
         refused = [layer for layer, count in zip(layers, schedule.refusals) if count and hasattr(layer, "kernel")
-                   and layer.line_buffer_rows < 4 * (layer.in_shape[1] + layer.kernel[0])]  # blocks size their own
+                   and 0 < layer.line_buffer_rows < 4 * (layer.in_shape[1] + layer.kernel[0])]
+        # (blocks size their own; a global pool stage has no line buffer)
         if not refused:
             return schedule
         layer = refused[-1]
