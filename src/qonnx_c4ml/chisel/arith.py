@@ -231,7 +231,7 @@ def timed_sum(module, terms, base="sum"):
     if not heap:
         return module.const(0)
     heapq.heapify(heap)
-    count = len(heap)
+    count = len(terms)  # above every index in heap (zero terms were dropped)
     while len(heap) > 1:
         la, _, _, a = heapq.heappop(heap)
         lb, _, _, b = heapq.heappop(heap)
