@@ -20,6 +20,7 @@
   subtract + arithmetic shift + saturate (round-half-even's alternating ties add one
   low-bit comparison); anything else a comparator per threshold and a population count.
 """
+from qonnx_c4ml.chisel.arith_share import greedy_shared_terms
 
 
 def csd_digits(value):
@@ -92,89 +93,18 @@ class ConstantMultipliers:
 # Pair sharing looks at every pair of terms in every row; above this many pairs in a layer
 # (e.g. 784-input layers) it is skipped to keep generation well under a second.
 MAX_PAIRS_PER_LAYER = 200_000
+# Deepest shared pair (adder levels above the layer inputs) that greedy_shared_terms makes.
+MAX_SHARE_LEVEL = 8
 
 
-def _pair_key(a, b):
-    """Shape of the pair of terms a, b = (input, odd, shift, sign): the same key in two rows
-    means both rows contain sign_a * 2**e0 * (x_a*odd_a << da  +  rel * x_b*odd_b << db)."""
-    if (a[0], a[1]) > (b[0], b[1]):
-        a, b = b, a
-    e0 = min(a[2], b[2])
-    return (a[0], a[1], a[2] - e0, b[0], b[1], b[2] - e0, a[3] * b[3]), e0, a[3]
-
-
-def shared_pairs(rows, fresh=None):
-    """Greedy common-subexpression choice across rows: pairs of terms that occur in two or
-    more rows (most frequent first) become one shared adder.  Returns, per row, the indices
-    of its terms taken by pairs and the list of (key, shift, sign) pairs it uses.
-
-    With `fresh` (a set of term symbols), only pairs with at least one fresh term are
-    looked at: after a round of shared_pairs no pair of two terms it left recurs in two
-    rows (each such pair had fewer than two free occurrences when its turn came, and taking
-    terms only removes occurrences), so shared_terms' later rounds need only the new ones."""
-    taken = [set() for _ in rows]
-    uses = [[] for _ in rows]
-    if sum(len(r) * (len(r) - 1) // 2 for r in rows) > MAX_PAIRS_PER_LAYER:
-        return taken, uses
-    occurrences = {}
-    for m, terms in enumerate(rows):
-        for i in range(len(terms)):
-            old_i = fresh is not None and terms[i][0] not in fresh
-            for j in range(i + 1, len(terms)):
-                if old_i and terms[j][0] not in fresh:
-                    continue
-                key, e0, sign = _pair_key(terms[i], terms[j])
-                occurrences.setdefault(key, []).append((m, i, j, e0, sign))
-    for key, found in sorted(occurrences.items(), key=lambda item: (-len(item[1]), item[0])):
-        if len(found) < 2:
-            break
-        free = [f for f in found if f[1] not in taken[f[0]] and f[2] not in taken[f[0]]]
-        if len(free) < 2:
-            continue
-        for m, i, j, e0, sign in free:
-            taken[m].update((i, j))
-            uses[m].append((key, e0, sign))
-    return taken, uses
-
-
-# Rounds of shared_terms: each round's shared pairs are terms of the next, so pairs of pairs
-# (and deeper) are shared too.  Measured on the random unpruned jets nets (16-64-32-32-5,
-# seed 0), adders of pipeline "none": see shared_terms.
-MAX_SHARE_ROUNDS = 8
-
-
-def shared_terms(rows, max_rounds=MAX_SHARE_ROUNDS):
-    """Multi-level common subexpressions: shared_pairs repeated, every shared pair becoming one
-    term (symbol -1-p, odd factor 1) of the rows that use it in the next round, until no pair
-    recurs or `max_rounds`.  Returns (rows rewritten, pairs): pairs[p] is the key of pair p,
-    whose two operands are inputs (symbol >= 0) or earlier pairs (symbol < 0)."""
-    pairs, ids, fresh = [], {}, None
-    for _ in range(max_rounds):
-        taken, uses = shared_pairs(rows, fresh)
-        if not any(uses):
-            break
-        before = len(pairs)
-        rewritten = []
-        for m, terms in enumerate(rows):
-            kept = [term for i, term in enumerate(terms) if i not in taken[m]]
-            for key, e0, sign in uses[m]:
-                if key not in ids:
-                    ids[key] = -1 - len(pairs)
-                    pairs.append(key)
-                kept.append((ids[key], 1, e0, sign))
-            rewritten.append(kept)
-        rows, fresh = rewritten, {-1 - p for p in range(before, len(pairs))}
-    return rows, pairs
-
-
-def dot_products(module, inputs, connections, base="acc", share_pairs=True, share_rounds=MAX_SHARE_ROUNDS):
+def dot_products(module, inputs, connections, base="acc", share_pairs=True, share_level=MAX_SHARE_LEVEL):
     """acc[m] = sum of w * inputs[k] over (k, w) in connections[m], for each row m.
 
     `connections` are sparse rows, [(input index, integer weight), ...] (a dense layer's
     non-zero weights, a convolution's taps inside the image).  Constant multiples x_k * odd
     are built once per input; pairs of terms that recur across rows (same inputs, factors,
-    relative shift and sign) are one shared adder each, and so are recurring pairs of those
-    (`share_rounds` levels, shared_terms).
+    relative shift and sign) are one shared adder each, and so are recurring pairs of those,
+    up to `share_level` adder levels (arith_share.greedy_shared_terms).
     """
     multipliers = ConstantMultipliers(module)
     rows = []
@@ -185,7 +115,10 @@ def dot_products(module, inputs, connections, base="acc", share_pairs=True, shar
                 odd, e = split_power_of_two(abs(int(w)))
                 terms.append((int(k), odd, e, 1 if w > 0 else -1))
         rows.append(terms)
-    rows, pairs = shared_terms(rows, share_rounds) if share_pairs else (rows, [])
+    if share_pairs and sum(len(r) * (len(r) - 1) // 2 for r in rows) <= MAX_PAIRS_PER_LAYER:
+        rows, pairs = greedy_shared_terms(rows, share_level)
+    else:
+        rows, pairs = rows, []
     pair_values, pair_levels = {}, {}
 
     def level(symbol, odd):
