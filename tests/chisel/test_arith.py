@@ -125,3 +125,20 @@ def test_timed_sum_adds_the_earliest_terms_first():
     x = np.random.default_rng(2).integers(-8, 8, size=(200, 9))
     assert np.array_equal(evaluate(m.lowered(), x, check_ranges=True)[:, 0],
                           x[:, :5].sum(axis=1) - x[:, 5:].sum(axis=1))
+
+
+def test_digit_terms_share_multiples_and_keep_exact_ranges():
+    """Weights split into CSD digits: 7x = 8x - x and 3x = 4x - x in several rows are shared
+    adders, and every accumulator's range is the exact range of its row (not interval
+    arithmetic's over-estimate of 8x - x)."""
+    weights = np.array([[7, 3, 0], [7, 3, 1], [-7, 0, 3], [3, -7, 7]])
+    m = Module("digits")
+    xs = [m.input_element("in_data", k, 4, False) for k in range(3)]  # 0..15
+    accs = dot_products(m, xs, [[(k, int(w)) for k, w in enumerate(row) if w] for row in weights])
+    for e, acc in enumerate(accs):
+        m.output("out_data", 10 * e, acc, 10, True)
+        assert (acc.lo, acc.hi) == (int(np.minimum(weights[e], 0).sum() * 15), int(np.maximum(weights[e], 0).sum() * 15))
+    x = np.array(np.meshgrid(*[np.arange(16)] * 3)).reshape(3, -1).T
+    assert np.array_equal(evaluate(m.lowered(), x, check_ranges=True), x @ weights.T)
+    # one adder per shared multiple or pair, far fewer than a CSD multiplier per weight
+    assert adders(m.lowered()) < sum(len(csd_digits(abs(int(w)))) for w in weights.ravel() if w) - 1

@@ -93,33 +93,63 @@ class ConstantMultipliers:
 # Pair sharing looks at every pair of terms in every row; above this many pairs in a layer
 # (e.g. 784-input layers) it is skipped to keep generation well under a second.
 MAX_PAIRS_PER_LAYER = 200_000
+# Digit terms (one per CSD digit of each weight) share more than whole-weight terms (x * odd,
+# its multiplier shared by every row) but have more pairs: a layer uses them while they have
+# at most MAX_DIGIT_PAIRS_PER_LAYER pairs and at most DIGIT_PAIRS_FACTOR times the pairs of
+# whole-weight terms, which keeps generation under a second.  Pair counts, digit / weight
+# terms: random 16-64-32-32-5 w4a4 64-input layer 133k / 57k; jets_w4a4_po2 66k / 44k;
+# jets_w8a8_po2 96k / 16k (8-bit weights have ~2.5 digits each).
+MAX_DIGIT_PAIRS_PER_LAYER = 150_000
+DIGIT_PAIRS_FACTOR = 4
 # Deepest shared pair (adder levels above the layer inputs) that greedy_shared_terms makes.
 MAX_SHARE_LEVEL = 8
+
+
+def _terms(row, digits):
+    """A row's terms (input, odd, shift, sign): one per weight (odd factor and power of two),
+    or with `digits` one per canonical signed digit of each weight (odd factor 1)."""
+    terms = []
+    for k, w in row:
+        if not w:
+            continue
+        sign = 1 if w > 0 else -1
+        if digits:
+            terms += [(int(k), 1, shift, sign * digit) for shift, digit in csd_digits(abs(int(w)))]
+        else:
+            odd, e = split_power_of_two(abs(int(w)))
+            terms.append((int(k), odd, e, sign))
+    return terms
+
+
+def _pair_count(rows):
+    return sum(len(r) * (len(r) - 1) // 2 for r in rows)
 
 
 def dot_products(module, inputs, connections, base="acc", share_pairs=True, share_level=MAX_SHARE_LEVEL):
     """acc[m] = sum of w * inputs[k] over (k, w) in connections[m], for each row m.
 
     `connections` are sparse rows, [(input index, integer weight), ...] (a dense layer's
-    non-zero weights, a convolution's taps inside the image).  Constant multiples x_k * odd
-    are built once per input; pairs of terms that recur across rows (same inputs, factors,
-    relative shift and sign) are one shared adder each, and so are recurring pairs of those,
-    up to `share_level` adder levels (arith_share.greedy_shared_terms).
+    non-zero weights, a convolution's taps inside the image).  Every weight is split into its
+    canonical signed digits, and pairs of digit terms that recur across rows (same inputs,
+    relative shift and sign; x<<2 - x = 3x is such a pair too) are one shared adder each, and
+    so are recurring pairs of those, up to `share_level` adder levels
+    (arith_share.greedy_shared_terms).  Where the digit terms would have more than
+    MAX_DIGIT_PAIRS_PER_LAYER pairs (or DIGIT_PAIRS_FACTOR times the pairs of whole-weight
+    terms), terms are whole weights, x_k * odd built once per input and
+    odd factor (CSD shift-add) and shared; beyond that, no pair sharing.
+    Every adder is as wide as the exact range of the integer combination of inputs it
+    computes (inputs are independent; interval arithmetic over-estimates 4x - x).
     """
     multipliers = ConstantMultipliers(module)
-    rows = []
-    for row in connections:
-        terms = []
-        for k, w in row:
-            if w:
-                odd, e = split_power_of_two(abs(int(w)))
-                terms.append((int(k), odd, e, 1 if w > 0 else -1))
-        rows.append(terms)
-    if share_pairs and sum(len(r) * (len(r) - 1) // 2 for r in rows) <= MAX_PAIRS_PER_LAYER:
+    rows = [_terms(row, False) for row in connections]
+    digit_rows = [_terms(row, True) for row in connections]
+    if _pair_count(digit_rows) <= min(MAX_DIGIT_PAIRS_PER_LAYER, DIGIT_PAIRS_FACTOR * _pair_count(rows)):
+        rows = digit_rows
+    if share_pairs and _pair_count(rows) <= MAX_PAIRS_PER_LAYER:
         rows, pairs = greedy_shared_terms(rows, share_level)
     else:
-        rows, pairs = rows, []
-    pair_values, pair_levels = {}, {}
+        pairs = []
+    pair_values, pair_levels, pair_forms = {}, {}, {}
 
     def level(symbol, odd):
         """Adder levels from the layer inputs to the value of (symbol, odd)."""
@@ -129,6 +159,16 @@ def dot_products(module, inputs, connections, base="acc", share_pairs=True, shar
             k_a, odd_a, _, k_b, odd_b, _, _ = pairs[-1 - symbol]
             pair_levels[symbol] = 1 + max(level(k_a, odd_a), level(k_b, odd_b))
         return pair_levels[symbol]
+
+    def form(symbol):
+        """{input: coefficient} of a symbol's value."""
+        if symbol >= 0:
+            return {symbol: 1}
+        if symbol not in pair_forms:
+            k_a, odd_a, shift_a, k_b, odd_b, shift_b, relative = pairs[-1 - symbol]
+            pair_forms[symbol] = _linear(_linear({}, form(k_a), odd_a << shift_a), form(k_b),
+                                         relative * (odd_b << shift_b))
+        return pair_forms[symbol]
 
     def name_of(symbol):
         return inputs[symbol].name if symbol >= 0 else f"pair{-1 - symbol}"
@@ -141,35 +181,61 @@ def dot_products(module, inputs, connections, base="acc", share_pairs=True, shar
             a = module.shift_left(value(k_a, odd_a), shift_a, base=f"{name_of(k_a)}_m{odd_a}")
             b = module.shift_left(value(k_b, odd_b), shift_b, base=f"{name_of(k_b)}_m{odd_b}")
             name = name_of(symbol)
-            pair_values[symbol] = module.add(a, b, base=name) if relative > 0 else module.sub(a, b, base=name)
+            total = module.add(a, b, base=name) if relative > 0 else module.sub(a, b, base=name)
+            pair_values[symbol] = _exact(module, total, form(symbol), inputs)
         return pair_values[symbol]
 
     accumulators = []
     for m, terms in enumerate(rows):
         parts = [(module.shift_left(value(k, odd), e, base=f"{name_of(k)}_mul{odd << e}"), sign, level(k, odd))
                  for k, odd, e, sign in terms]
-        accumulators.append(timed_sum(module, parts, base=f"{base}{m}"))
+        forms = [_linear({}, form(k), sign * (odd << e)) for k, odd, e, sign in terms]
+        accumulators.append(timed_sum(module, parts, base=f"{base}{m}", forms=forms, inputs=inputs))
     return accumulators
 
 
-def timed_sum(module, terms, base="sum"):
+def _linear(total, other, factor):
+    """total + factor * other for {input: coefficient} forms (a new dict)."""
+    result = dict(total)
+    for k, c in other.items():
+        result[k] = result.get(k, 0) + factor * c
+        if not result[k]:
+            del result[k]
+    return result
+
+
+def _exact(module, value, form, inputs):
+    """`value` narrowed to the exact range of its linear form over independent inputs."""
+    lo = sum(min(c * inputs[k].lo, c * inputs[k].hi) for k, c in form.items())
+    hi = sum(max(c * inputs[k].lo, c * inputs[k].hi) for k, c in form.items())
+    if value.is_constant or (lo, hi) == (value.lo, value.hi):
+        return value
+    return module.narrow(value, lo, hi)
+
+
+def timed_sum(module, terms, base="sum", forms=None, inputs=None):
     """Sum of signed terms [(Value, +1|-1, level)] with the fewest adder levels: the two
     earliest-ready terms are added first (Huffman on arrival level; among equally early ones,
     those of similar range, so widths stay small).  With every level equal it pairs like
-    balanced_sum, level by level."""
+    balanced_sum, level by level.  With `forms` (each term's signed value as {input:
+    coefficient}) and the `inputs`, every partial sum is narrowed to its exact range."""
     import heapq
 
-    heap = [(lvl, v.hi - v.lo, i, (v, s)) for i, (v, s, lvl) in enumerate(terms)
+    heap = [(lvl, v.hi - v.lo, i, (v, s), forms[i] if forms else None) for i, (v, s, lvl) in enumerate(terms)
             if not (v.is_constant and v.lo == 0)]
     if not heap:
         return module.const(0)
     heapq.heapify(heap)
     count = len(terms)  # above every index in heap (zero terms were dropped)
     while len(heap) > 1:
-        la, _, _, a = heapq.heappop(heap)
-        lb, _, _, b = heapq.heappop(heap)
+        la, _, _, a, fa = heapq.heappop(heap)
+        lb, _, _, b, fb = heapq.heappop(heap)
         v, s = _combine(module, a, b, f"{base}_l{max(la, lb)}")
-        heapq.heappush(heap, (max(la, lb) + 1, v.hi - v.lo, count, (v, s)))
+        f = None
+        if forms:
+            f = _linear(fa, fb, 1)
+            v = _exact(module, v, f if s > 0 else _linear({}, f, -1), inputs)
+        heapq.heappush(heap, (max(la, lb) + 1, v.hi - v.lo, count, (v, s), f))
         count += 1
     value, sign = heap[0][3]
     return value if sign > 0 else module.neg(value, base=f"{base}_neg")

@@ -25,48 +25,65 @@ import heapq
 def pair_key(a, b):
     """(key, e0, sign) of terms a, b = (symbol, odd, shift, sign): key is the shape of
     sign_a * 2**e0 * (x_a*odd_a << da + rel * x_b*odd_b << db), the same in every row."""
-    if (a[0], a[1]) > (b[0], b[1]):
+    if a > b:  # (symbol, odd, shift) order: a row never holds the same one twice
         a, b = b, a
-    e0 = min(a[2], b[2])
+    e0 = a[2] if a[2] < b[2] else b[2]
     return (a[0], a[1], a[2] - e0, b[0], b[1], b[2] - e0, a[3] * b[3]), e0, a[3]
 
 
-class _Rows:
-    """Rows as slot -> term maps with the occurrences of every pair key."""
+def _key(a, b):
+    """pair_key(a, b)[0], on the hot paths."""
+    if a > b:
+        a, b = b, a
+    e0 = a[2] if a[2] < b[2] else b[2]
+    return (a[0], a[1], a[2] - e0, b[0], b[1], b[2] - e0, a[3] * b[3])
 
-    def __init__(self, rows, level_of):
+
+class _Rows:
+    """Rows as slot -> term maps, with the occurrences (row, slot, slot) of every pair key
+    that occurs at least twice.  A key that occurs once can never be shared: occurrences of
+    old terms only disappear, and a new term's pairs are all made in one extraction.  Slots
+    are never reused, so an occurrence whose slots are gone is recognised as stale."""
+
+    def __init__(self, rows):
         self.slots = [dict(enumerate(terms)) for terms in rows]
         self.next_slot = [len(terms) for terms in rows]
-        self.occurrences = {}  # key -> {(row, slot_a, slot_b)}
-        self.keys_of_slot = {}  # (row, slot) -> {(key, occurrence)}
-        self.level_of = level_of
+        found = {}
         for m, terms in enumerate(rows):
             for i in range(len(terms)):
+                a = terms[i]
                 for j in range(i + 1, len(terms)):
-                    self._add(m, i, j)
-
-    def _add(self, m, i, j):
-        key = pair_key(self.slots[m][i], self.slots[m][j])[0]
-        occurrence = (m, i, j)
-        self.occurrences.setdefault(key, set()).add(occurrence)
-        self.keys_of_slot.setdefault((m, i), set()).add((key, occurrence))
-        self.keys_of_slot.setdefault((m, j), set()).add((key, occurrence))
-        return key
+                    found.setdefault(_key(a, terms[j]), []).append((m, i, j))
+        self.occurrences = {key: set(places) for key, places in found.items() if len(places) > 1}
 
     def remove_slot(self, m, i):
-        for key, occurrence in self.keys_of_slot.pop((m, i), ()):
-            self.occurrences[key].discard(occurrence)
-            other = occurrence[2] if occurrence[1] == i else occurrence[1]
-            self.keys_of_slot[(m, other)].discard((key, occurrence))
+        """Take slot i out of row m.  Its occurrences stay in the table until their key
+        comes up (`current`): counts are upper bounds, made exact when a key is chosen."""
         del self.slots[m][i]
 
+    def current(self, key):
+        """The occurrences of `key` whose slots are all still there (the others dropped)."""
+        places = self.occurrences.get(key)
+        if not places:
+            return 0
+        slots = self.slots
+        live = {p for p in places if p[1] in slots[p[0]] and p[2] in slots[p[0]]}
+        if len(live) != len(places):
+            self.occurrences[key] = live
+        return len(live)
+
     def add_term(self, m, term):
-        """Put `term` in row m; returns the keys whose counts grew."""
+        """Put `term` in row m; returns the keys of its new pairs."""
         slot = self.next_slot[m]
         self.next_slot[m] += 1
-        others = list(self.slots[m])
-        self.slots[m][slot] = term
-        return {self._add(m, other, slot) for other in others}
+        slots = self.slots[m]
+        keys = set()
+        for other, other_term in slots.items():
+            key = _key(term, other_term)
+            self.occurrences.setdefault(key, set()).add((m, other, slot))
+            keys.add(key)
+        slots[slot] = term
+        return keys
 
     def disjoint(self, key):
         """The occurrences of `key` that can be taken together (no slot twice in a row)."""
@@ -89,15 +106,15 @@ def greedy_shared_terms(rows, max_level=8, min_count=2):
     def key_level(key):
         return 1 + max(level(key[0]), level(key[3]))
 
-    table = _Rows(rows, level)
+    table = _Rows(rows)
     heap = [(-len(found), key_level(key), key) for key, found in table.occurrences.items() if len(found) >= 2]
     heapq.heapify(heap)
     while heap:
         negative, depth, key = heapq.heappop(heap)
-        count = len(table.occurrences.get(key, ()))
+        count = table.current(key)
         if count < min_count or depth > max_level:
             continue
-        if count != -negative:  # stale entry: requeue with the current count
+        if count != -negative:  # an upper bound that was too high: requeue with the exact count
             heapq.heappush(heap, (-count, depth, key))
             continue
         chosen = table.disjoint(key)
@@ -116,5 +133,7 @@ def greedy_shared_terms(rows, max_level=8, min_count=2):
             found = len(table.occurrences[other])
             if found >= 2:
                 heapq.heappush(heap, (-found, key_level(other), other))
+            else:  # occurs once, and only ever fewer times from now on
+                del table.occurrences[other]
     rewritten = [[slots[s] for s in sorted(slots)] for slots in table.slots]
     return rewritten, pairs
