@@ -1,16 +1,19 @@
 """Arithmetic with constants: dot products as shift-add logic, requantization circuits.
 
-- A weight w = sign * odd * 2**e.  x * odd is built once per (input, odd) pair from the
-  canonical signed digits of `odd` and shared by every neuron using it; the 2**e is wiring.
-  Zero weights produce nothing, +-2**k weights are wires.
-- Common subexpressions across neurons: a pair of terms that recurs in several rows (same
-  inputs, odd factors, relative shift and sign) is one shared adder (greedy, most frequent
-  first).  Measured on the jets w2a2/w4a4 fixtures: 27 % / 20 % fewer adders; none at 8 bit.
-  Repeated (`shared_terms`, up to MAX_SHARE_ROUNDS rounds), shared pairs are terms of the
-  next round, so pairs of pairs are shared too.  On the random unpruned jets nets
-  (models.random_mlp 16-64-32-32-5, seed 0), pipeline none, yosys generic-fast, one round ->
-  multi-level (with timed_sum): w2a2 2,402 -> 2,176 adders, 3,089 -> 2,957 LUTs, depth
-  21 -> 19; w4a4 5,455 -> 5,336 adders, 36,996 -> 36,346 LUTs, depth 47 -> 46.
+- Terms.  Every non-zero weight is split into its canonical signed digits: w * x is a sum
+  of +-x << k, and a layer's rows are lists of such digit terms.  Zero weights produce
+  nothing.  Where the digit terms of a layer would have too many pairs for generation to
+  stay under a second (MAX_DIGIT_PAIRS_PER_LAYER, DIGIT_PAIRS_FACTOR: 8-bit weights), terms
+  are whole weights instead, sign * odd * 2**e with x * odd built once per (input, odd)
+  from the digits of `odd` and shared by every row; the 2**e is wiring.
+- Common subexpressions across rows (arith_share.greedy_shared_terms): a pair of terms
+  that recurs in several rows (same inputs, relative shift and sign; 4x - x = 3x in two rows
+  is one) is one shared adder, chosen greedily by exact occurrence counts that are updated
+  after every choice, pairs of pairs included, up to MAX_SHARE_LEVEL adder levels.
+- Exact widths: every pair and partial sum is narrowed to the exact range of the integer
+  combination of inputs it computes (inputs are independent, so sum |c_k| * range_k is
+  exact; interval arithmetic over-estimates 8x - x), and the generator tells a layer the
+  exact code ranges of the layer before it (generator.linear_module's `in_ranges`).
 - A dot product's terms are summed earliest-ready first (`timed_sum`: a shared pair is
   ready one adder level after its operands), so sharing does not lengthen the path; among
   equally early terms those of similar range are paired so intermediate widths stay small.
@@ -19,6 +22,22 @@
   accumulator's reachable range cost nothing; evenly spaced power-of-two steps become
   subtract + arithmetic shift + saturate (round-half-even's alternating ties add one
   low-bit comparison); anything else a comparator per threshold and a population count.
+  Measured and not kept: the count's binary digits from the thermometer code by 1-bit mux
+  trees instead of adders (random w4a4 below: 32,307 -> 32,513 LUTs, depth 47 -> 48;
+  w2a2 2,234 -> 2,219, depth 16 -> 17): abc maps the small popcount adders as well.
+
+Measured on the random unpruned jets nets (models.random_mlp 16-64-32-32-5, seed 0, pipeline
+none, yosys generic-fast, `benchmarks/circuit_quality.py --prune 0`), LUTs / depth:
+w2a2 2,957 / 19 before this design -> 2,284 / 15 with exact ranges across layers (layers
+1-3 are mostly constant: 28 of layer 1's 32 rows reach no threshold, and their adders had
+taken part in pair sharing) -> 2,234 / 16 with greedy extraction (layer 0: 387 -> 368
+adders, da4ml's CMVM solution has 368); w4a4 36,346 / 46 -> 34,041 / 46 -> 33,568 / 46 ->
+32,307 / 47 with digit terms (the 64-input layer's dense part alone 17,734 -> 16,676 LUTs,
+da4ml 16,671).  da4ml 0.6.0: w2a2 2,110 / 14, w4a4 38,338 / 45; alkaid 0.8.2 2,453 / 15,
+32,432 / 44.  Where the rest goes (w2a2 layer 0, dense part alone, 368 adders each): ours
+1,832 LUTs, da4ml 1,579; yosys' alumacc merges our fan-out-1 adder chains into $macc cells
+(68 against da4ml's 36; maccmap makes carry-save trees of them): the same Verilog through
+synth without alumacc gives 1,699 LUTs (da4ml 1,586), the whole layer 1,791 (da4ml 1,791).
 """
 from qonnx_c4ml.chisel.arith_share import greedy_shared_terms
 
