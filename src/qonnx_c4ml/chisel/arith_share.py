@@ -1,5 +1,5 @@
 """Common subexpressions of a constant matrix-vector product: greedy pair extraction with
-exact counts (Hartley's CSE, as da4ml's CMVM solver does it over CSD digits).
+exact counts (Hartley-style common-subexpression elimination over signed-digit terms).
 
 A row (one dot product) is a list of terms (symbol, odd, shift, sign): sign * 2**shift *
 x_symbol * odd, symbol >= 0 an input, symbol < 0 a shared pair.  Two terms of a row form a
@@ -16,7 +16,7 @@ already made stale.  A pair's level is one more than its deeper operand's; pairs
 than `max_level` are not made (timed_sum then sums the rest earliest-ready first).
 
 Cost: the initial pair count is sum_m len_m**2 / 2 (the caller caps it); each extracted
-occurrence costs O(len of its row) updates.  Ties go to the shallower pair, then the
+occurrence costs O(len of its row) new pairs; removed ones are dropped lazily (`current`).  Ties go to the shallower pair, then the
 smaller key, so the result is deterministic.
 """
 import heapq
