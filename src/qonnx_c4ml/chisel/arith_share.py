@@ -16,8 +16,8 @@ already made stale.  A pair's level is one more than its deeper operand's; pairs
 than `max_level` are not made (timed_sum then sums the rest earliest-ready first).
 
 Cost: the initial pair count is sum_m len_m**2 / 2 (the caller caps it); each extracted
-occurrence costs O(len of its row) new pairs; removed ones are dropped lazily (`current`).  Ties go to the shallower pair, then the
-smaller key, so the result is deterministic.
+occurrence costs O(len of its row) new pairs; removed ones are dropped lazily (`current`).
+Ties go to the shallower pair, then the smaller key, so the result is deterministic.
 """
 import heapq
 
