@@ -4,9 +4,8 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qonnx_c4ml.chisel.arith import (balanced_sum, csd_digits, dot_products, max_tree, requantize, shared_pairs,
-                                     shared_terms, split_power_of_two, staircase_as_shift, staircase_with_parity,
-                                     timed_sum)
+from qonnx_c4ml.chisel.arith import (balanced_sum, csd_digits, dot_products, max_tree, requantize,
+                                     split_power_of_two, staircase_as_shift, staircase_with_parity, timed_sum)
 from qonnx_c4ml.chisel.logic.build import Module
 from qonnx_c4ml.chisel.logic.cost import adders
 from qonnx_c4ml.chisel.logic.evaluate import evaluate
@@ -96,46 +95,21 @@ def test_balanced_sum_dot_products_and_max_tree():
     assert np.array_equal(out[:, 3], x.max(axis=1))
 
 
-def test_shared_pairs_takes_a_pair_that_recurs_in_several_rows():
-    # terms (input, odd, shift, sign): x0*3 + x1*5 in rows 0 and 1, shifted by one in row 2
-    pair = [(0, 3, 0, 1), (1, 5, 0, 1)]
-    rows = [pair, pair + [(2, 1, 0, 1)], [(0, 3, 1, 1), (1, 5, 1, 1)], [(2, 1, 0, 1)]]
-    taken, uses = shared_pairs(rows)
-    assert taken == [{0, 1}, {0, 1}, {0, 1}, set()]
-    assert [len(u) for u in uses] == [1, 1, 1, 0]
-    assert len({key for row in uses for key, _, _ in row}) == 1  # one adder, three users
-    assert [shift for row in uses[:3] for _, shift, _ in row] == [0, 0, 1]
-    assert shared_pairs([pair, [(0, 3, 0, 1), (1, 7, 0, 1)]]) == ([set(), set()], [[], []])
-
-
-def test_shared_terms_shares_pairs_of_pairs():
-    # (input, odd, shift, sign): x0 + x1 + x2 + x3 in rows 0 and 1, its halves alone in rows 2, 3
-    a, b, c, d = [(k, 1, 0, 1) for k in range(4)]
-    rows = [[a, b, c, d], [a, b, c, d], [a, b, (4, 3, 0, 1)], [c, d, (5, 1, 0, -1)]]
-    rewritten, pairs = shared_terms(rows)
-    assert len(pairs) == 3  # x0+x1, x2+x3, and their sum
-    top = -1 - 2
-    assert rewritten[0] == rewritten[1] == [(top, 1, 0, 1)]
-    assert {pairs[2][0], pairs[2][3]} == {-1, -2}  # the third pair adds the first two
-    assert sorted(rewritten[2]) == sorted([(4, 3, 0, 1), (-1, 1, 0, 1)])
-    assert shared_terms(rows, max_rounds=1)[1] == pairs[:2]  # one round: no pair of pairs
-
-
 def test_multi_level_sharing_saves_adders_and_stays_exact():
     rng = np.random.default_rng(11)
     weights = rng.choice([-3, -1, 0, 1, 2, 5], size=(24, 10))
     weights[12:] = weights[:12]  # every row twice: whole rows are shared at the deepest level
     out = {}
-    for rounds in (1, 8):
-        m = Module(f"r{rounds}")
+    for level in (1, 8):
+        m = Module(f"r{level}")
         xs = [m.input_element("in_data", k, 3, True) for k in range(10)]
         accs = dot_products(m, xs, [[(k, int(w)) for k, w in enumerate(row) if w] for row in weights],
-                            share_rounds=rounds)
+                            share_level=level)
         for e, acc in enumerate(accs):
             m.output("out_data", 12 * e, acc, 12, True)
         x = rng.integers(-4, 4, size=(300, 10))
         assert np.array_equal(evaluate(m.lowered(), x, check_ranges=True), x @ weights.T)
-        out[rounds] = adders(m.lowered()), logic_levels(m.lowered())
+        out[level] = adders(m.lowered()), logic_levels(m.lowered())
     assert out[8][0] < out[1][0]
 
 
@@ -151,3 +125,20 @@ def test_timed_sum_adds_the_earliest_terms_first():
     x = np.random.default_rng(2).integers(-8, 8, size=(200, 9))
     assert np.array_equal(evaluate(m.lowered(), x, check_ranges=True)[:, 0],
                           x[:, :5].sum(axis=1) - x[:, 5:].sum(axis=1))
+
+
+def test_digit_terms_share_multiples_and_keep_exact_ranges():
+    """Weights split into CSD digits: 7x = 8x - x and 3x = 4x - x in several rows are shared
+    adders, and every accumulator's range is the exact range of its row (not interval
+    arithmetic's over-estimate of 8x - x)."""
+    weights = np.array([[7, 3, 0], [7, 3, 1], [-7, 0, 3], [3, -7, 7]])
+    m = Module("digits")
+    xs = [m.input_element("in_data", k, 4, False) for k in range(3)]  # 0..15
+    accs = dot_products(m, xs, [[(k, int(w)) for k, w in enumerate(row) if w] for row in weights])
+    for e, acc in enumerate(accs):
+        m.output("out_data", 10 * e, acc, 10, True)
+        assert (acc.lo, acc.hi) == (int(np.minimum(weights[e], 0).sum() * 15), int(np.maximum(weights[e], 0).sum() * 15))
+    x = np.array(np.meshgrid(*[np.arange(16)] * 3)).reshape(3, -1).T
+    assert np.array_equal(evaluate(m.lowered(), x, check_ranges=True), x @ weights.T)
+    # one adder per shared multiple or pair, far fewer than a CSD multiplier per weight
+    assert adders(m.lowered()) < sum(len(csd_digits(abs(int(w)))) for w in weights.ravel() if w) - 1

@@ -42,3 +42,37 @@ def test_generation_is_deterministic(tmp_path):
     assert names == sorted(p.name for p in (tmp_path / "b").iterdir())
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def _exhaustive(ranges):
+    import itertools
+
+    import numpy as np
+
+    return np.array(list(itertools.product(*[range(lo, hi + 1) for lo, hi in ranges])), dtype=np.int64)
+
+
+def test_known_input_ranges_make_constants_and_decided_rows():
+    """in_ranges: a constant input is a constant, a row that can reach no threshold is its
+    constant code (no adder built), and the netlist equals the plain sum + staircase on every
+    input of the known ranges; output_ranges reports the exact code ranges."""
+    import numpy as np
+
+    from qonnx_c4ml.chisel.generator import count_adders, linear_module, output_ranges, port_for_dtype
+    from qonnx_c4ml.chisel.logic.evaluate import evaluate
+
+    weights = np.array([[1, 2, -1], [1, 1, 0], [3, -2, 1]])
+    thresholds = np.array([[1, 3, 5], [4, 5, 9], [-1, 2, 4]])
+    ranges = [(0, 1), (2, 2), (0, 3)]  # input 1 is the constant 2
+    connections = [[(k, int(w)) for k, w in enumerate(row) if w] for row in weights]
+    module, _, _, _, _ = linear_module("fc", [port_for_dtype(3, "UINT2")], connections, "UINT2", "thresholds",
+                                       thresholds, np.arange(3), 0, in_ranges=ranges)
+    codes = _exhaustive(ranges)
+    expected = (((codes @ weights.T)[:, :, None] >= thresholds[None]).sum(axis=2))
+    assert np.array_equal(evaluate(module.lowered(), codes, check_ranges=True), expected)
+    # row 1 is x0 + 2 in [2, 3] below every threshold: code 0, no adder for it
+    assert output_ranges(module)[1] == (0, 0)
+    assert output_ranges(module) == [(int(expected[:, m].min()), int(expected[:, m].max())) for m in range(3)]
+    plain, _, _, _, _ = linear_module("fc", [port_for_dtype(3, "UINT2")], connections, "UINT2", "thresholds",
+                                      thresholds, np.arange(3), 0)
+    assert count_adders(module) < count_adders(plain)

@@ -12,7 +12,7 @@ from e2e.combined import CombinedCircuits, host_split
 from qonnx.custom_op.registry import getCustomOp
 from qonnx_builder import build_mlp, random_mlp_spec
 
-from qonnx_c4ml.chisel.generator import linear_module, max_pool_module, port_for_dtype
+from qonnx_c4ml.chisel.generator import linear_module, max_pool_module, output_ranges, port_for_dtype
 from qonnx_c4ml.chisel.logic.evaluate import evaluate
 from qonnx_c4ml.lbir import DOMAIN
 from qonnx_c4ml.transformations import InferLBIR
@@ -23,8 +23,9 @@ GRAPHS, SAMPLES, SEED = 60, 200, 20261202
 
 
 def layer_modules(model, stage_levels=None):
-    """(node, Module) per LBIR node, built as GenerateChiselCircuit builds them."""
-    ports, modules = {}, []
+    """(node, Module) per LBIR node, built as GenerateChiselCircuit builds them (each layer
+    told the exact code ranges of the layer before it)."""
+    ports, modules, ranges = {}, [], {}
     for node in [n for n in model.graph.node if n.domain == DOMAIN]:
         op = getCustomOp(node)
         in_ports = [ports.get(name) for name in node.input]
@@ -39,7 +40,9 @@ def layer_modules(model, stage_levels=None):
             module, _, out, _, _ = linear_module(
                 node.name, in_ports, connections_of(op, in_ports), op.get_nodeattr("out_dtype"),
                 op.get_nodeattr("requant"), op.threshold_codes(), channel_of, op.get_nodeattr("out_base"),
-                stage_levels, op.get_nodeattr("threshold_weights"))
+                stage_levels, op.get_nodeattr("threshold_weights"),
+                [r for t, p in zip(node.input, in_ports) for r in ranges.get(t, [None] * p.elements)])
+            ranges[node.output[0]] = output_ranges(module)
         ports[node.output[0]] = out
         modules.append((node, module))
     return modules

@@ -1,16 +1,19 @@
 """Arithmetic with constants: dot products as shift-add logic, requantization circuits.
 
-- A weight w = sign * odd * 2**e.  x * odd is built once per (input, odd) pair from the
-  canonical signed digits of `odd` and shared by every neuron using it; the 2**e is wiring.
-  Zero weights produce nothing, +-2**k weights are wires.
-- Common subexpressions across neurons: a pair of terms that recurs in several rows (same
-  inputs, odd factors, relative shift and sign) is one shared adder (greedy, most frequent
-  first).  Measured on the jets w2a2/w4a4 fixtures: 27 % / 20 % fewer adders; none at 8 bit.
-  Repeated (`shared_terms`, up to MAX_SHARE_ROUNDS rounds), shared pairs are terms of the
-  next round, so pairs of pairs are shared too.  On the random unpruned jets nets
-  (models.random_mlp 16-64-32-32-5, seed 0), pipeline none, yosys generic-fast, one round ->
-  multi-level (with timed_sum): w2a2 2,402 -> 2,176 adders, 3,089 -> 2,957 LUTs, depth
-  21 -> 19; w4a4 5,455 -> 5,336 adders, 36,996 -> 36,346 LUTs, depth 47 -> 46.
+- Terms.  Every non-zero weight is split into its canonical signed digits: w * x is a sum
+  of +-x << k, and a layer's rows are lists of such digit terms.  Zero weights produce
+  nothing.  Where the digit terms of a layer would have too many pairs for generation to
+  stay under a second (MAX_DIGIT_PAIRS_PER_LAYER, DIGIT_PAIRS_FACTOR: 8-bit weights), terms
+  are whole weights instead, sign * odd * 2**e with x * odd built once per (input, odd)
+  from the digits of `odd` and shared by every row; the 2**e is wiring.
+- Common subexpressions across rows (arith_share.greedy_shared_terms): a pair of terms
+  that recurs in several rows (same inputs, relative shift and sign; 4x - x = 3x in two rows
+  is one) is one shared adder, chosen greedily by exact occurrence counts that are updated
+  after every choice, pairs of pairs included, up to MAX_SHARE_LEVEL adder levels.
+- Exact widths: every pair and partial sum is narrowed to the exact range of the integer
+  combination of inputs it computes (inputs are independent, so sum |c_k| * range_k is
+  exact; interval arithmetic over-estimates 8x - x), and the generator tells a layer the
+  exact code ranges of the layer before it (generator.linear_module's `in_ranges`).
 - A dot product's terms are summed earliest-ready first (`timed_sum`: a shared pair is
   ready one adder level after its operands), so sharing does not lengthen the path; among
   equally early terms those of similar range are paired so intermediate widths stay small.
@@ -19,7 +22,24 @@
   accumulator's reachable range cost nothing; evenly spaced power-of-two steps become
   subtract + arithmetic shift + saturate (round-half-even's alternating ties add one
   low-bit comparison); anything else a comparator per threshold and a population count.
+  Measured and not kept: the count's binary digits from the thermometer code by 1-bit mux
+  trees instead of adders (random w4a4 below: 32,307 -> 32,513 LUTs, depth 47 -> 48;
+  w2a2 2,234 -> 2,219, depth 16 -> 17): abc maps the small popcount adders as well.
+
+Measured on the random unpruned jets nets (models.random_mlp 16-64-32-32-5, seed 0, pipeline
+none, yosys generic-fast, `benchmarks/circuit_quality.py --prune 0`), LUTs / depth:
+w2a2 2,957 / 19 before this design -> 2,284 / 15 with exact ranges across layers (layers
+1-3 are mostly constant: 28 of layer 1's 32 rows reach no threshold, and their adders had
+taken part in pair sharing) -> 2,234 / 16 with greedy extraction (layer 0: 387 -> 368
+adders, da4ml's CMVM solution has 368); w4a4 36,346 / 46 -> 34,041 / 46 -> 33,568 / 46 ->
+32,307 / 47 with digit terms (the 64-input layer's dense part alone 17,734 -> 16,676 LUTs,
+da4ml 16,671).  da4ml 0.6.0: w2a2 2,110 / 14, w4a4 38,338 / 45; alkaid 0.8.2 2,453 / 15,
+32,432 / 44.  Where the rest goes (w2a2 layer 0, dense part alone, 368 adders each): ours
+1,832 LUTs, da4ml 1,579; yosys' alumacc merges our fan-out-1 adder chains into $macc cells
+(68 against da4ml's 36; maccmap makes carry-save trees of them): the same Verilog through
+synth without alumacc gives 1,699 LUTs (da4ml 1,586), the whole layer 1,791 (da4ml 1,791).
 """
+from qonnx_c4ml.chisel.arith_share import greedy_shared_terms
 
 
 def csd_digits(value):
@@ -92,101 +112,63 @@ class ConstantMultipliers:
 # Pair sharing looks at every pair of terms in every row; above this many pairs in a layer
 # (e.g. 784-input layers) it is skipped to keep generation well under a second.
 MAX_PAIRS_PER_LAYER = 200_000
+# Digit terms (one per CSD digit of each weight) share more than whole-weight terms (x * odd,
+# its multiplier shared by every row) but have more pairs: a layer uses them while they have
+# at most MAX_DIGIT_PAIRS_PER_LAYER pairs and at most DIGIT_PAIRS_FACTOR times the pairs of
+# whole-weight terms, which keeps generation under a second.  Pair counts, digit / weight
+# terms: random 16-64-32-32-5 w4a4 64-input layer 133k / 57k; jets_w4a4_po2 66k / 44k;
+# jets_w8a8_po2 96k / 16k (8-bit weights have ~2.5 digits each).
+MAX_DIGIT_PAIRS_PER_LAYER = 150_000
+DIGIT_PAIRS_FACTOR = 4
+# Deepest shared pair (adder levels above the layer inputs) that greedy_shared_terms makes.
+MAX_SHARE_LEVEL = 8
 
 
-def _pair_key(a, b):
-    """Shape of the pair of terms a, b = (input, odd, shift, sign): the same key in two rows
-    means both rows contain sign_a * 2**e0 * (x_a*odd_a << da  +  rel * x_b*odd_b << db)."""
-    if (a[0], a[1]) > (b[0], b[1]):
-        a, b = b, a
-    e0 = min(a[2], b[2])
-    return (a[0], a[1], a[2] - e0, b[0], b[1], b[2] - e0, a[3] * b[3]), e0, a[3]
-
-
-def shared_pairs(rows, fresh=None):
-    """Greedy common-subexpression choice across rows: pairs of terms that occur in two or
-    more rows (most frequent first) become one shared adder.  Returns, per row, the indices
-    of its terms taken by pairs and the list of (key, shift, sign) pairs it uses.
-
-    With `fresh` (a set of term symbols), only pairs with at least one fresh term are
-    looked at: after a round of shared_pairs no pair of two terms it left recurs in two
-    rows (each such pair had fewer than two free occurrences when its turn came, and taking
-    terms only removes occurrences), so shared_terms' later rounds need only the new ones."""
-    taken = [set() for _ in rows]
-    uses = [[] for _ in rows]
-    if sum(len(r) * (len(r) - 1) // 2 for r in rows) > MAX_PAIRS_PER_LAYER:
-        return taken, uses
-    occurrences = {}
-    for m, terms in enumerate(rows):
-        for i in range(len(terms)):
-            old_i = fresh is not None and terms[i][0] not in fresh
-            for j in range(i + 1, len(terms)):
-                if old_i and terms[j][0] not in fresh:
-                    continue
-                key, e0, sign = _pair_key(terms[i], terms[j])
-                occurrences.setdefault(key, []).append((m, i, j, e0, sign))
-    for key, found in sorted(occurrences.items(), key=lambda item: (-len(item[1]), item[0])):
-        if len(found) < 2:
-            break
-        free = [f for f in found if f[1] not in taken[f[0]] and f[2] not in taken[f[0]]]
-        if len(free) < 2:
+def _terms(row, digits):
+    """A row's terms (input, odd, shift, sign): one per weight (odd factor and power of two),
+    or with `digits` one per canonical signed digit of each weight (odd factor 1)."""
+    terms = []
+    for k, w in row:
+        if not w:
             continue
-        for m, i, j, e0, sign in free:
-            taken[m].update((i, j))
-            uses[m].append((key, e0, sign))
-    return taken, uses
+        sign = 1 if w > 0 else -1
+        if digits:
+            terms += [(int(k), 1, shift, sign * digit) for shift, digit in csd_digits(abs(int(w)))]
+        else:
+            odd, e = split_power_of_two(abs(int(w)))
+            terms.append((int(k), odd, e, sign))
+    return terms
 
 
-# Rounds of shared_terms: each round's shared pairs are terms of the next, so pairs of pairs
-# (and deeper) are shared too.  Measured on the random unpruned jets nets (16-64-32-32-5,
-# seed 0), adders of pipeline "none": see shared_terms.
-MAX_SHARE_ROUNDS = 8
+def _pair_count(rows):
+    return sum(len(r) * (len(r) - 1) // 2 for r in rows)
 
 
-def shared_terms(rows, max_rounds=MAX_SHARE_ROUNDS):
-    """Multi-level common subexpressions: shared_pairs repeated, every shared pair becoming one
-    term (symbol -1-p, odd factor 1) of the rows that use it in the next round, until no pair
-    recurs or `max_rounds`.  Returns (rows rewritten, pairs): pairs[p] is the key of pair p,
-    whose two operands are inputs (symbol >= 0) or earlier pairs (symbol < 0)."""
-    pairs, ids, fresh = [], {}, None
-    for _ in range(max_rounds):
-        taken, uses = shared_pairs(rows, fresh)
-        if not any(uses):
-            break
-        before = len(pairs)
-        rewritten = []
-        for m, terms in enumerate(rows):
-            kept = [term for i, term in enumerate(terms) if i not in taken[m]]
-            for key, e0, sign in uses[m]:
-                if key not in ids:
-                    ids[key] = -1 - len(pairs)
-                    pairs.append(key)
-                kept.append((ids[key], 1, e0, sign))
-            rewritten.append(kept)
-        rows, fresh = rewritten, {-1 - p for p in range(before, len(pairs))}
-    return rows, pairs
-
-
-def dot_products(module, inputs, connections, base="acc", share_pairs=True, share_rounds=MAX_SHARE_ROUNDS):
+def dot_products(module, inputs, connections, base="acc", share_pairs=True, share_level=MAX_SHARE_LEVEL):
     """acc[m] = sum of w * inputs[k] over (k, w) in connections[m], for each row m.
 
     `connections` are sparse rows, [(input index, integer weight), ...] (a dense layer's
-    non-zero weights, a convolution's taps inside the image).  Constant multiples x_k * odd
-    are built once per input; pairs of terms that recur across rows (same inputs, factors,
-    relative shift and sign) are one shared adder each, and so are recurring pairs of those
-    (`share_rounds` levels, shared_terms).
+    non-zero weights, a convolution's taps inside the image).  Every weight is split into its
+    canonical signed digits, and pairs of digit terms that recur across rows (same inputs,
+    relative shift and sign; x<<2 - x = 3x is such a pair too) are one shared adder each, and
+    so are recurring pairs of those, up to `share_level` adder levels
+    (arith_share.greedy_shared_terms).  Where the digit terms would have more than
+    MAX_DIGIT_PAIRS_PER_LAYER pairs (or DIGIT_PAIRS_FACTOR times the pairs of whole-weight
+    terms), terms are whole weights, x_k * odd built once per input and
+    odd factor (CSD shift-add) and shared; beyond that, no pair sharing.
+    Every adder is as wide as the exact range of the integer combination of inputs it
+    computes (inputs are independent; interval arithmetic over-estimates 4x - x).
     """
     multipliers = ConstantMultipliers(module)
-    rows = []
-    for row in connections:
-        terms = []
-        for k, w in row:
-            if w:
-                odd, e = split_power_of_two(abs(int(w)))
-                terms.append((int(k), odd, e, 1 if w > 0 else -1))
-        rows.append(terms)
-    rows, pairs = shared_terms(rows, share_rounds) if share_pairs else (rows, [])
-    pair_values, pair_levels = {}, {}
+    rows = [_terms(row, False) for row in connections]
+    digit_rows = [_terms(row, True) for row in connections]
+    if _pair_count(digit_rows) <= min(MAX_DIGIT_PAIRS_PER_LAYER, DIGIT_PAIRS_FACTOR * _pair_count(rows)):
+        rows = digit_rows
+    if share_pairs and _pair_count(rows) <= MAX_PAIRS_PER_LAYER:
+        rows, pairs = greedy_shared_terms(rows, share_level)
+    else:
+        pairs = []
+    pair_values, pair_levels, pair_forms = {}, {}, {}
 
     def level(symbol, odd):
         """Adder levels from the layer inputs to the value of (symbol, odd)."""
@@ -196,6 +178,16 @@ def dot_products(module, inputs, connections, base="acc", share_pairs=True, shar
             k_a, odd_a, _, k_b, odd_b, _, _ = pairs[-1 - symbol]
             pair_levels[symbol] = 1 + max(level(k_a, odd_a), level(k_b, odd_b))
         return pair_levels[symbol]
+
+    def form(symbol):
+        """{input: coefficient} of a symbol's value."""
+        if symbol >= 0:
+            return {symbol: 1}
+        if symbol not in pair_forms:
+            k_a, odd_a, shift_a, k_b, odd_b, shift_b, relative = pairs[-1 - symbol]
+            pair_forms[symbol] = _linear(_linear({}, form(k_a), odd_a << shift_a), form(k_b),
+                                         relative * (odd_b << shift_b))
+        return pair_forms[symbol]
 
     def name_of(symbol):
         return inputs[symbol].name if symbol >= 0 else f"pair{-1 - symbol}"
@@ -208,35 +200,61 @@ def dot_products(module, inputs, connections, base="acc", share_pairs=True, shar
             a = module.shift_left(value(k_a, odd_a), shift_a, base=f"{name_of(k_a)}_m{odd_a}")
             b = module.shift_left(value(k_b, odd_b), shift_b, base=f"{name_of(k_b)}_m{odd_b}")
             name = name_of(symbol)
-            pair_values[symbol] = module.add(a, b, base=name) if relative > 0 else module.sub(a, b, base=name)
+            total = module.add(a, b, base=name) if relative > 0 else module.sub(a, b, base=name)
+            pair_values[symbol] = _exact(module, total, form(symbol), inputs)
         return pair_values[symbol]
 
     accumulators = []
     for m, terms in enumerate(rows):
         parts = [(module.shift_left(value(k, odd), e, base=f"{name_of(k)}_mul{odd << e}"), sign, level(k, odd))
                  for k, odd, e, sign in terms]
-        accumulators.append(timed_sum(module, parts, base=f"{base}{m}"))
+        forms = [_linear({}, form(k), sign * (odd << e)) for k, odd, e, sign in terms]
+        accumulators.append(timed_sum(module, parts, base=f"{base}{m}", forms=forms, inputs=inputs))
     return accumulators
 
 
-def timed_sum(module, terms, base="sum"):
+def _linear(total, other, factor):
+    """total + factor * other for {input: coefficient} forms (a new dict)."""
+    result = dict(total)
+    for k, c in other.items():
+        result[k] = result.get(k, 0) + factor * c
+        if not result[k]:
+            del result[k]
+    return result
+
+
+def _exact(module, value, form, inputs):
+    """`value` narrowed to the exact range of its linear form over independent inputs."""
+    lo = sum(min(c * inputs[k].lo, c * inputs[k].hi) for k, c in form.items())
+    hi = sum(max(c * inputs[k].lo, c * inputs[k].hi) for k, c in form.items())
+    if value.is_constant or (lo, hi) == (value.lo, value.hi):
+        return value
+    return module.narrow(value, lo, hi)
+
+
+def timed_sum(module, terms, base="sum", forms=None, inputs=None):
     """Sum of signed terms [(Value, +1|-1, level)] with the fewest adder levels: the two
     earliest-ready terms are added first (Huffman on arrival level; among equally early ones,
     those of similar range, so widths stay small).  With every level equal it pairs like
-    balanced_sum, level by level."""
+    balanced_sum, level by level.  With `forms` (each term's signed value as {input:
+    coefficient}) and the `inputs`, every partial sum is narrowed to its exact range."""
     import heapq
 
-    heap = [(lvl, v.hi - v.lo, i, (v, s)) for i, (v, s, lvl) in enumerate(terms)
+    heap = [(lvl, v.hi - v.lo, i, (v, s), forms[i] if forms else None) for i, (v, s, lvl) in enumerate(terms)
             if not (v.is_constant and v.lo == 0)]
     if not heap:
         return module.const(0)
     heapq.heapify(heap)
-    count = len(heap)
+    count = len(terms)  # above every index in heap (zero terms were dropped)
     while len(heap) > 1:
-        la, _, _, a = heapq.heappop(heap)
-        lb, _, _, b = heapq.heappop(heap)
+        la, _, _, a, fa = heapq.heappop(heap)
+        lb, _, _, b, fb = heapq.heappop(heap)
         v, s = _combine(module, a, b, f"{base}_l{max(la, lb)}")
-        heapq.heappush(heap, (max(la, lb) + 1, v.hi - v.lo, count, (v, s)))
+        f = None
+        if forms:
+            f = _linear(fa, fb, 1)
+            v = _exact(module, v, f if s > 0 else _linear({}, f, -1), inputs)
+        heapq.heappush(heap, (max(la, lb) + 1, v.hi - v.lo, count, (v, s), f))
         count += 1
     value, sign = heap[0][3]
     return value if sign > 0 else module.neg(value, base=f"{base}_neg")

@@ -54,15 +54,47 @@ def _module_with_ports(name, in_ports, out, stage_levels):
     return module
 
 
-def _input_values(module, in_ports, used):
-    """Values for the used elements of the concatenated input buses (flat element index)."""
+def _input_values(module, in_ports, used, in_ranges=None):
+    """Values for the used elements of the concatenated input buses (flat element index);
+    with `in_ranges` (per element (lo, hi) or None) an element known to stay in a tighter
+    range than its port's is narrowed to it, and one known to be constant is that constant."""
     where, bit, first = {}, 0, 0
     for port in in_ports:
         for k in range(port.elements):
             where[first + k] = (bit + k * port.bits, port)
         bit, first = bit + port.width, first + port.elements
-    return {k: module.input_element("in_data", k, where[k][1].bits, where[k][1].signed, where[k][0])
-            for k in sorted(used)}
+    values = {}
+    for k in sorted(used):
+        value = module.input_element("in_data", k, where[k][1].bits, where[k][1].signed, where[k][0])
+        known = in_ranges[k] if in_ranges is not None else None
+        if known is not None and (known[0], known[1]) != (value.lo, value.hi):
+            lo, hi = int(known[0]), int(known[1])
+            value = module.const(lo) if lo == hi else module.narrow(value, lo, hi)
+        values[k] = value
+    return values
+
+
+def output_ranges(module):
+    """[(lo, hi)] of the codes on out_data, element by element (what linear_module's
+    `in_ranges` takes for the next layer): exact, from the netlist's ranges."""
+    outputs = sorted(module.netlist.outputs(), key=lambda out: out.params[1])
+    return [(out.lo, out.hi) for out in outputs]
+
+
+def _row_range(inputs, row):
+    """Exact [lo, hi] of sum(w * x_k) over a row: its inputs are distinct and independent."""
+    lo = sum(min(w * inputs[k].lo, w * inputs[k].hi) for k, w in row if w)
+    hi = sum(max(w * inputs[k].lo, w * inputs[k].hi) for k, w in row if w)
+    return lo, hi
+
+
+def _decided_code(acc_range, thresholds, base, weights):
+    """The code of a row whose accumulator range reaches no threshold, else None."""
+    lo, hi = acc_range
+    if any(lo < t <= hi for t in thresholds):
+        return None
+    weights = [1] * len(thresholds) if weights is None or not len(weights) else [int(w) for w in weights]
+    return base + sum(w for t, w in zip(thresholds, weights) if t <= lo)
 
 
 def _finish(module, name, codes, out):
@@ -75,26 +107,38 @@ def _finish(module, name, codes, out):
 
 
 def linear_module(name, in_ports, connections, out_dtype, requant, thresholds, channel_of, out_base,
-                  stage_levels=None, threshold_weights=None):
+                  stage_levels=None, threshold_weights=None, in_ranges=None):
     """The module of one linear LBIR layer (QDense, QConv2D, QAdd): combinational, or with
     `stage_levels` a register stage every that many operator levels.
 
     `connections[e]` lists (input element, weight) of output element e over the concatenated
-    inputs; element e requantizes with threshold row `channel_of[e]`.
+    inputs; element e requantizes with threshold row `channel_of[e]`.  `in_ranges` (optional,
+    per input element (lo, hi) or None: the previous layer's `output_ranges`) are exact ranges
+    tighter than the ports' dtypes; with them constant inputs are constants, adders are as wide
+    as the true ranges need, and a row whose accumulator can reach none of its thresholds is
+    its constant code, its dot product never built (so it takes no part in pair sharing).
     Returns (Module, in Port, out Port, latency, levels)."""
     n_out = len(connections)
     out = port_for_dtype(n_out, out_dtype)
     module = _module_with_ports(name, in_ports, out, stage_levels)
     used = {k for row in connections for k, w in row if w}
-    inputs = _input_values(module, in_ports, used)
+    inputs = _input_values(module, in_ports, used, in_ranges)
     n_in = sum(p.elements for p in in_ports)
     module.comment(f"{n_out} dot products over {len(used)} of {n_in} inputs "
                    f"({sum(1 for row in connections for _, w in row if w)} non-zero weights)")
-    accs = dot_products(module, [inputs.get(k) for k in range(n_in)], connections)
+    decided = [None] * n_out
+    if requant == "thresholds":
+        decided = [_decided_code(_row_range(inputs, row), [int(t) for t in thresholds[channel_of[e]]],
+                                 int(out_base), threshold_weights) for e, row in enumerate(connections)]
+    live = [[] if code is not None else row for code, row in zip(decided, connections)]
+    accs = dot_products(module, [inputs.get(k) for k in range(n_in)], live)
     lo, hi = datatype_range(out_dtype)
     codes = []
     for e, acc in enumerate(accs):
-        if requant == "thresholds":
+        if decided[e] is not None:
+            module.comment(f"output {e}: code {decided[e]} (the accumulator reaches no threshold)")
+            code = module.const(decided[e])
+        elif requant == "thresholds":
             row = thresholds[channel_of[e]]
             module.comment(f"output {e}: code = {out_base} + #(acc >= T), {len(row)} thresholds")
             code = requantize(module, acc, [int(t) for t in row], int(out_base), f"out{e}", threshold_weights)

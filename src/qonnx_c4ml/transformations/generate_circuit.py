@@ -26,6 +26,7 @@ from qonnx_c4ml.chisel.generator import (
     count_adders,
     linear_module,
     max_pool_module,
+    output_ranges,
     port_for_dtype,
     registered_wrapper,
     top_module,
@@ -169,6 +170,7 @@ class GenerateChiselCircuit(Transformation):
         self.output_dir.mkdir(parents=True, exist_ok=True)
         source = model.graph.name or "a QONNX model"
         layers, files, ports = [], [], {}
+        ranges = {}  # tensor -> exact per-element code ranges of the layer that computes it
         stage_levels = int(self.pipeline) if self.pipeline.isdigit() else None
         for node in nodes:
             op = getCustomOp(node)
@@ -185,7 +187,9 @@ class GenerateChiselCircuit(Transformation):
                 module, inp, out, layer_latency, levels = linear_module(
                     name, in_ports, connections_of(op, in_ports), op.get_nodeattr("out_dtype"),
                     op.get_nodeattr("requant"), op.threshold_codes(), channel_of, op.get_nodeattr("out_base"),
-                    stage_levels, op.get_nodeattr("threshold_weights"))
+                    stage_levels, op.get_nodeattr("threshold_weights"),
+                    [r for t, p in zip(node.input, in_ports) for r in ranges.get(t, [None] * p.elements)])
+                ranges[node.output[0]] = output_ranges(module)
             ports[node.output[0]] = out
             file = f"{module.name}.v"
             write_if_changed(self.output_dir / file, WAIVER + module.verilog(HEADER.format(source=source)))
