@@ -46,6 +46,8 @@ def expression(node):
         return f"{operand(args[0], width)} {'+' if op == 'add' else '-'} {operand(args[1], width)}"
     if op == "neg":
         return f"-{operand(args[0], width)}"
+    if op == "mul":
+        return f"{operand(args[0], width)} * {operand(args[1], width)}"
     if op == "shl":
         (k,) = node.params
         return f"{{{operand(args[0], width - k)}, {k}'b0}}"

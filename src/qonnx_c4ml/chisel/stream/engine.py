@@ -29,7 +29,7 @@ def engine_module(layer, op, stage_levels=None, reuse_factor=1):
     if isinstance(reuse_factor, bool) or not isinstance(reuse_factor, (int, np.integer)) or reuse_factor < 1:
         raise UnsupportedModelError(f"{layer.name}: reuse factor {reuse_factor!r} is not an integer >= 1")
     if reuse_factor > 1:
-        return _folded_engine(layer, op, stage_levels, int(reuse_factor))
+        return _folded_engine(layer, op, stage_levels, reuse_factor)  # an int, or fold.memory.InMemory
     c_in = layer.in_shape[0]
     kh, kw = layer.kernel
     n_window = kh * kw * c_in
@@ -93,7 +93,7 @@ def _folded_engine(layer, op, stage_levels, reuse_factor):
     module, units, steps, order = folded_conv_engine(layer, op, reuse_factor)
     engine_cost = cost(module.lowered())
     step_bits = step_counter_bits(steps)
-    layer.reuse_factor, layer.units, layer.steps = reuse_factor, units, steps
+    layer.reuse_factor, layer.units, layer.steps = int(reuse_factor), units, steps
     layer.engine_latency, layer.engine_levels = 0, engine_cost.levels
     # + the step counter's incrementer and the finish logic, as fold/generate.fold_layer counts them
     layer.adders, layer.estimated_luts = engine_cost.adders, engine_cost.luts + step_bits + 2
