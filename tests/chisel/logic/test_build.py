@@ -107,3 +107,12 @@ def test_flip_is_the_ones_complement_when_the_sign_is_set():
     assert m.flip(m.const(0), x) is x
     always = m.flip(m.const(1), x)  # -x - 1 without a sign to select: a subtraction from -1
     assert (always.op, always.lo, always.hi) == ("sub", -8, -1)
+
+
+def test_mul_range_is_the_product_of_the_corners():
+    m = Module("m")
+    x = m.input_element("in_data", 0, 4, False)  # [0, 15]
+    w = m.input_element("in_data", 1, 4, True)  # [-8, 7]
+    p = m.mul(x, w)
+    assert (p.op, p.lo, p.hi) == ("mul", -120, 105)
+    assert m.mul(m.const(3), m.const(-4)).lo == -12
