@@ -19,11 +19,12 @@ def run_memory(weights, in_port, out_dtype, requant, thresholds, out_base, reuse
     module, _, units, steps, rows, rom = memory_unit_module("unit", weights, in_port, out_dtype, requant, thresholds,
                                                             out_base, reuse_factor, threshold_weights)
     netlist = module.lowered()
-    assert not any(node.op == "select" for node in netlist.nodes)  # every per-step value is a ROM field
+    # every per-step constant is a ROM field: the only selects are input slots' (of inputs)
+    assert all(a.op == "input" for node in netlist.nodes if node.op == "select" for a in node.args[1:])
     got = np.zeros((x.shape[0], weights.shape[0]), dtype=np.int64)
     for r in range(steps):
         fields = np.tile(np.asarray(rom.columns(r), dtype=np.int64), (x.shape[0], 1))
-        y = evaluate(netlist, np.concatenate([x, fields], axis=1), check_ranges=True)
+        y = evaluate(netlist, np.concatenate([x, np.full((x.shape[0], 1), r), fields], axis=1), check_ranges=True)
         for u in range(units):
             got[:, rows[u][r]] = y[:, u]
     return got, netlist, rom

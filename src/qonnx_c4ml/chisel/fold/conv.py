@@ -45,7 +45,7 @@ def folded_conv_engine(layer, op, reuse_factor):
     `reuse_factor`: ports in_data (the window vector), step (when S > 1), out_data (G codes);
     order[o] = the slot r*G + u whose code is output channel o.  A `memory.InMemory` reuse
     factor (S > 1) builds the memory form instead: w_data replaces step, and
-    `layer.weight_rom` = (word width, words) tells the wrapper (stream/layer_verilog.py) its ROM."""
+    `layer.weight_rom` = (word width, words, step_port) tells the wrapper (stream/layer_verilog.py) its ROM."""
     matrix = window_weights(layer, op)
     arguments = (f"{layer.name}_engine", matrix, layer.inp, op.get_nodeattr("out_dtype"), op.get_nodeattr("requant"),
                  op.threshold_codes(), op.get_nodeattr("out_base"), int(reuse_factor),
@@ -53,7 +53,7 @@ def folded_conv_engine(layer, op, reuse_factor):
     layer.weight_rom = None
     if getattr(reuse_factor, "weight_memory", False) and fold_geometry(matrix.shape[0], int(reuse_factor))[1] > 1:
         unit, code, units, steps, rows, rom = memory_unit_module(*arguments)
-        layer.weight_rom = (rom.width, rom.words())
+        layer.weight_rom = (rom.width, rom.words(), rom.step_port)
     else:
         unit, code, units, steps, rows = unit_module(*arguments)
     if Port(layer.out.elements, code.bits, code.signed) != layer.out:

@@ -162,7 +162,8 @@ class MemoryLutModel:
     """Estimated LUTs, ROM bits and ROM-word flip-flops of one folded layer in the memory form
     (chisel/fold/memory.py) as functions of its reuse factor; rows in order (unit u, step r:
     row r*G + u).  Per unit: a multiplier (`cost.mul_luts`) per input whose weight varies over
-    the unit's rows (its ROM field as wide as their range), the balanced adder tree of the
+    the unit's rows (its ROM field as wide as their range) -- or, where `memory.use_slots`
+    says so, per input slot an S:1 input select and a multiplier --, the balanced adder tree of the
     unit's terms (constant terms included), per threshold column whose value varies a
     comparator against a ROM field (one that does not: a constant comparator); plus the
     stage's control (`control_luts(S, memory=True)`).  Undefined (None) at one step."""
@@ -172,6 +173,8 @@ class MemoryLutModel:
         self.thresholds = np.asarray(thresholds, dtype=np.int64)
         self.x_lo, self.x_hi = int(x_lo), int(x_hi)
         self.in_bits = int(_signed_bits(self.x_lo, self.x_hi))
+        self.w_lo, self.w_hi = min(int(self.weights.min()), 0), max(int(self.weights.max()), 0)
+        self.weight_bits = int(_signed_bits(self.w_lo, self.w_hi))
         low, high = self.weights * self.x_lo, self.weights * self.x_hi
         self.row_lo, self.row_hi = np.minimum(low, high).sum(axis=1), np.maximum(low, high).sum(axis=1)
         self.cache = {}
@@ -200,15 +203,26 @@ class MemoryLutModel:
         field_bits = np.where(varying & (w_lo >= 0), _signed_bits(w_lo, w_hi), field_bits)
         products = np.stack([w_lo * self.x_lo, w_lo * self.x_hi, w_hi * self.x_lo, w_hi * self.x_hi])
         term_bits = _signed_bits(products.min(axis=0), products.max(axis=0))
-        total = int(np.sum(np.where(varying, mul_luts(self.in_bits, field_bits), 0)))
+        # input slots (memory.use_slots) where a unit's rows each use few of many inputs
+        per_row = np.count_nonzero(grouped, axis=2).max(axis=1)  # (G,)
+        multiplier = int(mul_luts(self.in_bits, self.weight_bits))
+        select = self.in_bits * -(-(steps - 1) // 3)
+        union = used.sum(axis=1)
+        slots = per_row * (multiplier + select) < union * multiplier
+        total = int(np.sum(np.where(slots, 0, np.sum(np.where(varying, mul_luts(self.in_bits, field_bits), 0), axis=1))))
+        total += int(np.sum(np.where(slots, per_row * (multiplier + select), 0)))
         acc_lo = np.minimum.reduce(self.row_lo[index], axis=1)
         acc_hi = np.maximum.reduce(self.row_hi[index], axis=1)
         acc_bits = _signed_bits(acc_lo, acc_hi)  # (G,)
-        terms = used.sum(axis=1)
-        mean_bits = np.where(terms > 0, np.rint(np.sum(np.where(used, term_bits, 0), axis=1) / np.maximum(terms, 1)),
+        terms = np.where(slots, per_row, union)
+        product = np.stack([v * self.x_lo for v in (self.w_lo, self.w_hi)] + [v * self.x_hi for v in (self.w_lo, self.w_hi)])
+        slot_bits = int(_signed_bits(product.min(), product.max()))
+        mean_bits = np.where(union > 0, np.rint(np.sum(np.where(used, term_bits, 0), axis=1) / np.maximum(union, 1)),
                              0).astype(np.int64)
+        mean_bits = np.where(slots, slot_bits, mean_bits)
         total += int(np.sum(_tree_luts(terms, mean_bits, acc_bits)))
-        word = int(field_bits.sum())
+        field_bits = np.where(slots[:, None], 0, field_bits)
+        word = int(field_bits.sum()) + int(np.sum(np.where(slots, per_row * self.weight_bits, 0)))
         if self.thresholds.size:
             columns = self.thresholds.shape[-1]
             levels = self.thresholds[index]  # (G, S, J)

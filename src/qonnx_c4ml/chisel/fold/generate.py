@@ -35,7 +35,7 @@ def fold_layer(op, name, in_port, reuse_factor, header, memory=False):
     order = slot_order(rows, units, outputs)
     stage = stage_verilog(name, unit.name, in_port.width, units * code.bits, out.width, steps,
                           None if order == list(range(outputs)) else (order, code.bits),
-                          None if rom is None else (rom.width, rom.words()))
+                          None if rom is None else (rom.width, rom.words(), rom.step_port))
     step_bits = step_counter_bits(steps)
     rom_width = rom.width if rom is not None else 0
     flip_flops = 2 + step_bits + in_port.width + (steps - 1) * units * code.bits + out.width + rom_width

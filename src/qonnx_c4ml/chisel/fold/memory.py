@@ -9,6 +9,10 @@ of a weight ROM instead of a select over the step:
 
 An input whose weight is the same in all of a unit's rows keeps its constant multiple
 (shared CSD shift-adds, no ROM field); an input that is zero in all of them costs nothing.
+A unit whose rows each use few of many inputs (a depthwise or grouped conv's W': 9 taps of
+9*C window elements per row) has input slots instead (`use_slots`): slot t multiplies the
+t-th non-zero input of the step's row, chosen by a select over `step` (then a `step` port
+too), by its ROM field -- 9 multipliers and selects instead of 9*S multipliers.
 Each ROM field holds its per-step values in two's complement at the width of their range
 [min, max] (the Value is narrowed to that range, so widths stay exact).  The stage
 (fold/stage.py, stream/layer_verilog.py) holds the word in a register loaded with the next
@@ -23,6 +27,7 @@ import numpy as np
 from qonnx_c4ml.chisel.arith import balanced_sum
 from qonnx_c4ml.chisel.fold.datapath import _Multiples, fold_geometry, requantize_unit, unit_rows
 from qonnx_c4ml.chisel.hw import Module, literal
+from qonnx_c4ml.chisel.logic.cost import mul_luts
 from qonnx_c4ml.interface import Port
 from qonnx_c4ml.lbir.dense import accumulator_range
 from qonnx_c4ml.lbir.dtypes import bits_for_range, datatype_range
@@ -97,7 +102,7 @@ def memory_unit_module(name, weights, in_port, out_dtype, requant, thresholds, o
     module = Module(name)
     module.port("input", "in_data", n_in * in_port.bits)
     module.port("output", "out_data", units * out.bits)
-    rom = WeightRom(module, steps, n_in)
+    rom = WeightRom(module, steps, n_in + 1)  # evaluator columns: inputs, step, fields
     used = sorted(int(k) for k in np.flatnonzero(np.any(weights != 0, axis=0)))
     inputs = {k: module.input_element("in_data", k, in_port.bits, in_port.signed) for k in used}
     multiples = _Multiples(module, inputs)
@@ -105,16 +110,16 @@ def memory_unit_module(name, weights, in_port, out_dtype, requant, thresholds, o
     row_lo, row_hi = accumulator_range(weights, xlo, xhi)
     thresholds = np.asarray(thresholds, dtype=np.int64)
     module.comment(f"memory form: {units} units x {steps} steps for {outputs} rows, weights from the ROM word")
+    layer_bits = bits_for_range(min(int(weights.min()), 0), max(int(weights.max()), 0))[0]
+    step = None
     for u, unit in enumerate(rows):
-        terms = []
-        for k in used:
-            column = [int(weights[m, k]) for m in unit]
-            if not any(column):
-                continue
-            if len(set(column)) == 1:
-                terms.append((multiples.of(k, column[0]), 1))
-            else:
-                terms.append((module.mul(inputs[k], rom.field(column, f"w{u}_{k}"), base=f"u{u}_p{k}"), 1))
+        nonzero = [[int(k) for k in np.flatnonzero(weights[m])] for m in unit]
+        if use_slots(len({k for ks in nonzero for k in ks}), max(map(len, nonzero)), steps, in_port.bits, layer_bits):
+            if step is None:
+                step = module.index_input("step", steps, n_in)
+            terms = _slot_terms(module, inputs, rom, step, weights, unit, nonzero, f"u{u}")
+        else:
+            terms = _column_terms(module, inputs, multiples, rom, weights, unit, used, f"u{u}")
         acc = balanced_sum(module, terms, base=f"acc{u}")
         ranges = [(int(row_lo[m]), int(row_hi[m])) for m in unit]
         lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
@@ -130,7 +135,49 @@ def memory_unit_module(name, weights, in_port, out_dtype, requant, thresholds, o
         module.output("out_data", u * out.bits, code, out.bits, out.signed)
     if rom.width:
         module.port("input", "w_data", rom.width)
+    rom.step_port = step is not None
     return module, out, units, steps, rows, rom
+
+
+def use_slots(union, per_row, steps, in_bits, weight_bits):
+    """True when a unit whose rows use `union` inputs in all, at most `per_row` in any one, is
+    smaller with per_row input slots (an S:1 select of the input and a multiplier each) than
+    with a multiplier per input (a depthwise conv's window: 9 per row, 9 * S in all)."""
+    multiplier = mul_luts(in_bits, weight_bits)
+    return per_row * (multiplier + in_bits * -(-(steps - 1) // 3)) < union * multiplier
+
+
+def _column_terms(module, inputs, multiples, rom, weights, unit, used, name):
+    """A term per used input k: x_k * (its ROM field), or its shared constant multiple when the
+    weight is the same in every step."""
+    terms = []
+    for k in used:
+        column = [int(weights[m, k]) for m in unit]
+        if not any(column):
+            continue
+        if len(set(column)) == 1:
+            terms.append((multiples.of(k, column[0]), 1))
+        else:
+            terms.append((module.mul(inputs[k], rom.field(column, f"{name}_w{k}"), base=f"{name}_p{k}"), 1))
+    return terms
+
+
+def _slot_terms(module, inputs, rom, step, weights, unit, nonzero, name):
+    """A term per input slot t: the t-th non-zero input of the step's row (the select over the
+    steps; a row with fewer keeps the previous step's input at weight 0) times its ROM field."""
+    terms = []
+    for t in range(max(map(len, nonzero))):
+        chosen, factors = [], []
+        for m, ks in zip(unit, nonzero):
+            k = ks[t] if t < len(ks) else (chosen[-1] if chosen else ks[0] if ks else None)
+            chosen.append(k)
+            factors.append(int(weights[m, k]) if t < len(ks) else 0)
+        if not any(factors):
+            continue
+        first = next(k for k in chosen if k is not None)
+        x = module.select(step, [inputs[first if k is None else k] for k in chosen], base=f"{name}_x{t}")
+        terms.append((module.mul(x, rom.field(factors, f"{name}_w{t}"), base=f"{name}_p{t}"), 1))
+    return terms
 
 
 ROM_COMMENT = "  // {name}: {steps} words x {width} bits = {bits} bits (registered read)"

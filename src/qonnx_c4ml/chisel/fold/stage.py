@@ -33,7 +33,8 @@ def stage_verilog(name, unit, in_width, unit_width, out_width, steps, order=None
     unit_width bits per step, `steps` steps); out_data is the low out_width bits of the
     steps' results, step 0 in the LSBs, or with `order` = (slots, bits) output element m is
     the `bits`-bit code in slot slots[m] of them (the units computed rows out of order).
-    `rom` = (width, words): the unit's weight ROM (memory form, steps > 1; width 0: no w_data)."""
+    `rom` = (width, words, step_port): the unit's weight ROM (memory form, steps > 1; width 0:
+    no w_data) and whether the unit also reads `step` (its input slots)."""
     lines = [
         *module_header(name, in_width, out_width, streaming=True),
         "  reg busy;",
@@ -53,7 +54,8 @@ def stage_verilog(name, unit, in_width, unit_width, out_width, steps, order=None
         if rom is None:
             lines.append(f"  {unit} u_unit (.in_data(x_q), .step(step), .out_data(unit_out));")
         elif not rom[0]:
-            lines.append(f"  {unit} u_unit (.in_data(x_q), .out_data(unit_out));")
+            step_port = ".step(step), " if rom[2] else ""
+            lines.append(f"  {unit} u_unit (.in_data(x_q), {step_port}.out_data(unit_out));")
     else:
         lines += ["  wire last = 1'b1;", f"  wire [{unit_width - 1}:0] codes = unit_out;",
                   f"  {unit} u_unit (.in_data(x_q), .out_data(unit_out));"]
@@ -66,7 +68,8 @@ def stage_verilog(name, unit, in_width, unit_width, out_width, steps, order=None
         lines += [f"  wire [{step_bits - 1}:0] step_next = reset || take || finish ? {literal(0, step_bits)} : "
                   f"busy && !last ? step + {literal(1, step_bits)} : step;",
                   *rom_lines(steps, rom[0], rom[1], "step_next"),
-                  f"  {unit} u_unit (.in_data(x_q), .w_data(w_q), .out_data(unit_out));"]
+                  f"  {unit} u_unit (.in_data(x_q), {'.step(step), ' if rom[2] else ''}.w_data(w_q), "
+                  ".out_data(unit_out));"]
     lines += [
         "  always @(posedge clock) begin",
         "    if (take) x_q <= in_data;",

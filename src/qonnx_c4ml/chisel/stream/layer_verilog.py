@@ -11,7 +11,7 @@ window every S cycles; the writer keeps filling the line buffer meanwhile and is
 (in_ready low) only when the buffer is full, which is back-pressure upstream.
 
 A folded engine in the memory form (chisel/fold/memory.py; `layer.weight_rom` = (width,
-words)) reads `w_q` instead of `step`: loaded every cycle with ROM[step_next], the step
+words, step_port)) reads `w_q` (and `step` if its units have input slots): loaded every cycle with ROM[step_next], the step
 counter's next value, as fold/stage.py does, so the timing is the same."""
 from qonnx_c4ml.chisel.fold.memory import rom_lines
 from qonnx_c4ml.chisel.hw import literal
@@ -235,12 +235,12 @@ def _folded_engine(layer, window, write_lines, reset_lines, counter_lines):
     if rom is None:
         out.append(f"  {layer.name}_engine u_engine (.in_data(window_data), .step(step), .out_data(engine_out));")
     else:
-        width, words = rom
+        width, words, step_port = rom
         if width:
             out += [f"  wire [{bits - 1}:0] step_next = reset || issue || finish ? {literal(0, bits)} : "
                     f"window_valid && !last_step ? step + {literal(1, bits)} : step;",
                     *rom_lines(steps, width, words, "step_next")]
-        ports = ".w_data(w_q), " if width else ""
+        ports = (".step(step), " if step_port else "") + (".w_data(w_q), " if width else "")
         out.append(f"  {layer.name}_engine u_engine (.in_data(window_data), {ports}.out_data(engine_out));")
     out += [
         "  always @(posedge clock) begin",
