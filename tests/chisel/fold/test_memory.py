@@ -81,3 +81,23 @@ def test_rom_lines_are_a_registered_case():
     assert "  always @(posedge clock) begin" in lines and "    case (step_next)" in lines
     assert "      2'h2: w_q <= 5'h3;" in lines and "      default: w_q <= 5'h1;" in lines
     assert not any("default" in line for line in rom_lines(4, 5, [1, 2, 3, 4], "s"))
+
+
+def test_depthwise_like_rows_take_input_slots():
+    """Each row uses 3 of 3*M inputs (a depthwise W'): one unit over M steps has 3 slots (an
+    input select each, and a step port), not 3*M multipliers; exact either way."""
+    rng = np.random.default_rng(5)
+    outputs = 8
+    weights = np.zeros((outputs, 3 * outputs), dtype=np.int64)
+    for m in range(outputs):
+        weights[m, 3 * m:3 * m + 3] = rng.integers(1, 8, size=3) * rng.choice([-1, 1], size=3)
+    x = rng.integers(0, 8, size=(50, 3 * outputs))
+    expected = dense_forward(x, weights, "none", np.zeros((0, 0)), 0)
+    got, netlist, rom = run_memory(weights, Port(3 * outputs, 3, False), "INT12", "none", np.zeros((0, 0)), 0,
+                                   outputs, x)
+    np.testing.assert_array_equal(got, expected)
+    assert rom.step_port and sum(node.op == "mul" for node in netlist.nodes) == 3
+    assert sum(node.op == "select" for node in netlist.nodes) == 3
+    dense = rng.integers(-3, 4, size=(outputs, 4))
+    module, *_, rom = memory_unit_module("d", dense, Port(4, 3, False), "INT12", "none", np.zeros((0, 0)), 0, outputs)
+    assert not rom.step_port and "step" not in [name for _, _, name in module.ports]
