@@ -101,3 +101,10 @@ def test_depthwise_like_rows_take_input_slots():
     dense = rng.integers(-3, 4, size=(outputs, 4))
     module, *_, rom = memory_unit_module("d", dense, Port(4, 3, False), "INT12", "none", np.zeros((0, 0)), 0, outputs)
     assert not rom.step_port and "step" not in [name for _, _, name in module.ports]
+
+
+def test_rom_bits_are_read_back_from_the_layer_file(tmp_path):
+    from qonnx_c4ml.chisel.fold.memory import rom_bits_in_file
+    (tmp_path / "a.v").write_text("module a;\n" + "\n".join(rom_lines(4, 12, [1, 2, 3, 4], "s")) + "\nendmodule\n")
+    (tmp_path / "b.v").write_text("module b;\nendmodule\n")
+    assert rom_bits_in_file(tmp_path / "a.v") == 48 and rom_bits_in_file(tmp_path / "b.v") == 0
