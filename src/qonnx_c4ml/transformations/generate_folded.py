@@ -14,12 +14,12 @@ from qonnx.custom_op.registry import getCustomOp
 
 from qonnx_c4ml.chisel.fold.conv import estimate_front_operators
 from qonnx_c4ml.chisel.fold.datapath import estimate_folded_operators
+from qonnx_c4ml.chisel.fold.memory import InMemory, rom_bits_in_file
 from qonnx_c4ml.chisel.stream.residual import join_operators
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.interface import CircuitDescription, LayerCircuit, Port
 from qonnx_c4ml.metadata import record_circuit
 from qonnx_c4ml.output_dir import write_if_changed
-from qonnx_c4ml.chisel.fold.memory import InMemory, rom_bits_in_file
 from qonnx_c4ml.transformations.fold_choice import (
     calibrated, choose_reuse_factors, foldable_nodes, form_models, lut_models, weight_forms)
 from qonnx_c4ml.transformations.stream_front import front_nodes, front_ops, front_output
