@@ -60,3 +60,9 @@ def test_stage_with_a_weight_rom_is_lint_clean(tmp_path):
     result = subprocess.run(["verilator", "--lint-only", "-Wall", "--top-module", "s", str(tmp_path / "s.v"),
                              str(tmp_path / "u.v")], capture_output=True, text=True)
     assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+
+
+def test_partial_results_shift_in_at_the_top():
+    text = stage_verilog("layer", "layer_unit", 12, 6, 20, 4)
+    assert "    if (busy && !last) partial <= {unit_out, partial[17:6]};" in text  # steps 0..2 kept
+    assert "step == 2'h0" not in text

@@ -180,6 +180,15 @@ def _slot_terms(module, inputs, rom, step, weights, unit, nonzero, name):
     return terms
 
 
+def partial_shift(condition, partial_width, unit_width, value):
+    """The line that keeps the codes of steps 0..S-2 in `partial` (step 0 in the LSBs at the last
+    step): a shift register taking `value` in at the top while `condition` (a step before the
+    last) -- one statement for any S, where a write per step slot made S decoders (and, at
+    S = 1024, a 48 MB C++ file in Verilator)."""
+    shifted = value if partial_width == unit_width else f"{{{value}, partial[{partial_width - 1}:{unit_width}]}}"
+    return f"    if ({condition}) partial <= {shifted};"
+
+
 ROM_COMMENT = "  // {name}: {steps} words x {width} bits = {bits} bits (registered read)"
 
 

@@ -2,7 +2,7 @@
 streaming handshake, one beat = one whole vector).
 
     in_valid/in_ready/in_data (K codes) -> x_q, busy, step -> unit (G codes per step)
-    -> partial results of steps 0..S-2 -> result (M codes, held until out_ready)
+    -> partial results of steps 0..S-2 (a shift register) -> result (M codes, held until out_ready)
 
 A vector is taken when the stage is idle, or in the cycle its last step moves to the
 result register (so a stream of vectors runs at one per S cycles); steps 0..S-2 never
@@ -15,7 +15,7 @@ With a weight ROM (the memory form, chisel/fold/memory.py) the unit reads `w_q` 
 (0 on reset, take or finish; step + 1 while a vector is in its steps), so it always holds
 the current step's word and the timing above is unchanged.
 """
-from qonnx_c4ml.chisel.fold.memory import rom_lines
+from qonnx_c4ml.chisel.fold.memory import partial_shift, rom_lines
 from qonnx_c4ml.chisel.hw import literal
 from qonnx_c4ml.chisel.ports import module_header
 
@@ -75,9 +75,8 @@ def stage_verilog(name, unit, in_width, unit_width, out_width, steps, order=None
         "    if (take) x_q <= in_data;",
         f"    if (finish) result <= {_result(out_width, order)};",
     ]
-    for r in range(steps - 1):
-        lines.append(f"    if (busy && step == {literal(r, step_bits)}) partial[{r * unit_width} +: {unit_width}] "
-                     "<= unit_out;")
+    if steps > 1:
+        lines.append(partial_shift("busy && !last", (steps - 1) * unit_width, unit_width, "unit_out"))
     lines += [
         "    if (reset) begin",
         "      busy <= 1'b0;",

@@ -4,7 +4,7 @@ registers (the module doc of qonnx_c4ml.chisel.stream describes the control).
 A folded layer (steps S > 1, chisel/fold/conv.py) keeps the writer and reader and replaces
 the engine control, as chisel/fold/stage.py does for a dense layer: the window register
 holds a window for S cycles while `step` counts 0..S-1 into the engine; the codes of steps
-0..S-2 go to `partial`, and the last step loads the output register with every channel in
+0..S-2 shift into `partial`, and the last step loads the output register with every channel in
 order (only this step waits for the register to be free).  The next window is issued when
 no window is held or in the cycle the held one finishes, so an unstalled layer computes a
 window every S cycles; the writer keeps filling the line buffer meanwhile and is refused
@@ -13,7 +13,7 @@ window every S cycles; the writer keeps filling the line buffer meanwhile and is
 A folded engine in the memory form (chisel/fold/memory.py; `layer.weight_rom` = (width,
 words, step_port)) reads `w_q` (and `step` if its units have input slots): loaded every cycle with ROM[step_next], the step
 counter's next value, as fold/stage.py does, so the timing is the same."""
-from qonnx_c4ml.chisel.fold.memory import rom_lines
+from qonnx_c4ml.chisel.fold.memory import partial_shift, rom_lines
 from qonnx_c4ml.chisel.hw import literal
 from qonnx_c4ml.chisel.ports import module_header
 from qonnx_c4ml.lbir.dtypes import bits_for_range
@@ -246,8 +246,7 @@ def _folded_engine(layer, window, write_lines, reset_lines, counter_lines):
         "  always @(posedge clock) begin",
         *write_lines,
         f"    if (issue) window_data <= {window};",
-        *(f"    if (window_valid && step == {literal(r, bits)}) partial[{r * unit_width} +: {unit_width}] "
-          "<= engine_out;" for r in range(steps - 1)),
+        partial_shift("window_valid && !last_step", (steps - 1) * unit_width, unit_width, "engine_out"),
         f"    if (finish) out_data_q <= {result};",
         "    if (reset) begin",
         *reset_lines,
