@@ -3,12 +3,13 @@ exported raw, generated, built in Verilator and run against qonnx (issue 13's "d
 
     python benchmarks/real_networks.py [--network lfc_1w1a] [--style folded|streaming]
                                        [--target-ii 256 | --reuse 256 | --reuse '{"node": R}']
-                                       [--samples 20]
+                                       [--weight-memory auto|always|never] [--samples 20]
                                        [--timeout 3600] [--json OUT]
 
 Per network: the export (scripts/make_brevitas_example_fixtures.py, seeded random weights,
 `export_qonnx(..., dynamo=False)`, no cleanup), InferLBIR + GenerateChiselCircuit(style=...)
-(generation seconds, estimated LUTs/FFs where the style estimates them, the per-layer table), RTLSim (Verilator build:
+(generation seconds, estimated LUTs/FFs and weight-ROM bits where the style estimates them, the per-layer
+table; `--weight-memory` is GenerateChiselCircuit's weight_memory), RTLSim (Verilator build:
 wall seconds and the CPU seconds of its child processes, with an empty build cache and ccache
 off: a cold build of the design, the Verilator runtime prebuilt once per machine as usual),
 `execute_onnx` on `--samples` random inputs of the raw model's kind against qonnx's
@@ -79,6 +80,11 @@ def measure(name, style, folding, samples, timeout_s, work):
         print(format_stream(stream), flush=True)
     if stream.get("folded_layers"):
         print(format_folded({**stream, "layers": stream["folded_layers"]}), flush=True)
+    convs = [layer for layer in stream.get("layers", []) if layer.get("weight_form")]
+    if convs:  # the streaming table does not show the weight form: one line per conv
+        print("conv weight forms (R, steps, form, ROM bits): " + "; ".join(
+            f"{layer['name']} {layer['reuse_factor']} {layer['steps']} {layer['weight_form']} {layer['rom_bits']}"
+            for layer in convs), flush=True)
     start, cpu = time.perf_counter(), cpu_seconds_of_children()
     rtl = model.transform(RTLSim(cache_dir=Path(work) / "cache", timeout_s=timeout_s))
     build_s, build_cpu_s = time.perf_counter() - start, cpu_seconds_of_children() - cpu
@@ -92,6 +98,7 @@ def measure(name, style, folding, samples, timeout_s, work):
     return {"network": name, "style": style, "folding": folding, "generate_s": round(generate_s, 1),
             "adders": sum(layer.adders for layer in description.layers),
             "estimated_luts": stream.get("estimated_luts"), "flip_flops": stream.get("flip_flops"),
+            "rom_bits": stream.get("rom_bits", 0),
             "verilog_mb": round(sum((Path(work) / "verilog" / f).stat().st_size for f in description.files) / 1e6, 1),
             "build_s": round(build_s, 1), "build_cpu_s": round(build_cpu_s, 1), "rtl_run_s": round(rtl_s, 2),
             "samples": samples, "bit_equal_to_qonnx": bool(np.array_equal(got, want)),
@@ -108,6 +115,8 @@ def main(argv=None):
     group.add_argument("--target-ii", type=int, help="cycles per sample (chooses every layer's R)")
     group.add_argument("--reuse", type=json.loads, help="a reuse factor for every conv and dense layer (an int), "
                        "or a JSON object {LBIR node name: R}")
+    parser.add_argument("--weight-memory", default="auto", choices=["auto", "always", "never"],
+                        help="style folded: the layers' weight form (chisel/fold/memory.py ROMs or constants)")
     parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--timeout", type=float, default=3600, help="Verilator build limit, seconds")
     parser.add_argument("--json", type=Path, help="append the row as one JSON line")
@@ -115,9 +124,10 @@ def main(argv=None):
     os.environ["CCACHE_DISABLE"] = "1"  # a cold build: no object from an earlier run of the same design
     # neither: GenerateChiselCircuit's default target (max_luts=DEFAULT_MAX_LUTS)
     folding = {"reuse_factor": args.reuse} if args.reuse else {"target_ii": args.target_ii} if args.target_ii else {}
+    folding["weight_memory"] = args.weight_memory
     if args.style == "streaming":
-        if args.reuse or args.target_ii:
-            parser.error("--reuse/--target-ii need --style folded")
+        if args.reuse or args.target_ii or args.weight_memory != "auto":
+            parser.error("--reuse/--target-ii/--weight-memory need --style folded")
         folding = {}
     with tempfile.TemporaryDirectory() as work:
         row = measure(args.network, args.style, folding, args.samples, args.timeout, work)

@@ -2,7 +2,8 @@
 benchmarks/fold_fuzz.py): small dense nets (qonnx_builder.random_mlp_spec, power-of-two
 scales) and small CNNs (Quant -> Conv -> Relu -> Quant [-> MaxPool] [-> second Conv] ->
 Flatten -> dense layers), every bit width drawn; a reuse factor per foldable LBIR node drawn
-by its op type (FOLDABLE); one case = build, InferLBIR, GenerateChiselCircuit(style="folded"),
+by its op type (FOLDABLE) and the weight form policy (weight_memory: auto, always -- the
+weight ROM of chisel/fold/memory.py wherever a layer has steps -- or never); one case = build, InferLBIR, GenerateChiselCircuit(style="folded"),
 RTLSim, qonnx execute_onnx on the circuit model against qonnx on the raw model."""
 import numpy as np
 from onnx import TensorProto, helper
@@ -15,6 +16,7 @@ from qonnx_c4ml.lbir.graph import lbir_chain
 from qonnx_c4ml.metadata import circuit_description
 from qonnx_c4ml.reference import execute
 from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR, RTLSim
+from qonnx_c4ml.transformations.generate_circuit import WEIGHT_MEMORY
 from qonnx_c4ml.verify import random_inputs
 
 
@@ -96,11 +98,15 @@ def run_case(kind, seed, work_dir, samples=32):
     raw = random_dense(rng) if kind == "dense" else random_cnn(rng)
     lbir = raw.transform(InferLBIR())
     reuse = random_reuse(rng, lbir)
-    model = lbir.transform(GenerateChiselCircuit(work_dir, style="folded", reuse_factor=reuse))
+    form = str(rng.choice(WEIGHT_MEMORY))  # drawn last: the net and R are those of the seed before
+    model = lbir.transform(GenerateChiselCircuit(work_dir, style="folded", reuse_factor=reuse, weight_memory=form))
     stream = circuit_description(model).stream
     x = random_inputs(raw, samples, seed=seed)
     got, want = execute(model.transform(RTLSim()), x), execute(raw, x)
     mismatches = int(np.count_nonzero(got != want)) if got.shape == want.shape else want.size
+    forms = [layer.get("weight_form") for layer in stream.get("layers", []) + stream.get("folded_layers", [])
+             if layer.get("weight_form")]
     text = (f"{kind} seed {seed}: layers {[n.op_type for n in lbir_chain(lbir)]}, R {reuse}, "
+            f"weight_memory {form} {forms}, "
             f"ii {stream['ii_cycles']}, {samples} inputs")
     return mismatches, want.size, text

@@ -1,6 +1,6 @@
 """Differential fuzz of folding (issue 13): random small dense nets and small CNNs (conv/pool
 front + dense layers, every bit width drawn) with a random reuse factor per foldable LBIR node
-(tests/fold_fuzz_models.py: FOLDABLE draws R by op type), InferLBIR ->
+(tests/fold_fuzz_models.py: FOLDABLE draws R by op type) and a random weight_memory policy, InferLBIR ->
 GenerateChiselCircuit(style="folded") -> RTLSim -> qonnx execute_onnx, against qonnx
 execute_onnx on the raw model: 0 mismatching output elements on 32 inputs each.  The seed is
 in every failure message and in record_property; `python benchmarks/fold_fuzz.py --seeds N`
@@ -14,7 +14,8 @@ from qonnx_c4ml.lbir.graph import lbir_chain
 from qonnx_c4ml.transformations import InferLBIR
 
 SEED = 20261203
-CASES = [("dense", SEED + i) for i in range(4)] + [("cnn", SEED + i) for i in range(4)]
+# cnn SEED + 7 and + 8 draw folded convs in the memory form (weight_memory always / auto)
+CASES = [("dense", SEED + i) for i in range(4)] + [("cnn", SEED + i) for i in (0, 1, 2, 3, 7, 8)]
 
 
 @pytest.mark.parametrize("kind,seed", CASES)

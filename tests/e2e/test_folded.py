@@ -10,7 +10,7 @@ from qonnx.custom_op.registry import getCustomOp
 
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.io import read_model
-from qonnx_c4ml.lbir.graph import lbir_chain
+from qonnx_c4ml.lbir.graph import lbir_chain, lbir_graph
 from qonnx_c4ml.metadata import circuit_description, verilog_dir
 from qonnx_c4ml.reference import execute, execute_context
 from qonnx_c4ml.rtlsim.simulators import streaming_sim_description
@@ -130,3 +130,49 @@ def test_folded_conv_estimate_bounds_max_operators_and_pools_do_not_fold(tmp_pat
     assert [layer["steps"] for layer in circuit_description(model).stream["layers"]] == [4, 1, 8, 1]
     with pytest.raises(UnsupportedModelError, match="pooling layers do not fold"):
         lbir.transform(GenerateChiselCircuit(tmp_path / "c", style="folded", reuse_factor={"MaxPool_0": 2}))
+
+
+MEMORY_FORM = {
+    # dense layers at R = 4 and a dict of R (one layer at R = 1 stays constant)
+    "jets_r4": ("jets_w2a2_po2", 4),
+    "jets_mixed": ("jets_w2a2_po2", {"Gemm_0": 16, "Gemm_1": 1, "Gemm_3": 3}),
+    # a depthwise conv (input slots) and the pointwise conv after it, then the dense layer
+    "depthwise_separable": ("cnn/depthwise_separable", {"Conv_0": 4, "Conv_1": 3, "Gemm_0": 5}),
+    # stride 2 with pads, then a conv with bottom/right pads only
+    "conv_stride_pad": ("cnn/conv_stride_pad", {"Conv_0": 3, "Conv_1": 2}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MEMORY_FORM))
+def test_memory_form_against_qonnx(case, tmp_path, record_property):
+    """weight_memory="always" (chisel/fold/memory.py: weights and thresholds from a registered
+    ROM word per step): RTL == qonnx on the raw model, the harness's II and latency == the
+    description's (the ROM read does not change the timing), and the same codes through the
+    stream harness with random input gaps and out_ready back-pressure."""
+    name, reuse_factor = MEMORY_FORM[case]
+    raw = read_model(FIXTURE.parent / f"{name}.onnx")
+    lbir = raw.transform(InferLBIR())
+    model = lbir.transform(GenerateChiselCircuit(tmp_path / "v", style="folded", reuse_factor=reuse_factor,
+                                                 weight_memory="always"))
+    description = circuit_description(model)
+    rows = [layer for layer in description.stream.get("layers", []) + description.stream["folded_layers"]
+            if layer["op_type"] in ("QConv2D", "QDense")]
+    for layer in rows:  # every layer with steps is in the memory form, and only those
+        assert layer["weight_form"] == ("memory" if layer["steps"] > 1 else "constant")
+        assert (layer["rom_bits"] > 0) == (layer["steps"] > 1)
+    assert description.stream["rom_bits"] == sum(layer["rom_bits"] for layer in rows) > 0
+    rtl = model.transform(RTLSim())
+    x = random_inputs(raw, 40, seed=9)
+    np.testing.assert_array_equal(execute(rtl, x), execute(raw, x))
+    stats = getCustomOp(next(n for n in rtl.graph.node if n.op_type == "RTLCircuit")).run_statistics()
+    assert stats["ii"] == description.stream["ii_cycles"] and stats["latency"] == description.latency_cycles
+    batch, context = execute_context(lbir, x)
+    _, circuit_input, circuit_output = lbir_graph(batch)
+    codes, want = context[circuit_input].astype(np.int64), context[circuit_output].astype(np.int64)
+    with StreamSimulator(streaming_sim_description(description, Path(verilog_dir(model)))) as circuit:
+        out, run = circuit.run_frames(codes, backpressure=3)
+        np.testing.assert_array_equal(out, want)
+        assert run["out_stall_cycles"] > 0  # back-pressure reached the circuit
+    record_property("c4ml_summary", f"memory form {case} R={reuse_factor}: 40 samples exact, ii {stats['ii']}, "
+                                    f"ROM bits {description.stream['rom_bits']}, forms "
+                                    f"{[layer['weight_form'] for layer in rows]}")

@@ -13,7 +13,7 @@ from qonnx_c4ml.lbir.graph import lbir_chain, lbir_graph
 from qonnx_c4ml.metadata import circuit_description
 from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR
 from qonnx_c4ml.transformations.fold_choice import (
-    foldable_nodes, front_min_cycles, front_reuse_factors, lut_models)
+    foldable_nodes, form_models, front_min_cycles, front_reuse_factors, lut_models, weight_forms)
 from qonnx_c4ml.transformations.stream_front import streaming_front
 
 MNIST = Path(__file__).resolve().parents[1] / "fixtures" / "cnn" / "mnist_cnn_w4a4_po2.onnx"
@@ -94,3 +94,31 @@ def test_a_retry_rescales_each_layer_model_to_the_exact_estimate():
     layer = dense_layer("fc", 64, lambda r: 6400 // r)
     scaled = calibrated(layer, 8, 1000)  # the model said 800 at R = 8, the netlist 1000
     assert scaled.luts(8) == 1000 and scaled.luts(16) == 500 and scaled.cycles(16) == layer.cycles(16)
+
+
+def test_weight_forms_follow_the_policy_and_auto_takes_the_smaller_estimate():
+    nodes, circuit_input, _ = lbir_graph(read_model(MNIST).transform(InferLBIR()))
+    front, rest = streaming_front(nodes, circuit_input)
+    foldable = foldable_nodes(front, rest)  # Conv_0 (4 channels), Conv_1 (8), Gemm_0 (10 rows)
+    factors = {"Conv_0": 1, "Conv_1": 8, "Gemm_0": 10}
+    assert weight_forms(foldable, factors, "never") == {"Conv_0": False, "Conv_1": False, "Gemm_0": False}
+    # always: every layer with more than one step (Conv_0 at R = 1 has one)
+    assert weight_forms(foldable, factors, "always") == {"Conv_0": False, "Conv_1": True, "Gemm_0": True}
+    models = form_models(foldable)
+    auto = weight_forms(foldable, factors, "auto", models)
+    for node, model in zip(foldable, models):
+        r = factors[node.name]
+        memory = model.in_memory.luts(r)
+        assert auto[node.name] == (memory is not None and memory < model.constant.luts(r))
+        assert model.luts(r) == min(model.constant.luts(r), memory or model.constant.luts(r))
+
+
+def test_weight_memory_option_is_checked_and_reported(tmp_path):
+    lbir = read_model(MNIST).transform(InferLBIR())
+    with pytest.raises(UnsupportedModelError, match="weight_memory='rom' is not one of auto, always, never"):
+        GenerateChiselCircuit(tmp_path / "a", style="folded", weight_memory="rom")
+    with pytest.raises(UnsupportedModelError, match="applies to style='folded' only"):
+        GenerateChiselCircuit(tmp_path / "b", style="parallel", weight_memory="always")
+    stream = circuit_description(lbir.transform(GenerateChiselCircuit(
+        tmp_path / "c", style="folded", reuse_factor={"Conv_1": 8, "Gemm_0": 10}, weight_memory="never"))).stream
+    assert stream["rom_bits"] == 0 and {layer.get("weight_form") for layer in stream["layers"]} <= {"constant", None}

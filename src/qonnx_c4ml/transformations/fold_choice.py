@@ -4,7 +4,10 @@ for every foldable layer -- the QConv2D nodes of the streaming front (residual b
 included: S steps per output pixel, S * OH * OW cycles per frame) and the dense chain after it
 (S steps per sample).  Pools and residual joins never fold (R = 1); they and the input rate set
 the front's fewest cycles per frame, below which no budget is tried, and its line-buffer reads
-count as LUTs that do not fold."""
+count as LUTs that do not fold.  Each folded layer is built in the weight form the policy
+(GenerateChiselCircuit's weight_memory) gives it at its R: constant selects or the weight ROM
+(chisel/fold/memory.py), "auto" the one with the smaller estimate; the chooser's LUT model of
+a layer is that form's (FormModels)."""
 import math
 
 from qonnx.custom_op.registry import getCustomOp
@@ -12,7 +15,7 @@ from qonnx.custom_op.registry import getCustomOp
 from qonnx_c4ml.chisel.fold.choose import FoldableLayer, choose_folding, dense_layer, reuse_for_target
 from qonnx_c4ml.chisel.fold.conv import reuse_for_frame_target, window_weights
 from qonnx_c4ml.chisel.fold.datapath import fold_geometry
-from qonnx_c4ml.chisel.fold.estimate import DenseLutModel
+from qonnx_c4ml.chisel.fold.estimate import DenseLutModel, MemoryLutModel
 from qonnx_c4ml.chisel.generator import port_for_dtype
 from qonnx_c4ml.chisel.stream.geometry import is_global_pool, layer_geometry
 from qonnx_c4ml.errors import UnsupportedModelError
@@ -82,25 +85,72 @@ def front_read_luts(front):
     return sum(layer_geometry(getCustomOp(n)).read_mux_luts for n in front_nodes(front) if n.op_type != "QAdd")
 
 
-def lut_models(nodes):
-    """The chooser's FoldableLayers of `nodes` (foldable_nodes), LUTs from chisel/fold/estimate.py's
-    model: a dense layer's weights, or a convolution's window matrix W' (chisel/fold/conv.py)."""
-    layers = []
+class FormModels:
+    """One foldable layer's LUT models of both weight forms (chisel/fold/estimate.py) and the
+    weight_memory policy: `memory(R)` says whether the layer is built in the memory form at R
+    ("always": whenever it has more than one step; "auto": when that form's estimate is the
+    smaller), `luts(R)` the estimate of the form it is built in."""
+
+    def __init__(self, weights, x_lo, x_hi, thresholds, policy="auto"):
+        self.constant = DenseLutModel(weights, x_lo, x_hi, thresholds)
+        self.in_memory = MemoryLutModel(weights, x_lo, x_hi, thresholds) if policy != "never" else None
+        self.policy = policy
+
+    def memory(self, reuse_factor):
+        numbers = self.in_memory.numbers(reuse_factor) if self.in_memory is not None else None
+        if numbers is None:
+            return False
+        return self.policy == "always" or numbers[0] < self.constant.luts(reuse_factor)
+
+    def luts(self, reuse_factor):
+        if self.memory(reuse_factor):
+            return self.in_memory.luts(reuse_factor)
+        return self.constant.luts(reuse_factor)
+
+
+def form_models(nodes, policy="auto"):
+    """FormModels of `nodes` (foldable_nodes): a dense layer's weights, or a convolution's
+    window matrix W' (chisel/fold/conv.py)."""
+    models = []
     for node in nodes:
         op = getCustomOp(node)
         thresholds = op.threshold_codes() if op.get_nodeattr("requant") == "thresholds" else ()
         if node.op_type == "QConv2D":
             geometry = layer_geometry(op)
-            weights = window_weights(geometry, op)
-            model = DenseLutModel(weights, *geometry.inp.code_range, thresholds).luts
-            outputs, pixels = weights.shape[0], geometry.out_shape[1] * geometry.out_shape[2]
-            layers.append(FoldableLayer(node.name, int(outputs),
-                                        lambda r, m=int(outputs), p=pixels: fold_geometry(m, r)[1] * p, model))
+            models.append(FormModels(window_weights(geometry, op), *geometry.inp.code_range, thresholds, policy))
         else:
             weights = op.weight_codes()
             lo, hi = port_for_dtype(weights.shape[1], op.get_nodeattr("in_dtype")).code_range
-            layers.append(dense_layer(node.name, weights.shape[0], DenseLutModel(weights, lo, hi, thresholds).luts))
+            models.append(FormModels(weights, lo, hi, thresholds, policy))
+    return models
+
+
+def lut_models(nodes, models=None):
+    """The chooser's FoldableLayers of `nodes` (foldable_nodes), LUTs from `models`
+    (form_models; by default the "auto" policy's)."""
+    layers = []
+    for node, model in zip(nodes, models or form_models(nodes)):
+        op = getCustomOp(node)
+        if node.op_type == "QConv2D":
+            geometry = layer_geometry(op)
+            outputs, pixels = op.weight_codes().shape[0], geometry.out_shape[1] * geometry.out_shape[2]
+            layers.append(FoldableLayer(node.name, int(outputs),
+                                        lambda r, m=int(outputs), p=pixels: fold_geometry(m, r)[1] * p, model.luts))
+        else:
+            layers.append(dense_layer(node.name, op.weight_codes().shape[0], model.luts))
     return layers
+
+
+def weight_forms(nodes, factors, policy, models=None):
+    """{node name: True when built in the memory form} for `nodes` (foldable_nodes) at their
+    chosen reuse factors `factors` ({node name: R})."""
+    if policy == "never":
+        return {node.name: False for node in nodes}
+    if policy == "always":
+        return {node.name: fold_geometry(int(getCustomOp(node).weight_codes().shape[0]), factors[node.name])[1] > 1
+                for node in nodes}
+    models = models or form_models(nodes, policy)
+    return {node.name: model.memory(factors[node.name]) for node, model in zip(nodes, models)}
 
 
 def calibrated(layer, reuse_factor, exact_luts):

@@ -47,6 +47,7 @@ DEFAULT_MAX_OPERATORS = 500_000  # ~ what Verilator and yosys handle on a 2-core
 # 200T/Kintex-7 325T-class device's worth of logic, issue 13's "default target")
 DEFAULT_MAX_LUTS = 300_000
 STYLES = ("parallel", "streaming", "auto", "folded")
+WEIGHT_MEMORY = ("auto", "always", "never")  # the folded style's weight forms (chisel/fold/memory.py)
 # style="auto" streams the conv/pool front once its fully parallel form would multiply more
 # than this many (input, weight) taps (the 28x28 MNIST CNN's front: ~59k, a 78 s Verilator
 # build and 74k images/s simulated fully parallel, against 3.8 s streaming)
@@ -112,7 +113,7 @@ class GenerateChiselCircuit(Transformation):
 
     def __init__(self, output_dir, pipeline="none", top="c4ml_top", module_prefix="",
                  max_operators=DEFAULT_MAX_OPERATORS, style="auto", reuse_factor=None,
-                 target_ii=None, max_luts=None):
+                 target_ii=None, max_luts=None, weight_memory="auto"):
         """`module_prefix` keeps module names unique when several circuits share a design;
         `max_operators` bounds the estimated adders/comparators before anything is generated.
         `style`: "parallel" (every layer fully parallel, one sample per cycle), "streaming"
@@ -123,7 +124,10 @@ class GenerateChiselCircuit(Transformation):
         `reuse_factor` cycles: an int for every layer or a dict {LBIR node name: R}, or chosen
         from `target_ii` cycles per frame and/or `max_luts`, a budget of estimated LUTs (the
         smallest II that fits; with none of the three, max_luts=DEFAULT_MAX_LUTS):
-        transformations/fold_choice.py, chisel/fold/choose.py)."""
+        transformations/fold_choice.py, chisel/fold/choose.py).  `weight_memory` (folded):
+        "auto" puts a folded layer's weights in a ROM (chisel/fold/memory.py) when that form's
+        estimated LUTs are smaller, "always" whenever it has more than one step, "never" keeps
+        every weight a constant of the logic."""
         super().__init__()
         if style not in STYLES:
             raise UnsupportedModelError(f"style={style!r} is not one of {', '.join(STYLES)}")
@@ -138,6 +142,12 @@ class GenerateChiselCircuit(Transformation):
         for option, value in (("target_ii", target_ii), ("max_luts", max_luts)):
             if value is not None:
                 check_positive(option, value)
+        if weight_memory not in WEIGHT_MEMORY:
+            raise UnsupportedModelError(f"weight_memory={weight_memory!r} is not one of {', '.join(WEIGHT_MEMORY)}")
+        if style != "folded" and weight_memory != "auto":
+            raise UnsupportedModelError(f"weight_memory={weight_memory!r} applies to style='folded' only, not {style!r}",
+                                        hint="pass style='folded' (--style folded) with it")
+        self.weight_memory = weight_memory
         self.style = style
         self.pipeline = check_pipeline(pipeline)
         self.max_operators = max_operators

@@ -14,13 +14,14 @@ from qonnx.custom_op.registry import getCustomOp
 
 from qonnx_c4ml.chisel.fold.conv import estimate_front_operators
 from qonnx_c4ml.chisel.fold.datapath import estimate_folded_operators
+from qonnx_c4ml.chisel.fold.memory import InMemory, rom_bits_in_file
 from qonnx_c4ml.chisel.stream.residual import join_operators
 from qonnx_c4ml.errors import UnsupportedModelError
 from qonnx_c4ml.interface import CircuitDescription, LayerCircuit, Port
 from qonnx_c4ml.metadata import record_circuit
 from qonnx_c4ml.output_dir import write_if_changed
-from qonnx_c4ml.transformations.fold_choice import (calibrated, choose_reuse_factors, foldable_nodes,
-                                                    is_global_pool_node, lut_models)
+from qonnx_c4ml.transformations.fold_choice import (
+    calibrated, choose_reuse_factors, foldable_nodes, form_models, is_global_pool_node, lut_models, weight_forms)
 from qonnx_c4ml.transformations.stream_front import front_nodes, front_ops, front_output
 
 
@@ -69,19 +70,29 @@ def generate_within_budget(transformation, front, rest, source):
 
     top, prefix, out_dir = transformation.top, transformation.module_prefix, transformation.output_dir
     ops = [getCustomOp(node) for node in rest]
-    layers = lut_models(foldable_nodes(front, rest)) if transformation.max_luts is not None else None
+    policy, nodes = getattr(transformation, "weight_memory", "auto"), foldable_nodes(front, rest)
+    models = form_models(nodes, policy) if transformation.max_luts is not None or policy == "auto" else None
+    layers = lut_models(nodes, models) if transformation.max_luts is not None else None
     min_ii, engine_cache = 1, EngineCache()  # a retry rebuilds only the engines whose R changed
-    tail, tail_factors = None, None  # and the dense chain only when its factors changed
+    tail, tail_key = None, None  # and the dense chain only when its factors or forms changed
     while True:
         front_factors, factors, chosen_by = choose_reuse_factors(transformation, front, rest, layers, min_ii)
         transformation.check_operators((front_estimate(front, front_factors) if front else 0) + estimate(rest, factors),
                                        "folded circuit" + (" (window engines + folded dense layers)" if front else ""))
-        if factors != tail_factors:
-            tail, tail_factors = generate_folded(ops, factors, out_dir, f"{top}_folded" if front else top, source,
-                                                 prefix), list(factors)
+        chosen = dict(zip((n.name for n in front_nodes(front)), front_factors)) if front else {}
+        chosen.update(zip((n.name for n in rest), factors))
+        memory = weight_forms(nodes, chosen, policy, models)
+        tail_forms = [memory[n.name] for n in rest]
+        if (factors, tail_forms) != tail_key:
+            tail, tail_key = generate_folded(ops, factors, out_dir, f"{top}_folded" if front else top, source, prefix,
+                                             tail_forms), (list(factors), tail_forms)
         head = generate_streaming(front_ops(front), out_dir, top=f"{prefix}{top}_front", source=source,
-                                  reuse_factors={n.name: f for n, f in zip(front_nodes(front), front_factors)},
+                                  reuse_factors={n.name: InMemory(f) if memory.get(n.name) else f
+                                                 for n, f in zip(front_nodes(front), front_factors)},
                                   engine_cache=engine_cache) if front else None
+        if head:
+            note_front_roms(head, [memory[n.name] for n in front_nodes(front)
+                                   if n.op_type == "QConv2D" and not is_global_pool_node(n)])
         luts, ii = tail["estimated_luts"] + (head["estimated_luts"] if head else 0), max(
             tail["ii_cycles"], head["ii_cycles"] if head else 0)
         if transformation.max_luts is None or luts <= transformation.max_luts:
@@ -98,6 +109,18 @@ def generate_within_budget(transformation, front, rest, source):
     for row, node in zip(folded_rows(head, tail), foldable_nodes(front, rest)):
         row["chosen_by"] = chosen_by[node.name]
     return head, tail
+
+
+def note_front_roms(head, memory):
+    """Record in the front's description each folding QConv2D row's weight form (`memory`: one bool
+    per QConv2D that is not a global pool, in front_nodes order) and ROM bits (read from its generated file: the streaming
+    generator writes the rows from the layers' geometry), and the front's total ROM bits."""
+    rows = [row for row in head["layers"] if row["op_type"] == "QConv2D" and not row["global_pool"]]
+    for row, in_memory in zip(rows, memory):
+        in_memory = in_memory and row["steps"] > 1
+        row["weight_form"] = "memory" if in_memory else "constant"
+        row["rom_bits"] = rom_bits_in_file(row["file"]) if in_memory else 0
+    head["rom_bits"] = sum(row.get("rom_bits", 0) for row in head["layers"])
 
 
 def folded_rows(head, tail):
@@ -150,7 +173,8 @@ def apply_folded(transformation, model, front, rest, circuit_input):
                   "ii_cycles": max(head["ii_cycles"], tail["ii_cycles"]),
                   "latency_cycles": head["latency_cycles"] + tail["latency_cycles"],
                   "estimated_luts": head["estimated_luts"] + tail["estimated_luts"],
-                  "engine_luts": head["engine_luts"] + tail["estimated_luts"], "flip_flops": head["flip_flops"] + tail["flip_flops"]}
+                  "engine_luts": head["engine_luts"] + tail["estimated_luts"],
+                  "flip_flops": head["flip_flops"] + tail["flip_flops"], "rom_bits": head["rom_bits"] + tail["rom_bits"]}
         layers = front_layers(head)
     for node, op, layer in zip(rest, ops, tail["layers"]):
         op.set_nodeattr("verilog_module", layer["name"])

@@ -59,3 +59,37 @@ def test_folded_verilog_is_lint_clean(tmp_path):
     result = subprocess.run(["verilator", "--lint-only", "-Wall", "--top-module", "fold_top", *description["files"]],
                             capture_output=True, text=True)
     assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+
+
+@needs_verilator
+def test_memory_form_with_wide_input_slot_selects_matches_numpy(tmp_path):
+    """Rows using 3 of 3*M inputs each (a depthwise-like layer), one unit over M = 20 steps in the
+    memory form: 3 input slots whose 20-way selects print as option arrays (logic/verilog.py
+    ARRAY_SELECT); a thresholded layer after it in the memory form too; Verilator == numpy,
+    with back-pressure, and lint-clean."""
+    from qonnx_c4ml.sim.stream_simulator import StreamSimulator
+
+    from .fold_ops import dense_op
+
+    rng = np.random.default_rng(8)
+    rows = 20
+    weights = np.zeros((rows, 3 * rows), dtype=np.int64)
+    for m in range(rows):
+        weights[m, 3 * m:3 * m + 3] = rng.integers(-3, 4, size=3)
+    thresholds = np.sort(rng.integers(-20, 20, size=(4, 3)), axis=1)
+    ops = [dense_op(weights, np.zeros((0, 0), dtype=np.int64), "UINT3", "INT8", "dw", requant="none", inp="a",
+                    out="b"),
+           dense_op(rng.integers(-2, 3, size=(4, rows)), thresholds, "INT8", "UINT2", "pw", inp="b", out="c")]
+    description = generate_folded(ops, [rows, 4], tmp_path, top="fold_top", weight_memory=[True, True])
+    assert [layer["weight_form"] for layer in description["layers"]] == ["memory", "memory"]
+    assert "_o [0:19];" in (tmp_path / "dw_unit.v").read_text()
+    codes = rng.integers(0, 8, size=(30, 3 * rows))
+    expected = chain_reference(ops, codes)
+    with StreamSimulator(description) as circuit:
+        for backpressure in (None, 6):
+            out, stats = circuit.run_frames(codes, backpressure=backpressure)
+            np.testing.assert_array_equal(out, expected)
+        assert stats["out_stall_cycles"] > 0
+    result = subprocess.run(["verilator", "--lint-only", "-Wall", "-Wno-UNUSEDSIGNAL", "-Wno-WIDTH", "--top-module",
+                             "fold_top", *description["files"]], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

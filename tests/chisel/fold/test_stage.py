@@ -36,3 +36,33 @@ def test_stage_is_lint_clean(steps, tmp_path):
     result = subprocess.run(["verilator", "--lint-only", "-Wall", "--top-module", "s", str(tmp_path / "s.v"),
                              str(tmp_path / "u.v")], capture_output=True, text=True)
     assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+
+
+def test_stage_with_a_weight_rom_reads_the_next_steps_word():
+    text = stage_verilog("layer", "layer_unit", 12, 6, 14, 3, rom=(5, [1, 2, 3], False))
+    assert "wire [1:0] step_next = reset || take || finish ? 2'h0 : busy && !last ? step + 2'h1 : step;" in text
+    assert "    case (step_next)" in text and "      2'h1: w_q <= 5'h2;" in text
+    assert "layer_unit u_unit (.in_data(x_q), .w_data(w_q), .out_data(unit_out));" in text
+    slots = stage_verilog("layer", "layer_unit", 12, 6, 14, 3, rom=(5, [1, 2, 3], True))
+    assert "layer_unit u_unit (.in_data(x_q), .step(step), .w_data(w_q), .out_data(unit_out));" in slots
+    empty = stage_verilog("layer", "layer_unit", 12, 6, 14, 3, rom=(0, [0, 0, 0], False))
+    assert "w_q" not in empty and "layer_unit u_unit (.in_data(x_q), .out_data(unit_out));" in empty
+
+
+@pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator is installed by scripts/setup.sh")
+def test_stage_with_a_weight_rom_is_lint_clean(tmp_path):
+    unit = ("/* verilator lint_off UNUSEDSIGNAL */\nmodule u (\n  input wire [7:0] in_data,\n"
+            "  input wire [4:0] w_data,\n  output wire [3:0] out_data\n);\n"
+            "  assign out_data = in_data[3:0] ^ w_data[3:0];\nendmodule\n")
+    (tmp_path / "u.v").write_text(unit)
+    (tmp_path / "s.v").write_text("/* verilator lint_off UNUSEDSIGNAL */\n"
+                                  + stage_verilog("s", "u", 8, 4, 18, 5, rom=(5, [1, 2, 3, 4, 5], False)))
+    result = subprocess.run(["verilator", "--lint-only", "-Wall", "--top-module", "s", str(tmp_path / "s.v"),
+                             str(tmp_path / "u.v")], capture_output=True, text=True)
+    assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+
+
+def test_partial_results_shift_in_at_the_top():
+    text = stage_verilog("layer", "layer_unit", 12, 6, 20, 4)
+    assert "    if (busy && !last) partial <= {unit_out, partial[17:6]};" in text  # steps 0..2 kept
+    assert "step == 2'h0" not in text

@@ -118,3 +118,12 @@ def test_fresh_names_are_unique_name_s_in_linear_time():
     taken.add("sum_4")
     assert [module.fresh(b) for b in bases] == [unique_name(b, taken) for b in bases]
     assert module.fresh("sum") == "sum_6" and module.fresh("acc") == "acc_2001"
+
+
+def test_mul_range_is_the_product_of_the_corners():
+    m = Module("m")
+    x = m.input_element("in_data", 0, 4, False)  # [0, 15]
+    w = m.input_element("in_data", 1, 4, True)  # [-8, 7]
+    p = m.mul(x, w)
+    assert (p.op, p.lo, p.hi) == ("mul", -120, 105)
+    assert m.mul(m.const(3), m.const(-4)).lo == -12

@@ -62,3 +62,11 @@ def test_select_luts_and_level():
     total = m.add(eight, two)
     m.output("out_data", 0, total, 5, False)
     assert cost(m.lowered()).levels == 2  # a select is one logic level
+
+
+def test_mul_luts_follow_the_fitted_formula():
+    from qonnx_c4ml.chisel.logic.cost import mul_luts
+    assert [mul_luts(p, q) for p, q in ((2, 2), (4, 2), (3, 4), (4, 4), (8, 4), (8, 8))] == [5, 10, 17, 24, 48, 128]
+    m = Module("m")
+    p = m.mul(m.input_element("in_data", 0, 4, False), m.input_element("in_data", 1, 4, True))
+    assert node_luts(p) == 24 and p.width == 8

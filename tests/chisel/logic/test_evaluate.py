@@ -74,3 +74,13 @@ def test_flip_negates_by_ones_complement():
     m.output("out_data", 0, m.flip(sign, x), 3, True)
     xs = np.array([[-4, 0], [3, 0], [-4, 1], [3, 1], [0, 1]])
     assert evaluate(m.lowered(), xs, check_ranges=True)[:, 0].tolist() == [-4, 3, 3, -4, -1]
+
+
+def test_mul_of_two_inputs_is_exact_at_the_corners():
+    m = Module("m")
+    x = m.input_element("in_data", 0, 3, False)
+    w = m.input_element("in_data", 1, 3, True)
+    p = m.mul(x, w)
+    m.output("out_data", 0, p, p.width, p.signed)
+    xs = np.array([[a, b] for a in range(8) for b in range(-4, 4)])
+    assert evaluate(m.lowered(), xs, check_ranges=True)[:, 0].tolist() == [a * b for a, b in xs.tolist()]

@@ -95,3 +95,12 @@ def test_wide_select_is_a_table_of_its_distinct_options():
     assert f"wire [1:0] pick_i = pick_t[{s} * 2 +: 2];" in text
     assert "localparam [17:0] tab_t = 18'h2243b;" in text  # 3-bit two's complement values
     assert f"wire signed [2:0] tab = $signed(tab_t[{s} * 3 +: 3]);" in text
+
+
+def test_mul_extends_both_operands_to_the_product_width():
+    m = Module("m")
+    x = m.input_element("in_data", 0, 4, False)
+    w = m.input_element("in_data", 1, 4, True)
+    m.output("out_data", 0, m.mul(x, w, base="p"), 8, True)
+    text = module_verilog(m.lowered())
+    assert "wire signed [7:0] p = $signed({1'b0, x0}) * $signed(x1);" in text, text

@@ -94,5 +94,9 @@ def test_the_engine_cache_rebuilds_only_what_changed():
     assert cache.verilog(first, engine, "// h\n") == engine_verilog(fresh, built, "// h\n")
     other = layer_geometry(op)
     assert cache.engine(other, op, reuse_factor=3) is not engine and other.steps == 3  # 6 channels, 2 units
+    from qonnx_c4ml.chisel.fold.memory import InMemory
+
+    in_memory = cache.engine(layer_geometry(op), op, reuse_factor=InMemory(2))  # == 2 as an int
+    assert in_memory is not engine and cache.engine(layer_geometry(op), op, reuse_factor=InMemory(2)) is in_memory
     changed = conv_op(weights, (2, 3, 3), thresholds + 1)  # another node: another engine
     assert cache.engine(layer_geometry(changed), changed, reuse_factor=2) is not engine

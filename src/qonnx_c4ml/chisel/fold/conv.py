@@ -16,10 +16,12 @@ constants of the logic, selected per step.  The streaming wrapper
 (stream/layer_verilog.py) holds the window for the S steps, keeps the results of steps
 0..S-2 and loads the output register, in output channel order, at the last one; the
 schedule model (stream/schedule.py) knows the layer takes S cycles per output pixel.
+The memory form (chisel/fold/memory.py) reads W' rows from a ROM word per step instead.
 """
 import numpy as np
 
-from qonnx_c4ml.chisel.fold.datapath import estimate_folded_operators, slot_order, unit_module
+from qonnx_c4ml.chisel.fold.datapath import estimate_folded_operators, fold_geometry, slot_order, unit_module
+from qonnx_c4ml.chisel.fold.memory import memory_unit_module
 from qonnx_c4ml.chisel.stream.geometry import GlobalPoolLayer, layer_geometry, window_index
 from qonnx_c4ml.interface import Port
 
@@ -41,11 +43,19 @@ def window_weights(layer, op):
 def folded_conv_engine(layer, op, reuse_factor):
     """(unit Module named `<layer>_engine`, units G, steps S, order) of a QConv2D folded by
     `reuse_factor`: ports in_data (the window vector), step (when S > 1), out_data (G codes);
-    order[o] = the slot r*G + u whose code is output channel o."""
+    order[o] = the slot r*G + u whose code is output channel o.  A `memory.InMemory` reuse
+    factor (S > 1) builds the memory form instead: w_data replaces step, and
+    `layer.weight_rom` = (word width, words, step_port) tells the wrapper (stream/layer_verilog.py) its ROM."""
     matrix = window_weights(layer, op)
-    unit, code, units, steps, rows = unit_module(
-        f"{layer.name}_engine", matrix, layer.inp, op.get_nodeattr("out_dtype"), op.get_nodeattr("requant"),
-        op.threshold_codes(), op.get_nodeattr("out_base"), reuse_factor, op.get_nodeattr("threshold_weights"))
+    arguments = (f"{layer.name}_engine", matrix, layer.inp, op.get_nodeattr("out_dtype"), op.get_nodeattr("requant"),
+                 op.threshold_codes(), op.get_nodeattr("out_base"), int(reuse_factor),
+                 op.get_nodeattr("threshold_weights"))
+    layer.weight_rom = None
+    if getattr(reuse_factor, "weight_memory", False) and fold_geometry(matrix.shape[0], int(reuse_factor))[1] > 1:
+        unit, code, units, steps, rows, rom = memory_unit_module(*arguments)
+        layer.weight_rom = (rom.width, rom.words(), rom.step_port)
+    else:
+        unit, code, units, steps, rows = unit_module(*arguments)
     if Port(layer.out.elements, code.bits, code.signed) != layer.out:
         raise AssertionError(f"{layer.name}: unit codes {code} do not match the pixel port {layer.out}")
     return unit, units, steps, slot_order(rows, units, matrix.shape[0])

@@ -179,16 +179,23 @@ def _shift_form(thresholds, row_ranges):
     return [(offset, always) for offset, always, _, _ in forms], forms[0][2], forms[0][3]
 
 
-def requantize_unit(module, acc, step, thresholds, row_ranges, out_base, weights, name):
-    """The unit's output code for per-step threshold rows `thresholds` (S, J) (see module doc)."""
+def step_constants(module, step):
+    """per_step(values, base) of the constant form: the select over `step` of constant values."""
+    return lambda values, base: module.select(step, [module.const(int(v)) for v in values], base=base)
+
+
+def requantize_unit(module, acc, per_step, thresholds, row_ranges, out_base, weights, name):
+    """The unit's output code for per-step threshold rows `thresholds` (S, J) (see module doc);
+    `per_step(values, base)` is the Value that equals values[r] at step r (`step_constants`, or a
+    field of the weight ROM: chisel/fold/memory.py)."""
     if not len(weights) or all(int(w) == 1 for w in weights):
         shift = _shift_form(thresholds, row_ranges)
         if shift is not None:
             forms, n, s = shift
-            offset = module.select(step, [module.const(o) for o, _ in forms], base=f"{name}_t0")
+            offset = per_step([o for o, _ in forms], f"{name}_t0")
             steps = module.shift_right(module.sub(acc, offset, base=f"{name}_off"), s, base=f"{name}_steps")
             count = module.clamp(steps, 0, n, base=f"{name}_sat")
-            base = module.select(step, [module.const(out_base + a) for _, a in forms], base=f"{name}_base")
+            base = per_step([out_base + a for _, a in forms], f"{name}_base")
             return count if base.is_constant and base.lo == 0 else module.add(count, base, base=f"{name}_code")
         weights = [1] * thresholds.shape[1]
     base, terms = out_base, []
@@ -201,7 +208,7 @@ def requantize_unit(module, acc, step, thresholds, row_ranges, out_base, weights
             continue
         if all(c > acc.hi for c in as_union):
             continue
-        level = module.select(step, [module.const(c) for c in as_union], base=f"{name}_t{j}")
+        level = per_step(as_union, f"{name}_t{j}")
         bit = module.at_least_value(acc, level, base=f"{name}_ge{j}")
         terms += [(module.shift_left(bit, b, base=f"{name}_w{j}_{b}") if b else bit, 1)
                   for b in range(w.bit_length()) if w >> b & 1]
@@ -249,7 +256,7 @@ def unit_module(name, weights, in_port, out_dtype, requant, thresholds, out_base
                 acc = module.narrow(acc, true_lo, true_hi)
         thresholds_u = thresholds[unit] - np.asarray(ones)[:, None] if requant == "thresholds" else None
         if requant == "thresholds":
-            code = requantize_unit(module, acc, step, thresholds_u, ranges, int(out_base),
+            code = requantize_unit(module, acc, step_constants(module, step), thresholds_u, ranges, int(out_base),
                                    list(threshold_weights), f"out{u}")
         else:
             code = acc

@@ -20,6 +20,7 @@ import numpy as np
 
 from qonnx_c4ml.chisel.arith import csd_digits
 from qonnx_c4ml.chisel.fold.datapath import fold_geometry, step_counter_bits, unit_rows
+from qonnx_c4ml.chisel.logic.cost import mul_luts
 
 
 def _bit_length(values):
@@ -62,6 +63,11 @@ def _tree_luts(terms, term_bits, acc_bits):
         remaining = pairs + remaining % 2
         level += 1
     return total
+
+
+def control_luts(steps, memory=False):
+    """The stage's step counter and finish logic, and with a weight ROM the step_next mux."""
+    return step_counter_bits(steps) * (2 if memory else 1) + 2
 
 
 def shared_multiple_luts(weights, in_bits):
@@ -107,7 +113,7 @@ class DenseLutModel:
 
     @staticmethod
     def _control_luts(steps):
-        return step_counter_bits(steps) + 2
+        return control_luts(steps)
 
     def _unit_luts(self, units, steps):
         """LUTs of the G units: selects, flips, adder trees, requantization."""
@@ -150,3 +156,78 @@ class DenseLutModel:
             count_bits = max(1, self.columns.bit_length())
             total += int(np.sum(comparators)) + units * max(0, self.columns - 1) * count_bits
         return total
+
+
+class MemoryLutModel:
+    """Estimated LUTs, ROM bits and ROM-word flip-flops of one folded layer in the memory form
+    (chisel/fold/memory.py) as functions of its reuse factor; rows in order (unit u, step r:
+    row r*G + u).  Per unit: a multiplier (`cost.mul_luts`) per input whose weight varies over
+    the unit's rows (its ROM field as wide as their range) -- or, where `memory.use_slots`
+    says so, per input slot an S:1 input select and a multiplier --, the balanced adder tree of the
+    unit's terms (constant terms included), per threshold column whose value varies a
+    comparator against a ROM field (one that does not: a constant comparator); plus the
+    stage's control (`control_luts(S, memory=True)`).  Undefined (None) at one step."""
+
+    def __init__(self, weights, x_lo, x_hi, thresholds=()):
+        self.weights = np.asarray(weights, dtype=np.int64)
+        self.thresholds = np.asarray(thresholds, dtype=np.int64)
+        self.x_lo, self.x_hi = int(x_lo), int(x_hi)
+        self.in_bits = int(_signed_bits(self.x_lo, self.x_hi))
+        self.w_lo, self.w_hi = min(int(self.weights.min()), 0), max(int(self.weights.max()), 0)
+        self.weight_bits = int(_signed_bits(self.w_lo, self.w_hi))
+        low, high = self.weights * self.x_lo, self.weights * self.x_hi
+        self.row_lo, self.row_hi = np.minimum(low, high).sum(axis=1), np.maximum(low, high).sum(axis=1)
+        self.cache = {}
+
+    def numbers(self, reuse_factor):
+        """(estimated LUTs, ROM bits, ROM word bits) at `reuse_factor`, or None at one step."""
+        outputs = self.weights.shape[0]
+        units, steps = fold_geometry(outputs, reuse_factor)
+        if steps < 2:
+            return None
+        if (units, steps) not in self.cache:
+            self.cache[(units, steps)] = self._numbers(units, steps)
+        return self.cache[(units, steps)]
+
+    def luts(self, reuse_factor):
+        numbers = self.numbers(reuse_factor)
+        return None if numbers is None else numbers[0]
+
+    def _numbers(self, units, steps):
+        outputs = self.weights.shape[0]
+        index = np.asarray(unit_rows(outputs, units, steps))  # (G, S)
+        grouped = self.weights[index]  # (G, S, K)
+        w_lo, w_hi = grouped.min(axis=1), grouped.max(axis=1)  # (G, K)
+        used, varying = (w_lo != 0) | (w_hi != 0), w_lo != w_hi
+        field_bits = np.where(varying, _signed_bits(np.minimum(w_lo, 0), np.maximum(w_hi, 0)), 0)
+        field_bits = np.where(varying & (w_lo >= 0), _signed_bits(w_lo, w_hi), field_bits)
+        products = np.stack([w_lo * self.x_lo, w_lo * self.x_hi, w_hi * self.x_lo, w_hi * self.x_hi])
+        term_bits = _signed_bits(products.min(axis=0), products.max(axis=0))
+        # input slots (memory.use_slots) where a unit's rows each use few of many inputs
+        per_row = np.count_nonzero(grouped, axis=2).max(axis=1)  # (G,)
+        multiplier = int(mul_luts(self.in_bits, self.weight_bits))
+        select = self.in_bits * -(-(steps - 1) // 3)
+        union = used.sum(axis=1)
+        slots = per_row * (multiplier + select) < union * multiplier
+        total = int(np.sum(np.where(slots, 0, np.sum(np.where(varying, mul_luts(self.in_bits, field_bits), 0), axis=1))))
+        total += int(np.sum(np.where(slots, per_row * (multiplier + select), 0)))
+        acc_lo = np.minimum.reduce(self.row_lo[index], axis=1)
+        acc_hi = np.maximum.reduce(self.row_hi[index], axis=1)
+        acc_bits = _signed_bits(acc_lo, acc_hi)  # (G,)
+        terms = np.where(slots, per_row, union)
+        product = np.stack([v * self.x_lo for v in (self.w_lo, self.w_hi)] + [v * self.x_hi for v in (self.w_lo, self.w_hi)])
+        slot_bits = int(_signed_bits(product.min(), product.max()))
+        mean_bits = np.where(union > 0, np.rint(np.sum(np.where(used, term_bits, 0), axis=1) / np.maximum(union, 1)),
+                             0).astype(np.int64)
+        mean_bits = np.where(slots, slot_bits, mean_bits)
+        total += int(np.sum(_tree_luts(terms, mean_bits, acc_bits)))
+        field_bits = np.where(slots[:, None], 0, field_bits)
+        word = int(field_bits.sum()) + int(np.sum(np.where(slots, per_row * self.weight_bits, 0)))
+        if self.thresholds.size:
+            columns = self.thresholds.shape[-1]
+            levels = self.thresholds[index]  # (G, S, J)
+            varies = levels.min(axis=1) != levels.max(axis=1)  # (G, J)
+            total += int(np.sum(varies.sum(axis=1) * (acc_bits + 1)))
+            total += units * max(0, columns - 1) * max(1, columns.bit_length())
+            word += int(np.sum(varies * (acc_bits + 1)[:, None]))
+        return total + control_luts(steps, memory=True), word * steps, word

@@ -6,7 +6,9 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from qonnx_c4ml.chisel.fold.datapath import slot_order, step_counter_bits, unit_module
+from qonnx_c4ml.chisel.fold.datapath import fold_geometry, slot_order, step_counter_bits, unit_module
+from qonnx_c4ml.chisel.fold.estimate import control_luts
+from qonnx_c4ml.chisel.fold.memory import memory_unit_module
 from qonnx_c4ml.chisel.fold.stage import stage_verilog
 from qonnx_c4ml.chisel.generator import HEADER, WAIVER, port_for_dtype
 from qonnx_c4ml.chisel.logic.cost import cost
@@ -17,43 +19,54 @@ from qonnx_c4ml.output_dir import write_if_changed
 from qonnx_c4ml.tables import text_lines
 
 
-def fold_layer(op, name, in_port, reuse_factor, header):
-    """(unit Module, stage text, layer dict) of one QDense op folded by `reuse_factor`."""
-    unit, code, units, steps, rows = unit_module(
-        f"{name}_unit", op.weight_codes(), in_port, op.get_nodeattr("out_dtype"), op.get_nodeattr("requant"),
-        op.threshold_codes(), op.get_nodeattr("out_base"), reuse_factor, op.get_nodeattr("threshold_weights"))
+def fold_layer(op, name, in_port, reuse_factor, header, memory=False):
+    """(unit Module, stage text, layer dict) of one QDense op folded by `reuse_factor`, in the
+    memory form (chisel/fold/memory.py) when `memory` and it has more than one step."""
+    arguments = (op.weight_codes(), in_port, op.get_nodeattr("out_dtype"), op.get_nodeattr("requant"),
+                 op.threshold_codes(), op.get_nodeattr("out_base"), reuse_factor, op.get_nodeattr("threshold_weights"))
     outputs = op.weight_codes().shape[0]
+    rom = None
+    if memory and fold_geometry(outputs, reuse_factor)[1] > 1:
+        unit, code, units, steps, rows, rom = memory_unit_module(f"{name}_unit", *arguments)
+    else:
+        unit, code, units, steps, rows = unit_module(f"{name}_unit", *arguments)
     out = Port(outputs, code.bits, code.signed)
     unit_cost = cost(unit.lowered())
     order = slot_order(rows, units, outputs)
     stage = stage_verilog(name, unit.name, in_port.width, units * code.bits, out.width, steps,
-                          None if order == list(range(outputs)) else (order, code.bits))
+                          None if order == list(range(outputs)) else (order, code.bits),
+                          None if rom is None else (rom.width, rom.words(), rom.step_port))
     step_bits = step_counter_bits(steps)
-    flip_flops = 2 + step_bits + in_port.width + (steps - 1) * units * code.bits + out.width
+    rom_width = rom.width if rom is not None else 0
+    flip_flops = 2 + step_bits + in_port.width + (steps - 1) * units * code.bits + out.width + rom_width
     layer = {"name": name, "unit": unit.name, "op_type": "QDense", "node": op.onnx_node.name,
              "reuse_factor": int(reuse_factor), "units": units, "steps": steps, "rows": outputs,
              "inputs": in_port.elements, "inp": asdict(in_port), "out": asdict(out),
              "adders": unit_cost.adders, "levels": unit_cost.levels,
-             "estimated_luts": unit_cost.luts + step_bits + 2, "flip_flops": flip_flops,
+             "estimated_luts": unit_cost.luts + control_luts(steps, rom is not None), "flip_flops": flip_flops,
+             "weight_form": "memory" if rom is not None else "constant", "rom_bits": rom.bits if rom else 0,
              "ii_cycles": steps, "latency_cycles": steps + 1}
     return unit, header + WAIVER + stage, layer
 
 
-def generate_folded(ops, reuse_factors, output_dir, top="c4ml_top", source="QONNX", module_prefix=""):
+def generate_folded(ops, reuse_factors, output_dir, top="c4ml_top", source="QONNX", module_prefix="",
+                    weight_memory=None):
     """Write the folded circuit of `ops` (QDense CustomOps, a chain in data-flow order) with
-    `reuse_factors` (one per op) to `output_dir`; returns its description dict."""
+    `reuse_factors` (one per op) to `output_dir`, layer i in the memory form when
+    weight_memory[i] (None: none); returns its description dict."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     header = HEADER.format(source=source)
     files, layers, stages = [], [], []
     in_port = port_for_dtype(ops[0].weight_codes().shape[1], ops[0].get_nodeattr("in_dtype"))
     first = in_port
-    for op, reuse_factor in zip(ops, reuse_factors):
+    memory = [False] * len(ops) if weight_memory is None else list(weight_memory)
+    for op, reuse_factor, in_memory in zip(ops, reuse_factors, memory):
         name = module_prefix + op.onnx_node.name
         if op.weight_codes().shape[1] != in_port.elements:
             raise UnsupportedModelError(f"QDense '{op.onnx_node.name}' reads {op.weight_codes().shape[1]} inputs, "
                                         f"but the layer before it produces {in_port.elements}")
-        unit, stage, layer = fold_layer(op, name, in_port, reuse_factor, header)
+        unit, stage, layer = fold_layer(op, name, in_port, reuse_factor, header, in_memory)
         for module_name, text in ((unit.name, header + WAIVER + unit.verilog()), (name, stage)):
             write_if_changed(output_dir / f"{module_name}.v", text)
             files.append(str(output_dir / f"{module_name}.v"))
@@ -74,6 +87,7 @@ def generate_folded(ops, reuse_factors, output_dir, top="c4ml_top", source="QONN
         "line_buffer_bits": 0, "stage_levels": None,
         "estimated_luts": sum(layer["estimated_luts"] for layer in layers),
         "flip_flops": sum(layer["flip_flops"] for layer in layers),
+        "rom_bits": sum(layer["rom_bits"] for layer in layers),
         "layers": layers,
     }
     write_if_changed(output_dir / f"{top}.fold.json", json.dumps(description, indent=2, sort_keys=True))
@@ -81,14 +95,18 @@ def generate_folded(ops, reuse_factors, output_dir, top="c4ml_top", source="QONN
 
 
 def format_report(description):
-    """Per layer: reuse factor, units, cycles, estimated LUTs and flip-flops, and which
+    """Per layer: reuse factor, units, cycles, weight form (constant selects or memory: ROM
+    bits), estimated LUTs and flip-flops, and which
     constraint chose R (`chosen_by`, set by the folded style: reuse_factor, target_ii,
     max_luts, max_luts+target_ii or fully folded); and the total."""
-    rows = [("layer", "rows x inputs", "R", "chosen by", "units", "cycles", "adders", "est. LUTs", "FFs")]
+    rows = [("layer", "rows x inputs", "R", "chosen by", "units", "cycles", "weights", "adders", "est. LUTs", "FFs",
+             "ROM bits")]
     for layer in description["layers"]:
         rows.append((layer["node"], f"{layer['rows']}x{layer['inputs']}", str(layer["reuse_factor"]),
                      layer.get("chosen_by", "reuse_factor"), str(layer["units"]), str(layer["steps"]),
-                     str(layer["adders"]), str(layer["estimated_luts"]), str(layer["flip_flops"])))
+                     layer.get("weight_form", "constant"), str(layer["adders"]), str(layer["estimated_luts"]),
+                     str(layer["flip_flops"]), str(layer.get("rom_bits", 0))))
     rows.append(("total (ii, latency)", "", "", "", "", f"{description['ii_cycles']}, {description['latency_cycles']}",
-                 "", str(description["estimated_luts"]), str(description["flip_flops"])))
+                 "", "", str(description["estimated_luts"]), str(description["flip_flops"]),
+                 str(description.get("rom_bits", 0))))
     return "\n".join(text_lines(rows)) + "\n"

@@ -101,6 +101,13 @@ class Module:
             return constant(-a.lo)
         return self._node(base, -a.hi, -a.lo, "neg", (a,))
 
+    def mul(self, a, b, base="mul"):
+        """a * b of two values (a constant operand is a shift-add's job, not this node's)."""
+        if a.is_constant and b.is_constant:
+            return constant(a.lo * b.lo)
+        corners = [a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi]
+        return self._node(base, min(corners), max(corners), "mul", (a, b))
+
     def shift_left(self, a, k, base="shl"):
         """a * 2**k as wiring."""
         if a.is_constant:

@@ -29,6 +29,8 @@ def _compute(node, args, dtype):
         return args[0] - args[1]
     if op == "neg":
         return -args[0]
+    if op == "mul":
+        return args[0] * args[1]
     if op == "shl":
         return args[0] << node.params[0]
     if op == "shr":

@@ -13,6 +13,8 @@ Operations (args; params):
     add     (a, b)                ; ()                   a + b
     sub     (a, b)                ; ()                   a - b
     neg     (a,)                  ; ()                   -a
+    mul     (a, b)                ; ()                   a * b (variable x variable: a folded unit's
+                                                          input times its weight read from the ROM)
     shl     (a,)                  ; (k,)                 a * 2**k (wiring)
     shr     (a,)                  ; (k,)                 floor(a / 2**k) (wiring: the top bits)
     ge      (d,)                  ; ()                   1 if d >= 0: the inverted sign bit (wiring);
@@ -39,7 +41,7 @@ from functools import lru_cache
 from qonnx_c4ml.lbir.dtypes import bits_for_range
 
 # logic operators: one level of logic each (what pipelining counts); the rest is wiring
-LOGIC_OPS = frozenset({"add", "sub", "neg", "eq", "mux", "max", "select", "flip"})
+LOGIC_OPS = frozenset({"add", "sub", "neg", "mul", "eq", "mux", "max", "select", "flip"})
 WIRING_OPS = frozenset({"shl", "shr", "ge"})
 ADDER_OPS = frozenset({"add", "sub"})
 

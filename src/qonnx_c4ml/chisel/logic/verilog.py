@@ -46,6 +46,8 @@ def expression(node):
         return f"{operand(args[0], width)} {'+' if op == 'add' else '-'} {operand(args[1], width)}"
     if op == "neg":
         return f"-{operand(args[0], width)}"
+    if op == "mul":
+        return f"{operand(args[0], width)} * {operand(args[1], width)}"
     if op == "shl":
         (k,) = node.params
         return f"{{{operand(args[0], width - k)}, {k}'b0}}"
@@ -75,6 +77,10 @@ def expression(node):
 # are constants) and a ternary tree over its distinct options: a folded layer with R = 256
 # steps has millions of select leaves but a handful of distinct values per select.
 TABLE_SELECT = 4
+# ... and one over more distinct non-constant options than this as an array of its options read
+# at the option number: a memory-form input slot selects among S inputs (S = 1024 for a
+# MobileNet depthwise layer), whose ternary tree Verilator turned into a 48 MB C++ file.
+ARRAY_SELECT = 16
 
 
 class _Wire:
@@ -98,9 +104,26 @@ def select_lines(node):
         return [_table_line(node.name, [options[t].lo for t in table], bits),
                 head + ("$signed(" + cell + ")" if node.signed else cell) + ";"]
     bits = max(1, (len(options) - 1).bit_length())
+    if len(options) > ARRAY_SELECT:
+        return _array_lines(node, head, index, options, table, bits, width)
     return [_table_line(node.name, table, bits),
             f"  wire [{bits - 1}:0] {node.name}_i = {node.name}_t[{index.name} * {bits} +: {bits}];",
             head + select_expression(_Wire(f"{node.name}_i"), options, width) + ";"]
+
+
+def _array_lines(node, head, index, options, table, bits, width):
+    """A select as `<name>_o[i]` over an array of its options (see ARRAY_SELECT); i is the index
+    itself when the table numbers the options in order, else read from the option-number table."""
+    lines = [f"  wire [{width - 1}:0] {node.name}_o [0:{len(options) - 1}];"]
+    lines += [f"  assign {node.name}_o[{i}] = {operand(v, width)};" for i, v in enumerate(options)]
+    if list(table) == list(range(len(options))):
+        number = index.name
+    else:
+        number = f"{node.name}_i"
+        lines += [_table_line(node.name, table, bits),
+                  f"  wire [{bits - 1}:0] {number} = {node.name}_t[{index.name} * {bits} +: {bits}];"]
+    cell = f"{node.name}_o[{number}]"
+    return lines + [head + (f"$signed({cell})" if node.signed else cell) + ";"]
 
 
 def _table_line(name, entries, bits):

@@ -46,7 +46,7 @@ def engine_module(layer, op, stage_levels=None, reuse_factor=1):
                 "per cycle and does not fold", hint="give global pooling layers reuse factor 1")
         return global_pool_engine(layer, op)
     if reuse_factor > 1:
-        return _folded_engine(layer, op, stage_levels, int(reuse_factor))
+        return _folded_engine(layer, op, stage_levels, reuse_factor)  # an int, or fold.memory.InMemory
     c_in = layer.in_shape[0]
     kh, kw = layer.kernel
     n_window = kh * kw * c_in
@@ -111,7 +111,7 @@ def _folded_engine(layer, op, stage_levels, reuse_factor):
     module, units, steps, order = folded_conv_engine(layer, op, reuse_factor)
     engine_cost = cost(module.lowered())
     step_bits = step_counter_bits(steps)
-    layer.reuse_factor, layer.units, layer.steps = reuse_factor, units, steps
+    layer.reuse_factor, layer.units, layer.steps = int(reuse_factor), units, steps
     layer.engine_latency, layer.engine_levels = 0, engine_cost.levels
     # + the step counter's incrementer and the finish logic, as fold/generate.fold_layer counts them
     layer.adders, layer.estimated_luts = engine_cost.adders, engine_cost.luts + step_bits + 2
@@ -134,7 +134,8 @@ ENGINE_FIELDS = ("engine_latency", "engine_levels", "engine_flip_flops", "adders
 
 
 class EngineCache:
-    """Engines of one generation by (the op's node, module name, stage_levels, reuse factor):
+    """Engines of one generation by (the op's node, module name, stage_levels, reuse factor and
+    its weight form -- fold/memory.InMemory(R) == R as an int, so the form is a key of its own):
     `engine` is engine_module with the built Module and the layer fields it sets kept, `verilog`
     engine_verilog with the text kept (see module doc)."""
 
@@ -143,7 +144,7 @@ class EngineCache:
 
     def engine(self, layer, op, stage_levels=None, reuse_factor=1):
         node = hashlib.sha256(op.onnx_node.SerializeToString(deterministic=True)).hexdigest()
-        key = (node, layer.name, stage_levels, reuse_factor)
+        key = (node, layer.name, stage_levels, int(reuse_factor), getattr(reuse_factor, "weight_memory", False))
         if key not in self._engines:
             module = engine_module(layer, op, stage_levels, reuse_factor)
             self._engines[key] = module, {name: getattr(layer, name) for name in ENGINE_FIELDS}

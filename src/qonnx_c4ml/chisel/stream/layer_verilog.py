@@ -4,11 +4,16 @@ registers (the module doc of qonnx_c4ml.chisel.stream describes the control).
 A folded layer (steps S > 1, chisel/fold/conv.py) keeps the writer and reader and replaces
 the engine control, as chisel/fold/stage.py does for a dense layer: the window register
 holds a window for S cycles while `step` counts 0..S-1 into the engine; the codes of steps
-0..S-2 go to `partial`, and the last step loads the output register with every channel in
+0..S-2 shift into `partial`, and the last step loads the output register with every channel in
 order (only this step waits for the register to be free).  The next window is issued when
 no window is held or in the cycle the held one finishes, so an unstalled layer computes a
 window every S cycles; the writer keeps filling the line buffer meanwhile and is refused
-(in_ready low) only when the buffer is full, which is back-pressure upstream."""
+(in_ready low) only when the buffer is full, which is back-pressure upstream.
+
+A folded engine in the memory form (chisel/fold/memory.py; `layer.weight_rom` = (width,
+words, step_port)) reads `w_q` (and `step` if its units have input slots): loaded every cycle with ROM[step_next], the step
+counter's next value, as fold/stage.py does, so the timing is the same."""
+from qonnx_c4ml.chisel.fold.memory import partial_shift, rom_lines
 from qonnx_c4ml.chisel.hw import literal
 from qonnx_c4ml.chisel.ports import module_header
 from qonnx_c4ml.lbir.dtypes import bits_for_range
@@ -237,12 +242,23 @@ def _folded_engine(layer, window, write_lines, reset_lines, counter_lines):
         f"  reg [{(steps - 1) * unit_width - 1}:0] partial;",
         f"  wire [{unit_width - 1}:0] engine_out;",
         f"  wire [{steps * unit_width - 1}:0] codes = {{engine_out, partial}};",
-        f"  {layer.name}_engine u_engine (.in_data(window_data), .step(step), .out_data(engine_out));",
+    ]
+    rom = getattr(layer, "weight_rom", None)
+    if rom is None:
+        out.append(f"  {layer.name}_engine u_engine (.in_data(window_data), .step(step), .out_data(engine_out));")
+    else:
+        width, words, step_port = rom
+        if width:
+            out += [f"  wire [{bits - 1}:0] step_next = reset || issue || finish ? {literal(0, bits)} : "
+                    f"window_valid && !last_step ? step + {literal(1, bits)} : step;",
+                    *rom_lines(steps, width, words, "step_next")]
+        ports = (".step(step), " if step_port else "") + (".w_data(w_q), " if width else "")
+        out.append(f"  {layer.name}_engine u_engine (.in_data(window_data), {ports}.out_data(engine_out));")
+    out += [
         "  always @(posedge clock) begin",
         *write_lines,
         f"    if (issue) window_data <= {window};",
-        *(f"    if (window_valid && step == {literal(r, bits)}) partial[{r * unit_width} +: {unit_width}] "
-          "<= engine_out;" for r in range(steps - 1)),
+        partial_shift("window_valid && !last_step", (steps - 1) * unit_width, unit_width, "engine_out"),
         f"    if (finish) out_data_q <= {result};",
         "    if (reset) begin",
         *reset_lines,
