@@ -433,3 +433,18 @@ def test_folded_style_compiles_and_verifies(mlp_path, tmp_path):
     code, _, stderr = run_cli("compile", mlp_path, "-o", tmp_path / "out5", "--style", "folded",
                               "--max-luts", "1")
     assert_one_line_error(code, stderr, "max_luts=1:", "raise max_luts to at least")
+
+
+def test_weight_memory_option_reaches_the_folded_layers(mlp_path, tmp_path):
+    code, stdout, stderr = run_cli("compile", mlp_path, "-o", tmp_path / "rom", "--style", "folded",
+                                   "--reuse-factor", "3", "--weight-memory", "always")
+    assert code == 0, stdout + stderr
+    report = json.loads((tmp_path / "rom" / "report.json").read_text())
+    assert [layer["weight_form"] for layer in report["folded_layers"]] == ["memory", "memory"]
+    assert report["rom_bits"] > 0
+    code, stdout, stderr = run_cli("verify", mlp_path, "--style", "folded", "--reuse-factor", "3",
+                                   "--weight-memory", "always", "--samples", "200")
+    assert_verify_ok(code, stdout, stderr)
+    assert "rtl       100.000%" in stdout
+    code, _, stderr = run_cli("compile", mlp_path, "-o", tmp_path / "bad", "--weight-memory", "always")
+    assert_one_line_error(code, stderr, "weight_memory='always' applies to style='folded' only", "--style folded")

@@ -19,14 +19,14 @@ from qonnx_c4ml.reference import execute, load_model, with_batch
 
 class Circuit:
     def __init__(self, model, output_dir=None, pipeline="none", cache_dir=None, style="auto", input_datatype=None,
-                 reuse_factor=None, target_ii=None, max_luts=None):
+                 reuse_factor=None, target_ii=None, max_luts=None, weight_memory="auto"):
         model = load_model(model)
         if not any(n.op_type == "RTLCircuit" for n in model.graph.node):
             if not metadata.has_circuit(model):  # not generated yet: the flow, Verilog only
                 if output_dir is None:
                     output_dir = tempfile.mkdtemp(prefix="qonnx_c4ml_")
                 model = flow.compile(model, output_dir, pipeline=pipeline, style=style, reuse_factor=reuse_factor,
-                                     target_ii=target_ii, max_luts=max_luts,
+                                     target_ii=target_ii, max_luts=max_luts, weight_memory=weight_memory,
                                      input_datatype=input_datatype, outputs=False).model
             model = model.transform(RTLSim(cache_dir=cache_dir))
         self.model = model

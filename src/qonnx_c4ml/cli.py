@@ -35,7 +35,7 @@ DEMO_DATA = Path(__file__).parent / "data" / "digits_test.npz"
 
 def compile_model(model_path, output_dir, pipeline="none", top="c4ml_top", force=False,
                   max_operators=DEFAULT_MAX_OPERATORS, synth=None, synth_flow="generic-fast", style="auto",
-                  input_datatype=None, reuse_factor=None, target_ii=None, max_luts=None):
+                  input_datatype=None, reuse_factor=None, target_ii=None, max_luts=None, weight_memory="auto"):
     """`qonnx-c4ml compile`: qonnx_c4ml.flow.compile into `output_dir` (written whole or not at
     all); returns the report.json dict.
 
@@ -46,13 +46,13 @@ def compile_model(model_path, output_dir, pipeline="none", top="c4ml_top", force
 
     return flow.compile(model_path, output_dir, pipeline=pipeline, top=top, style=style,
                         max_operators=max_operators, reuse_factor=reuse_factor, target_ii=target_ii,
-                        max_luts=max_luts, input_datatype=input_datatype, synth=synth, synth_flow=synth_flow, force=force).report
+                        max_luts=max_luts, weight_memory=weight_memory, input_datatype=input_datatype, synth=synth, synth_flow=synth_flow, force=force).report
 
 
 def cmd_compile(args):
     report = compile_model(args.model, args.output, args.pipeline, args.top, args.force, args.max_operators,
                            args.synth, args.synth_flow, args.style, args.input_type, args.reuse_factor,
-                           args.target_ii, args.max_luts)
+                           args.target_ii, args.max_luts, args.weight_memory)
     stream = f", streaming: {report['ii_cycles']} cycles per frame" if report["style"] == "streaming" else ""
     if report.get("reuse_factors"):
         stream = f", folded (R {report['reuse_factors']}): {report['ii_cycles']} cycles per sample"
@@ -74,7 +74,7 @@ def cmd_verify(args):
     report = verify(args.model, samples=args.samples, seed=args.seed, rtl=not args.no_rtl,
                     pipeline=args.pipeline, style=args.style, exact=not args.no_exact, layerwise=args.layerwise,
                     input_datatype=args.input_type, reuse_factor=args.reuse_factor,
-                    target_ii=args.target_ii, max_luts=args.max_luts)
+                    target_ii=args.target_ii, max_luts=args.max_luts, weight_memory=args.weight_memory)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2, sort_keys=True))
     else:
@@ -197,6 +197,9 @@ def add_style_options(p):
                    "cycles per sample or frame (FINN SetFolding-like)")
     p.add_argument("--max-luts", type=int, help="style folded: choose the reuse factors for the smallest II whose "
                    "estimated LUTs fit this budget; with --target-ii, within both")
+    p.add_argument("--weight-memory", default="auto", choices=["auto", "always", "never"],
+                   help="style folded: keep a folded layer's weights in a ROM read once per step (always), as "
+                   "constants selected per step (never), or whichever the LUT model finds smaller (auto)")
 
 
 def build_parser():

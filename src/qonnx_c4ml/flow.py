@@ -61,10 +61,12 @@ def _report(model_path, description, infer_s, generate_s):
         # style="folded" (a streaming circuit of one vector per frame): each layer's reuse factor
         "reuse_factors": [layer["reuse_factor"] for layer in description.stream["folded_layers"]]
         if description.stream.get("folded") else None,
-        # and per layer: R, units, cycles per sample, estimated LUTs and flip-flops, what chose R
+        # and per layer: R, units, cycles per sample, estimated LUTs and flip-flops, what chose R,
+        # constant or memory weights and the ROM bits; the circuit's ROM bits in all (block ROM, not LUTs)
         "folded_layers": [{key: layer.get(key) for key in ("node", "reuse_factor", "units", "steps", "estimated_luts",
-                                                            "flip_flops", "chosen_by")}
+                                                            "flip_flops", "chosen_by", "weight_form", "rom_bits")}
                           for layer in description.stream["folded_layers"]] if description.stream.get("folded") else None,
+        "rom_bits": description.stream.get("rom_bits", 0),
         "latency_cycles": description.latency_cycles,
         "input": {"elements": description.inp.elements, "bits": description.inp.bits,
                   "signed": description.inp.signed},
@@ -113,11 +115,11 @@ def synthesize(result, flow="generic-fast", timeout_s=DEFAULT_SYNTH_TIMEOUT_S, v
 
 
 def compile(model, output_dir, pipeline="none", top=DEFAULT_TOP, style="auto", max_operators=DEFAULT_MAX_OPERATORS,
-            input_datatype=None, reuse_factor=None, target_ii=None, max_luts=None, synth=None, synth_flow="generic-fast", synth_timeout_s=DEFAULT_SYNTH_TIMEOUT_S,
+            input_datatype=None, reuse_factor=None, target_ii=None, max_luts=None, weight_memory="auto", synth=None, synth_flow="generic-fast", synth_timeout_s=DEFAULT_SYNTH_TIMEOUT_S,
             force=False, outputs=True, on_stage=None):
     """Compile `model` (a path or a qonnx ModelWrapper) into `output_dir`; returns a Compiled.
 
-    `pipeline`, `top`, `style`, `max_operators`, `reuse_factor`, `target_ii`, `max_luts`: GenerateChiselCircuit's; `input_datatype`:
+    `pipeline`, `top`, `style`, `max_operators`, `reuse_factor`, `target_ii`, `max_luts`, `weight_memory`: GenerateChiselCircuit's; `input_datatype`:
     InferLBIR's (a bad type string fails before the model is read). `synth="yosys"` adds
     LUTs/FFs/depth (`synth_flow`, `synth_timeout_s`) to the report. `outputs`, `force`: see the
     module doc. `on_stage(name)` is called as each of STAGES begins (the sweep names the stage
@@ -137,7 +139,7 @@ def compile(model, output_dir, pipeline="none", top=DEFAULT_TOP, style="auto", m
     if model_path is not None:
         model = read_model(model_path)
     options = dict(pipeline=pipeline, top=top, style=style, max_operators=max_operators, reuse_factor=reuse_factor,
-                   target_ii=target_ii, max_luts=max_luts)
+                   target_ii=target_ii, max_luts=max_luts, weight_memory=weight_memory)
     if not outputs:
         stage("generate")
         result = _generate(model, infer, output_dir, output_dir, model_path, **options)

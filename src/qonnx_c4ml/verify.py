@@ -141,7 +141,7 @@ def run_exact(report, model, context):
 
 def verify(model, samples=1000, seed=0, inputs=None, rtl=True, pipeline="none", build_dir=None, style="auto",
            exact=True, layerwise=False, input_datatype=None, reuse_factor=None,
-           target_ii=None, max_luts=None):
+           target_ii=None, max_luts=None, weight_memory="auto"):
     """Run the differential check (see module doc); returns a VerifyReport. `exact=False`
     skips the exact reference, `layerwise=True` adds the per-layer check, `input_datatype`:
     InferLBIR's (a model without input quantizer); random inputs then lie on its grid.
@@ -169,7 +169,7 @@ def verify(model, samples=1000, seed=0, inputs=None, rtl=True, pipeline="none", 
     lsb = output_lsbs(lowered[0])  # per output element where channels have their own scales
     if rtl:
         _rtl_stage(report, lowered[0], x, reference, results, pipeline, build_dir, style, lsb,
-                   dict(reuse_factor=reuse_factor, target_ii=target_ii, max_luts=max_luts))
+                   dict(reuse_factor=reuse_factor, target_ii=target_ii, max_luts=max_luts, weight_memory=weight_memory))
     if exact_values is not None:
         _compare_with_exact(report, exact_values, reference, results, lsb)
     if layerwise:
