@@ -5,14 +5,15 @@ at II ~200,000 steps ~28 layers over 6 frames).
 `schedule.LayerSchedule` and `schedule.AccumulateSchedule` keep their state in attributes and
 are stepped through method calls; here every stage's state is a local variable of a function
 written for this chain (its geometry inlined as constants, a non-folded layer's engine pipe an
-integer bit mask), which CPython runs several times faster.  On top of that, a cycle in which
-nothing moves (no pixel taken, no window issued or finished, no pixel left, no pipe bit set)
-leaves the state unchanged but for the held windows' step counters and the refusal counts, so
-the cycles that follow are identical until a step counter reaches S - 1: they are skipped in
-one jump, their refusals and steps added (a counter that counted in the frozen cycle counts
-on; one already at S - 1 waits for its downstream).  The results are exactly those of the reference
-(`model_schedule(..., exact=True)`); tests/chisel/stream/test_compiled_schedule.py compares
-them on many designs.
+integer bit mask), which CPython runs several times faster.  On top of that, a stage that did
+not move in a cycle (no pixel taken, no window issued or finished, no pixel left, no pipe bit
+set) keeps its state but for its held window's step counter and its refusal count, and so
+does it in the cycles that follow while its offer and its downstream's ready keep their
+values, until its step counter reaches S - 1: it sleeps (its code skipped) and on waking adds
+the skipped cycles' steps and refusals (a counter that counted in the frozen cycle counts on;
+one already at S - 1 waits for its downstream).  A cycle in which no stage moved jumps to the
+first wake.  The results are exactly those of the reference (`model_schedule(..., exact=True)`);
+tests/chisel/stream/test_compiled_schedule.py compares them on many designs.
 
 Stages are read duck-typed: a LayerSchedule (attributes h, w, rows, kh1, ...) or an
 AccumulateSchedule (`layer.pixels`); schedule.py decides which chains come here."""
@@ -60,11 +61,11 @@ issue = wready and adv
 """ + _MOVE_WINDOW + """\
 if adv:
     if pipe{i} or ov{i}:
-        moved = True
+        mv = True
     ov{i} = (pipe{i} >> {top_bit}) & 1 == 1
     pipe{i} = ((pipe{i} << 1) | issue) & {mask}
 if t{i} or issue:
-    moved = True
+    mv = True
 """
 _FOLDED = """\
 finish = held{i} and sc{i} == {last_step} and adv
@@ -81,7 +82,7 @@ else:
 held{i} = issue or (held{i} and not finish)
 ov{i} = finish or (ov{i} and not {rn})
 if t{i} or issue or finish or left:
-    moved = True
+    mv = True
 """
 _POOL = """\
 t{i} = o{i} and r{i}
@@ -100,7 +101,7 @@ else:
     if {rn}:
         ov{i} = False
 if t{i} or left:
-    moved = True
+    mv = True
 """
 _DONE = """\
 if left and done{i} < 0:
@@ -138,29 +139,62 @@ def _indent(text, spaces):
     return "".join(" " * spaces + line + "\n" for line in text.splitlines())
 
 
+def _sleep_check(i, stage, rn):
+    """The test that skips an asleep stage, and its catch-up on waking: the skipped cycles'
+    refusals and (a held window) steps."""
+    wake = [f"if zz{i}:", f"    zz{i} = False", f"    gap = cycle - since{i}", f"    if f{i}:", f"        ref{i} += gap"]
+    if not _is_pool(stage) and stage.folded:
+        wake += [f"    if inc{i}:", f"        sc{i} += gap"]
+    return f"if not (zz{i} and cycle < wake{i} and o{i} == po{i} and {rn} == prn{i}):", wake
+
+
+def _fall_asleep(i, stage, rn):
+    """After a cycle in which stage i did not move: asleep until its inputs change or (a held
+    window counting steps) its step counter reaches S - 1."""
+    lines = ["if mv:", "    moved = True", "else:", f"    zz{i} = True", f"    since{i} = cycle + 1",
+             f"    po{i} = o{i}", f"    prn{i} = {rn}"]
+    if not _is_pool(stage) and stage.folded:
+        lines.append(f"    wake{i} = cycle + 1 + {stage.steps - 1} - sc{i} if inc{i} else limit")
+    return lines
+
+
 def compiled_source(stages, per_frame):
     """Source of `run(n_frames, pixels, out_pixels, limit)` for this chain of stage models,
-    returning (frames, cycle, refusals, layer_start, layer_done) as model_schedule's loop does."""
+    returning (frames, cycle, refusals, layer_start, layer_done) as model_schedule's loop does.
+
+    Every stage sleeps after a cycle in which it did not move (its state then changes only in
+    its step counter and refusal count): its code is skipped while its offer and its
+    downstream's ready keep their values, until the cycle its step counter reaches S - 1, and
+    on waking it adds the skipped cycles.  A cycle in which nothing moved jumps to the first
+    wake (nothing else can change before).  A stage's ready is computed after its own update
+    (readies come from registers), its offer copied before its upstream's."""
     n = len(stages)
     body = ["def run(n_frames, pixels, out_pixels, limit):", "    total = n_frames * pixels",
             "    sent = collected = cycle = 0", "    frames = []"]
+    readies = [(_POOL_READY if _is_pool(stage) else _LAYER_READY).format(i=i, **_constants(stage))
+               for i, stage in enumerate(stages)]
     for i, stage in enumerate(stages):
         body += ["    " + line for line in _initial_state(i, stage)]
-    loop = ["moved = False"]
-    for i, stage in enumerate(stages):  # readies come from registers only (the collector is always ready)
-        loop.append((_POOL_READY if _is_pool(stage) else _LAYER_READY).format(i=i, **_constants(stage)))
-    loop.append("o0 = sent < total")
+        folded = not _is_pool(stage) and stage.folded  # (the wake of a stage without steps: never)
+        body += [f"    zz{i} = False", f"    since{i} = 0", f"    wake{i} = {'0' if folded else 'limit'}",
+                 f"    po{i} = prn{i} = False",
+                 f"    t{i} = f{i} = False", "    " + readies[i]]
+    loop = ["moved = False", "o0 = sent < total"]
     loop += [f"o{i} = ov{i - 1}" for i in range(1, n)]
     loop.append(f"last_offer = ov{n - 1}")
     for i, stage in enumerate(stages):
-        fields = dict(_constants(stage), i=i, rn=f"r{i + 1}" if i + 1 < n else "True", per_frame=per_frame[i])
+        rn = f"r{i + 1}" if i + 1 < n else "True"
+        fields = dict(_constants(stage), i=i, rn=rn, per_frame=per_frame[i])
         if _is_pool(stage):
             code = _POOL
         else:
             code = _LAYER_TAKE + _WINDOW_READY + (_FOLDED if stage.folded else _PARALLEL)
-        loop.append((code + _DONE).format(**fields))
+        test, wake = _sleep_check(i, stage, rn)
+        awake = wake + ["mv = False"] + (code + _DONE).format(**fields).splitlines() + [readies[i]]
+        awake += _fall_asleep(i, stage, rn)
+        loop += [test] + ["    " + line for line in awake]
     loop.append("""\
-if o0 and r0:
+if t0:
     sent += 1
 if last_offer:
     collected += 1
@@ -168,18 +202,12 @@ if last_offer:
         frames.append(cycle + 1)
         collected = 0
 cycle += 1""")
-    folded = [i for i, stage in enumerate(stages) if not _is_pool(stage) and stage.folded]
-    skip = ["if not moved:", "    jump = limit - cycle"]  # nothing moved: identical cycles until a step ends
-    for i in folded:
-        last_step = stages[i].steps - 1
-        skip += [f"    if inc{i} and {last_step} - sc{i} < jump:", f"        jump = {last_step} - sc{i}"]
-    for i in folded:
-        skip += [f"    if inc{i}:", f"        sc{i} += jump"]
-    skip += [f"    if f{i}:\n        ref{i} += jump" for i in range(n)]
-    skip.append("    cycle += jump")
-    loop += skip
+    # nothing moved: every stage asleep, nothing changes before the first wake
+    loop += ["if not moved:", f"    cycle = min({', '.join(f'wake{i}' for i in range(n))}, limit)"]
     body.append("    while len(frames) < n_frames and cycle < limit:")
     body += [_indent(block, 8).rstrip("\n") for block in loop]
+    for i in range(n):  # the refusals of the cycles skipped at the end
+        body += [f"    if zz{i} and f{i}:", f"        ref{i} += cycle - since{i}"]
     refs, starts, dones = (", ".join(f"{name}{i}" for i in range(n)) for name in ("ref", "start", "done"))
     body.append(f"    return frames, cycle, [{refs}], [{starts}], [{dones}]")
     return "\n".join(body) + "\n"
