@@ -52,9 +52,11 @@ if issue:
             tp{i} += {sh}
     else:
         lf{i} += {sw}
-    nr{i} = min(max(tp{i} + {kh1}, 0), {h1})
-    nc{i} = min(max(lf{i} + {kw1}, 0), {w1})
-    first{i} = min(max(tp{i}, 0), {h1})
+    nr{i} = tp{i} + {kh1}
+    nr{i} = 0 if nr{i} < 0 else {h1} if nr{i} > {h1} else nr{i}
+    nc{i} = lf{i} + {kw1}
+    nc{i} = 0 if nc{i} < 0 else {w1} if nc{i} > {w1} else nc{i}
+    first{i} = 0 if tp{i} < 0 else {h1} if tp{i} > {h1} else tp{i}
 """
 _PARALLEL = """\
 issue = wready and adv
