@@ -4,7 +4,13 @@ initiation interval, and line buffer sizing.
 A folded layer (S steps per window) issues a window only when it holds none or its held
 window finishes (layer_verilog.py), so it produces an output pixel every S cycles; the rate
 bound counts S * OH * OW cycles for it, and upstream layers see its refusals as
-back-pressure (their stalls are not a sizing failure when the chain runs at the bound)."""
+back-pressure (their stalls are not a sizing failure when the chain runs at the bound).
+
+LayerSchedule / AccumulateSchedule are the reference models, stepped cycle by cycle
+(`model_schedule(..., exact=True)`, and any chain with a residual block, whose BlockSchedule
+steps its branches' LayerSchedules); other chains run compiled (compiled_schedule.py: the same
+rules as one Python function that skips the cycles in which a stage cannot change), with
+identical results (tests/chisel/stream/test_compiled_schedule.py)."""
 from dataclasses import dataclass
 
 import numpy as np
