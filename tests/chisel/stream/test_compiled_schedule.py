@@ -94,11 +94,16 @@ def test_long_folded_steps_are_skipped_exactly(steps, strides):
     assert fast == slow and fast.ii == rate_bound(layers)
 
 
-def test_a_deadlock_is_reported_after_the_same_cycles():
-    layer = layer_geometry(pool_op((1, 4, 4), kernel=(2, 2), strides=(2, 2)))
-    layer.line_buffer_rows = 1
-    message = outcome([layer], 2, exact=False)
-    assert "deadlocked after" in message and message == outcome([layer], 2, exact=True)
+def one_row_pool(channels, hw, steps):
+    layer = layer_geometry(pool_op((channels, hw, hw), kernel=(2, 2), strides=(2, 2), dtype="UINT2"))
+    layer.line_buffer_rows, layer.steps = 1, steps  # the reader needs two rows at once
+    return layer
+
+
+@pytest.mark.parametrize("layers", [[one_row_pool(1, 4, 1)], [folded_conv((1, 5, 5), 3), one_row_pool(2, 5, 5)]])
+def test_a_deadlock_is_reported_after_the_same_cycles(layers):
+    message = outcome(layers, 2, exact=False)
+    assert "deadlocked after" in message and message == outcome(layers, 2, exact=True)
 
 
 def test_the_source_inlines_the_geometry():
