@@ -1,10 +1,11 @@
 """Where GenerateChiselCircuit's seconds go on a real network (issue 13: generation <= 60 s).
 
     python benchmarks/generation_profile.py [--network cnv_1w1a] [--style folded] [--runs 3]
-                                            [--profile] [--top 30]
+                                            [--target-ii N] [--profile] [--top 30]
 
 Exports the network (scripts/make_brevitas_example_fixtures.py, seeded random weights), runs
-InferLBIR once, then GenerateChiselCircuit (`--style`, the default target) `--runs` times on fresh
+InferLBIR once, then GenerateChiselCircuit (`--style`, the default target or `--target-ii` cycles
+per frame) `--runs` times on fresh
 copies of the LBIR model, each into a new directory: wall and CPU seconds per run (CPU: this
 process's, which a machine shared with other jobs inflates less), their medians, and the
 circuit's adders/comparators per second of the median wall time.
@@ -40,7 +41,7 @@ def lbir_model(name, work):
     return model
 
 
-def generate(model, style, out_dir):
+def generate(model, style, out_dir, target_ii=None):
     """GenerateChiselCircuit on a copy of `model`; returns (wall seconds, CPU seconds of this
     process, the circuit description's stream dict, its adders/comparators: the sum of the
     layers' `adders`, as real_networks.py counts)."""
@@ -49,7 +50,7 @@ def generate(model, style, out_dir):
 
     model = copy.deepcopy(model)
     start, cpu = time.perf_counter(), time.process_time()
-    model = model.transform(GenerateChiselCircuit(out_dir, style=style))
+    model = model.transform(GenerateChiselCircuit(out_dir, style=style, target_ii=target_ii))
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     description = circuit_description(model)
     return seconds, cpu, description.stream, sum(layer.adders for layer in description.layers)
@@ -60,6 +61,7 @@ def main(argv=None):
     parser.add_argument("--network", default="cnv_1w1a")
     parser.add_argument("--style", default="folded", choices=["folded", "streaming"])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--target-ii", type=int, default=None)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--top", type=int, default=30)
     args = parser.parse_args(argv)
@@ -69,7 +71,7 @@ def main(argv=None):
         print(f"export + InferLBIR: {time.perf_counter() - start:.1f} s", flush=True)
         seconds, cpus, adders = [], [], 0
         for run in range(args.runs):
-            s, cpu, stream, adders = generate(model, args.style, Path(work) / f"run{run}")
+            s, cpu, stream, adders = generate(model, args.style, Path(work) / f"run{run}", args.target_ii)
             seconds.append(s)
             cpus.append(cpu)
             print(f"run {run}: {s:.1f} s wall, {cpu:.1f} s CPU  (estimated LUTs {stream.get('estimated_luts')}, "
@@ -81,7 +83,7 @@ def main(argv=None):
         if args.profile:
             profile = cProfile.Profile()
             profile.enable()
-            generate(model, args.style, Path(work) / "profiled")
+            generate(model, args.style, Path(work) / "profiled", args.target_ii)
             profile.disable()
             for key in ("cumulative", "tottime"):
                 text = io.StringIO()

@@ -4,10 +4,18 @@ initiation interval, and line buffer sizing.
 A folded layer (S steps per window) issues a window only when it holds none or its held
 window finishes (layer_verilog.py), so it produces an output pixel every S cycles; the rate
 bound counts S * OH * OW cycles for it, and upstream layers see its refusals as
-back-pressure (their stalls are not a sizing failure when the chain runs at the bound)."""
+back-pressure (their stalls are not a sizing failure when the chain runs at the bound).
+
+LayerSchedule / AccumulateSchedule are the reference models, stepped cycle by cycle
+(`model_schedule(..., exact=True)`, and any chain with a residual block, whose BlockSchedule
+steps its branches' LayerSchedules); other chains run compiled (compiled_schedule.py: the same
+rules as one Python function that skips the cycles in which a stage cannot change), with
+identical results (tests/chisel/stream/test_compiled_schedule.py)."""
 from dataclasses import dataclass
 
 import numpy as np
+
+from qonnx_c4ml.chisel.stream.compiled_schedule import run_compiled
 
 class LayerSchedule:
     """Cycle model of one layer's control (the same rules as the Verilog, without data).  The
@@ -127,21 +135,37 @@ def rate_bound(layers):
     return bound
 
 
-def model_schedule(layers, n_frames=6):
+def model_schedule(layers, n_frames=6, exact=False):
     """Continuous streaming of `n_frames` frames (a pixel offered every cycle, output always
-    read) through the control model (the rules of the Verilog, without data)."""
+    read) through the control model (the rules of the Verilog, without data).  A chain of
+    layers and global pools runs compiled (chisel/stream/compiled_schedule.py, the same
+    results); `exact`, or a stage with a model of its own (a residual block), steps the models."""
     # a stage with its own model (a residual block: chisel/stream/block_schedule.py) brings it
     schedules = [layer.control_model() if hasattr(layer, "control_model") else LayerSchedule(layer)
                  for layer in layers]
     pixels = layers[0].in_shape[1] * layers[0].in_shape[2]
     out_pixels = layers[-1].out_shape[1] * layers[-1].out_shape[2]
-    sent, collected, frames, cycle = 0, 0, [], 0
-    refusals = [0] * len(layers)
-    layer_done = [None] * len(layers)
-    layer_start = [None] * len(layers)
-    layer_count = [0] * len(layers)
     per_frame = [layer.out_shape[1] * layer.out_shape[2] for layer in layers]
     limit = 100 * (n_frames + 2) * rate_bound(layers) + 1000
+    if exact or not all(type(s) in (LayerSchedule, AccumulateSchedule) for s in schedules):
+        frames, cycle, refusals, layer_start, layer_done = _stepped(schedules, per_frame, n_frames, pixels,
+                                                                     out_pixels, limit)
+    else:
+        frames, cycle, refusals, layer_start, layer_done = run_compiled(schedules, per_frame, n_frames, pixels,
+                                                                        out_pixels, limit)
+    if len(frames) < n_frames:
+        raise AssertionError(f"streaming control model deadlocked after {cycle} cycles")
+    return Schedule(latency=frames[0], ii=int(np.diff(frames).max()) if n_frames > 1 else pixels,
+                    input_stalls=refusals[0], refusals=refusals,
+                    layer_latencies=[done - start + 1 for start, done in zip(layer_start, layer_done)])
+
+
+def _stepped(schedules, per_frame, n_frames, pixels, out_pixels, limit):
+    """The reference loop: every stage model stepped every cycle.  Returns (frames, cycles,
+    refusals, layer_start, layer_done) as compiled_schedule.run_compiled does."""
+    sent, collected, frames, cycle = 0, 0, [], 0
+    n = len(schedules)
+    refusals, layer_done, layer_start, layer_count = [0] * n, [-1] * n, [-1] * n, [0] * n
     while len(frames) < n_frames and cycle < limit:
         # readies come from registers only (the collector is always ready here)
         readies = [s.in_ready() for s in schedules] + [True]
@@ -149,9 +173,9 @@ def model_schedule(layers, n_frames=6):
         for k, schedule in enumerate(schedules):
             take = offers[k] and readies[k]
             refusals[k] += offers[k] and not readies[k]
-            if take and layer_start[k] is None:
+            if take and layer_start[k] < 0:
                 layer_start[k] = cycle
-            if schedule.step(take, readies[k + 1]) and layer_done[k] is None:
+            if schedule.step(take, readies[k + 1]) and layer_done[k] < 0:
                 layer_count[k] += 1
                 if layer_count[k] == per_frame[k]:
                     layer_done[k] = cycle
@@ -162,22 +186,19 @@ def model_schedule(layers, n_frames=6):
                 frames.append(cycle + 1)  # frame_valid rises at the next edge
                 collected = 0
         cycle += 1
-    if len(frames) < n_frames:
-        raise AssertionError(f"streaming control model deadlocked after {cycle} cycles")
-    return Schedule(latency=frames[0], ii=int(np.diff(frames).max()) if n_frames > 1 else pixels,
-                    input_stalls=refusals[0], refusals=refusals,
-                    layer_latencies=[done - start + 1 for start, done in zip(layer_start, layer_done)])
+    return frames, cycle, refusals, layer_start, layer_done
 
 
-def size_line_buffers(layers, max_rounds=24):
+def size_line_buffers(layers, max_rounds=24, exact=False):
     """Grow line buffers (doubling rows) until the modelled stream runs at the rate bound.
 
     R = the next power of two >= KH + 1 rows suffices for 'same'-like padding; heavy bottom
     padding makes several output rows due after the last input row, and the reader then needs
     more rows of slack to keep the writer going.  The layer grown is the most downstream one
-    that refused input (upstream refusals are often its back-pressure)."""
+    that refused input (upstream refusals are often its back-pressure).  `exact`: the
+    reference model (model_schedule's), for the tests that compare the two."""
     for _ in range(max_rounds):
-        schedule = model_schedule(layers)
+        schedule = model_schedule(layers, exact=exact)
         if schedule.ii <= rate_bound(layers):
             return schedule
         refused = [layer for layer, count in zip(layers, schedule.refusals) if count and hasattr(layer, "kernel")
@@ -188,4 +209,4 @@ def size_line_buffers(layers, max_rounds=24):
         layer = refused[-1]
         layer.line_buffer_rows *= 2
         layer.line_buffer_bits = layer.line_buffer_rows * layer.in_shape[2] * layer.inp.width
-    return model_schedule(layers)
+    return model_schedule(layers, exact=exact)
