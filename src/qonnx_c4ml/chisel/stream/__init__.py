@@ -32,8 +32,8 @@ writer to run ahead of the reader, and the reader to fall behind where bottom/ri
 makes several outputs due at once, so a layer has R >= KH rows where the textbook design has
 KH - 1 rows + a window register: R starts at the next power of two >= KH (at least 2) and
 `size_line_buffers` doubles it where a cycle model of the control (`model_schedule`, the
-same rules as the Verilog) shows the stream missing the bound (a 3x3 'same' convolution keeps
-4 rows).  The same model gives the latency the report states; the tests check both against
+same rules as the Verilog; compiled_schedule.py runs it as one generated function per chain)
+shows the stream missing the bound (a 3x3 'same' convolution keeps 4 rows).  The same model gives the latency the report states; the tests check both against
 Verilator.
 
 Folding.  With a reuse factor R > 1 (generate_streaming's `reuse_factors`, one per layer) a
