@@ -191,11 +191,7 @@ def test_global_average_pool_streams_as_an_accumulator(style, tmp_path, record_p
     """conv 3x3 -> GlobalAveragePool -> dense: the pool is the accumulating stage
     (chisel/stream/global_pool.py: no line buffer, no window reads), RTL == qonnx, and the same
     codes with random input gaps and output back-pressure."""
-    from qonnx_c4ml.lbir.graph import lbir_graph
-    from qonnx_c4ml.metadata import verilog_dir
-    from qonnx_c4ml.reference import execute_context
-    from qonnx_c4ml.rtlsim.simulators import streaming_sim_description
-    from qonnx_c4ml.sim.stream_simulator import StreamSimulator
+    from stream_harness import assert_exact_under_backpressure
 
     raw = read_model(CNN / MANIFEST["global_avgpool"]["file"])
     lbir = raw.transform(InferLBIR())
@@ -209,14 +205,7 @@ def test_global_average_pool_streams_as_an_accumulator(style, tmp_path, record_p
     np.testing.assert_array_equal(execute(rtl, x), execute(raw, x))
     stats = stream_stats(rtl)
     assert stats["ii"] == description.stream["ii_cycles"] and stats["latency"] == description.latency_cycles
-    batch, context = execute_context(lbir, x)
-    _, circuit_input, circuit_output = lbir_graph(batch)
-    codes, want = context[circuit_input].astype(np.int64), context[circuit_output].astype(np.int64)
-    with StreamSimulator(streaming_sim_description(description, Path(verilog_dir(model)))) as circuit:
-        for seed in (1, 2):
-            out, run = circuit.run_frames(codes, backpressure=seed)
-            np.testing.assert_array_equal(out, want)
-            assert run["out_stall_cycles"] > 0
+    assert_exact_under_backpressure(lbir, model, description, x)
     record_property("c4ml_summary", f"global average pool {style}: 200 samples exact, ii {stats['ii']}, "
                                     f"latency {stats['latency']}, pool stage {pool['estimated_luts']} est. LUTs")
 

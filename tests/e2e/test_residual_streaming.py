@@ -12,13 +12,11 @@ import numpy as np
 import pytest
 from qonnx.custom_op.registry import getCustomOp
 from residual_models import RESIDUAL_BLOCK
+from stream_harness import assert_exact_under_backpressure
 
 from qonnx_c4ml.io import read_model
-from qonnx_c4ml.lbir.graph import lbir_graph
-from qonnx_c4ml.metadata import circuit_description, verilog_dir
-from qonnx_c4ml.reference import execute, execute_context
-from qonnx_c4ml.rtlsim.simulators import streaming_sim_description
-from qonnx_c4ml.sim.stream_simulator import StreamSimulator
+from qonnx_c4ml.metadata import circuit_description
+from qonnx_c4ml.reference import execute
 from qonnx_c4ml.transformations import GenerateChiselCircuit, InferLBIR, RTLSim
 from qonnx_c4ml.verify import random_inputs, verify
 
@@ -41,14 +39,7 @@ def test_residual_block_streams_exactly(style, tmp_path, record_property):
     assert stats["ii"] == description.stream["ii_cycles"] == ii and stats["latency"] == description.latency_cycles
 
     # the same codes with random input gaps and output back-pressure, through the stream harness
-    batch, context = execute_context(lbir, x)
-    _, circuit_input, circuit_output = lbir_graph(batch)
-    codes, want = context[circuit_input].astype(np.int64), context[circuit_output].astype(np.int64)
-    with StreamSimulator(streaming_sim_description(description, Path(verilog_dir(model)))) as circuit:
-        for seed in (1, 2):
-            out, run = circuit.run_frames(codes, backpressure=seed)
-            np.testing.assert_array_equal(out, want)
-            assert run["out_stall_cycles"] > 0  # back-pressure reached the circuit
+    assert_exact_under_backpressure(lbir, model, description, x)
     join = next(layer for layer in description.stream["layers"] if layer["op_type"] == "QAdd")
     record_property("c4ml_summary", f"residual block {style}: 200 samples exact, ii {stats['ii']}, "
                                     f"latency {stats['latency']}, skip FIFO {join['fifo_depths']}")
