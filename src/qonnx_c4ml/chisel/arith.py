@@ -45,6 +45,8 @@ part 1,832 -> 1,683 LUTs, depth 6 -> 5 ($alu/$macc 92/68 -> 322/24, da4ml 300/36
 width histograms equal within a few adders); whole nets w2a2 2,234 / 16 -> 2,035 / 15
 (da4ml 2,110 / 14), w4a4 32,307 / 47 -> 31,917 / 44 (da4ml 38,338 / 45).  Verilator speed
 on those nets (200k samples, median of 5): w2a2 1.47M -> 1.38M samples/s, w4a4 134k -> 132k.
+synth_xilinx (-nodsp) LUTs + CARRY4 / depth: w2a2 2,482 + 545 / 24 -> 1,910 + 804 / 23 (da4ml
+1,960 + 793 / 20), w4a4 23,236 + 4,725 / 57 -> 18,229 + 6,494 / 47 (da4ml 21,167 + 7,591 / 47).
 Measured and not kept: MAX_SHARE_LEVEL 3 or 5 instead of 8 (w2a2 2,043 / 15 and 2,035 / 15).
 """
 from qonnx_c4ml.chisel.arith_share import greedy_shared_terms
