@@ -38,6 +38,16 @@ da4ml 16,671).  da4ml 0.6.0: w2a2 2,110 / 14, w4a4 38,338 / 45; alkaid 0.8.2 2,4
 1,832 LUTs, da4ml 1,579; yosys' alumacc merges our fan-out-1 adder chains into $macc cells
 (68 against da4ml's 36; maccmap makes carry-save trees of them): the same Verilog through
 synth without alumacc gives 1,699 LUTs (da4ml 1,586), the whole layer 1,791 (da4ml 1,791).
+What blocks those merges is the operand form, not the adder graph: da4ml's adders take
+operands with their sign bits repeated explicitly, which are no longer the producing adder's
+output signal.  logic/verilog.py now writes every adder that way (`extended`): layer 0's dense
+part 1,832 -> 1,683 LUTs, depth 6 -> 5 ($alu/$macc 92/68 -> 322/24, da4ml 300/36, adder
+width histograms equal within a few adders); whole nets w2a2 2,234 / 16 -> 2,035 / 15
+(da4ml 2,110 / 14), w4a4 32,307 / 47 -> 31,917 / 44 (da4ml 38,338 / 45).  Verilator speed
+on those nets (200k samples, median of 5): w2a2 1.47M -> 1.38M samples/s, w4a4 134k -> 132k.
+synth_xilinx (-nodsp) LUTs + CARRY4 / depth: w2a2 2,482 + 545 / 24 -> 1,910 + 804 / 23 (da4ml
+1,960 + 793 / 20), w4a4 23,236 + 4,725 / 57 -> 18,229 + 6,494 / 47 (da4ml 21,167 + 7,591 / 47).
+Measured and not kept: MAX_SHARE_LEVEL 3 or 5 instead of 8 (w2a2 2,043 / 15 and 2,035 / 15).
 """
 from qonnx_c4ml.chisel.arith_share import greedy_shared_terms
 

@@ -1,6 +1,6 @@
 """chisel/logic/verilog.py: the one writer's text."""
 from qonnx_c4ml.chisel.logic.build import Module
-from qonnx_c4ml.chisel.logic.verilog import literal, module_verilog, operand
+from qonnx_c4ml.chisel.logic.verilog import extended, literal, module_verilog, operand
 
 
 def test_literal_and_operand():
@@ -10,6 +10,9 @@ def test_literal_and_operand():
     s = m.input_element("in_data", 1, 4, True)
     assert operand(u, 5) == "$signed({1'b0, x0})" and operand(u, 3) == "$signed(x0)"
     assert operand(s, 2) == "$signed(x1[1:0])" and operand(m.const(-2), 4) == "$signed(4'he)"
+    # adder operands: unsigned, sign bits repeated explicitly, cut or literal at the width
+    assert extended(u, 5) == "{2'b0, x0}" and extended(s, 6) == "{{2{x1[3]}}, x1}"
+    assert extended(s, 4) == "x1" and extended(s, 2) == "x1[1:0]" and extended(m.const(-2), 4) == "4'he"
 
 
 def test_combinational_module_text():
@@ -24,7 +27,7 @@ def test_combinational_module_text():
     assert m.verilog("// h\n") == (
         "// h\nmodule adder (\n  input wire [5:0] in_data,\n  output wire [3:0] out_data\n);\n"
         "  wire [2:0] x0 = in_data[0 +: 3];\n  wire [2:0] x1 = in_data[3 +: 3];\n  // one adder\n"
-        "  wire [3:0] acc = $signed({1'b0, x0}) + $signed({1'b0, x1});\n"
+        "  wire [3:0] acc = {1'b0, x0} + {1'b0, x1};\n"
         "  assign out_data[0 +: 4] = $signed(acc);\nendmodule\n")
 
 
