@@ -86,13 +86,7 @@ ov{i} = finish or (ov{i} and not {rn})
 if t{i} or issue or finish or left:
     mv = True
 """
-_POOL = """\
-t{i} = o{i} and r{i}
-f{i} = o{i} and not r{i}
-if f{i}:
-    ref{i} += 1
-if t{i} and start{i} < 0:
-    start{i} = cycle
+_POOL = _LAYER_TAKE + """\
 left = ov{i} and {rn}
 if t{i} and cnt{i} == {last}:
     cnt{i} = 0
